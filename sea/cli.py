@@ -1,0 +1,67 @@
+"""The `sea` command line: one subcommand per pipeline step, dispatched to its stage.
+
+Each subcommand lives in a module exposing `add_arguments(parser)` and `run(args) -> int`.
+Modules import their heavy dependencies (torch, sklearn, ...) inside `run`, so `sea --help`
+and the node-side commands stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from sea.errors import SeaError
+
+# subcommand -> (module, one-line help). Order is the pipeline's order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("sea.commands.models", "list the named model configs"),
+    "download": ("data_prep.commands.download", "download a public dataset with soundata"),
+    "prepare": ("data_prep.commands.prepare", "build a clip store from audio sources"),
+    "store": ("sea.commands.store", "inspect a clip store (sea store info STORE)"),
+    "embed": ("training.commands.embed", "embed audio files with a teacher or student"),
+    "teacher-embed": ("training.commands.teacher_embed", "teacher embeddings of a clip store"),
+    "reduce": ("training.commands.reduce", "sample embeddings, fit a reducer, make targets"),
+    "evaluate": ("training.commands.evaluate", "score embeddings with downstream classifiers"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sea import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sea",
+        description="Specialized Embedding Approximation: prepare urban audio, distill "
+        "small students from L3 teachers, evaluate, and deploy to TFLite sensor nodes.",
+    )
+    parser.add_argument("--version", action="version", version=f"sea {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except SeaError as exc:
+        logging.getLogger("sea").error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`sea` subcommands that need only the core (no torch)."""

@@ -1,0 +1,141 @@
+"""Pretrained-weight registry: find, download, verify and cache published .h5 files.
+
+Resolution order for a model name: an explicit path; `$SEA_HOME/weights` (default
+`~/.cache/sea/weights`); the package directory of an installed `openl3` / `edgel3`; download
+from the project's published URL (progress bar, atomic write, sha256 check).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sea.configs import EDGEL3_REDUCTION, OPENL3_FRONTENDS
+from sea.errors import SeaError
+
+
+class WeightsUnavailable(SeaError, RuntimeError):
+    """Weights could not be found locally or downloaded; the message says where to put them."""
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    filename: str  # name of the (uncompressed) .h5 file in the cache / package directory
+    url: str  # published location; .gz files are decompressed after download
+    package: str  # the pip package that ships or downloads the file
+    sha256: str | None = None  # of the downloaded (compressed) file, where known
+
+
+OPENL3_URL = "https://github.com/marl/openl3/raw/models/"
+EDGEL3_URL = "https://github.com/ksangeeta2429/edgel3/raw/models/"
+
+
+def _registry() -> dict[str, WeightSource]:
+    reg = {}
+    for rep in OPENL3_FRONTENDS:
+        for content in ("env", "music"):
+            stem = f"openl3_audio_{rep}_{content}"
+            source = WeightSource(f"{stem}.h5", f"{OPENL3_URL}{stem}-v0_4_0.h5.gz", "openl3")
+            reg[f"openl3-{rep}-{content}"] = reg[f"openl3-{rep}-{content}-6144"] = source
+    for dim in EDGEL3_REDUCTION:
+        stem = f"edgel3_sea_ust_audio_emb_{dim}"
+        reg[f"edgel3-sea-{dim}"] = WeightSource(f"{stem}.h5", f"{EDGEL3_URL}{stem}.h5.gz", "edgel3")
+    # The one published SEA file whose digest was recorded (see PROVENANCE of the fixtures).
+    reg["edgel3-sea-64"] = WeightSource(
+        "edgel3_sea_ust_audio_emb_64.h5", f"{EDGEL3_URL}edgel3_sea_ust_audio_emb_64.h5.gz", "edgel3",
+        sha256="d1cf0ce5640e93f07b3eef950f0694c40f3be33d8d7241deaea7f71e2f929a7f")
+    return reg
+
+
+WEIGHT_SOURCES: dict[str, WeightSource] = _registry()
+
+
+def weights_dir() -> Path:
+    return Path(os.environ.get("SEA_HOME", Path.home() / ".cache" / "sea")) / "weights"
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def has_pretrained(model_name: str) -> bool:
+    return model_name in WEIGHT_SOURCES
+
+
+def find_local(model_name: str) -> Path | None:
+    """The cached or package-installed weight file, without downloading."""
+    source = WEIGHT_SOURCES[model_name]
+    candidates = [weights_dir() / source.filename]
+    package_dir = _package_dir(source.package)
+    if package_dir is not None:
+        candidates.append(package_dir / source.filename)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 30.0) -> Path:
+    """Download `url` to `dest` atomically (gunzipping .gz), checking sha256 when given."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                for block in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if sha256 and digest.hexdigest() != sha256:
+            raise WeightsUnavailable(
+                f"checksum mismatch for {url}: got {digest.hexdigest()}, expected {sha256}")
+        if url.endswith(".gz"):
+            unzipped = tmp.with_suffix(".h5tmp")
+            with gzip.open(tmp, "rb") as src, open(unzipped, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            tmp.unlink()
+            tmp = unzipped
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def resolve_weights(model_name: str, weights: str | Path | None = None,
+                    allow_download: bool = True) -> Path:
+    """Path to the .h5 weights of a named model (see the module docstring for the order)."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsUnavailable(f"weight file {path} does not exist")
+        return path
+    if model_name not in WEIGHT_SOURCES:
+        raise WeightsUnavailable(f"no published weights for {model_name!r}; pass --weights PATH")
+    local = find_local(model_name)
+    if local is not None:
+        return local
+    source = WEIGHT_SOURCES[model_name]
+    target = weights_dir() / source.filename
+    offline_help = (f"Download {source.url}, gunzip it, and put {source.filename} in {target.parent} "
+                    f"(or set SEA_HOME, or pass --weights PATH).")
+    if not allow_download:
+        raise WeightsUnavailable(f"weights for {model_name} not found locally. {offline_help}")
+    try:
+        return download(source.url, target, source.sha256)
+    except WeightsUnavailable:
+        raise
+    except OSError as exc:  # URLError, timeouts, DNS failures are all OSErrors
+        raise WeightsUnavailable(f"could not download weights for {model_name} ({exc}). "
+                                 f"{offline_help}") from exc

@@ -1,0 +1,1 @@
+"""Stage 2: teacher embeddings, sampling and reduction, distillation, evaluation (torch)."""

@@ -1,0 +1,74 @@
+"""Student checkpoints and one entry point to build any model of the family.
+
+A checkpoint directory holds `model.pt` (state dict), `config.json` (the full ModelConfig,
+frontend included), `manifest.json`, and whatever the trainer adds (history.csv, ...).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sea.configs import ModelConfig, get_config
+from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
+from sea.weights import has_pretrained, resolve_weights
+from training.keras_h5 import load_keras_weights
+from training.model import L3Net
+
+log = logging.getLogger(__name__)
+CHECKPOINT_KIND = "student-checkpoint"
+
+
+def save_checkpoint(directory: str | Path, model: L3Net, extra: dict[str, Any] | None = None,
+                    weights_name: str = "model.pt") -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    atomic_write_bytes(directory / weights_name, buf.getvalue())
+    atomic_write_json(directory / "config.json", model.cfg.to_dict())
+    write_manifest(directory, CHECKPOINT_KIND, model.cfg.to_dict(), weights=weights_name,
+                   **(extra or {}))
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    return (Path(path) / "config.json").is_file() and (Path(path) / "manifest.json").is_file()
+
+
+def load_checkpoint(directory: str | Path, weights_name: str | None = None,
+                    dft_mode: str = "rfft") -> L3Net:
+    directory = Path(directory)
+    manifest = read_manifest(directory, CHECKPOINT_KIND)
+    cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    model = L3Net(cfg, dft_mode=dft_mode)
+    state = torch.load(directory / (weights_name or manifest.get("weights", "model.pt")),
+                       map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def build_model(name_or_path: str, weights: str | Path | None = None, pretrained: bool = True,
+                dft_mode: str = "rfft", config: str | None = None) -> L3Net:
+    """A model in eval mode from a config name (with its published weights), a student
+    checkpoint directory, or a Keras .h5 file (then `config` names its architecture)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return load_checkpoint(path, dft_mode=dft_mode)
+    if path.suffix == ".h5" and path.is_file():
+        if config is None:
+            raise ValueError(f"{path} is a Keras file: name its architecture with --config")
+        model = L3Net(get_config(config), dft_mode=dft_mode)
+        load_keras_weights(model, path)
+        return model.eval()
+    cfg = get_config(name_or_path)
+    model = L3Net(cfg, dft_mode=dft_mode)
+    if weights is not None or (pretrained and has_pretrained(cfg.name)):
+        load_keras_weights(model, resolve_weights(cfg.name, weights))
+    elif pretrained:
+        log.info("%s has no published weights: randomly initialised", cfg.name)
+    return model.eval()

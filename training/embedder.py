@@ -1,0 +1,52 @@
+"""Turn audio into embeddings with any L3-family torch model (batched, resampled, framed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sea.audio import resample
+from sea.configs import count_parameters
+from sea.framing import frame_audio
+from training.model import L3Net
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Embedder:
+    """Wraps a model with openl3-style framing: `embed(audio, sr)` -> (T x D, timestamps)."""
+
+    def __init__(self, model: L3Net, batch_size: int = 32, device: str | torch.device | None = None,
+                 resampler: str = "soxr", name: str | None = None):
+        self.device = torch.device(device) if device else default_device()
+        self.model = model.eval().to(self.device)
+        self.cfg = model.cfg
+        self.batch_size = batch_size
+        self.resampler = resampler
+        self.name = name or model.cfg.name
+        self.dim = model.cfg.embedding_dim
+        self.sample_rate = model.cfg.frontend.sample_rate
+        self.num_params = count_parameters(model.cfg)
+        self.size_bytes = 4 * self.num_params
+
+    @torch.inference_mode()
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        """(B, window_samples) at the model's rate -> (B, D) float32."""
+        out = []
+        for i in range(0, len(windows), self.batch_size):
+            # np.array copies: framed windows are read-only strided views
+            batch = torch.from_numpy(np.array(windows[i:i + self.batch_size], dtype=np.float32))
+            batch = batch.to(self.device)
+            out.append(self.model(batch).float().cpu().numpy())
+        if not out:
+            return np.zeros((0, self.dim), np.float32)
+        return np.concatenate(out)
+
+    def embed(self, audio: np.ndarray, sr: int, hop_seconds: float = 0.1,
+              center: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        audio = resample(np.asarray(audio, dtype=np.float64), sr, self.sample_rate, self.resampler)
+        windows, timestamps = frame_audio(audio, self.sample_rate, hop_seconds, center,
+                                          self.cfg.frontend.window_seconds)
+        return self.embed_windows(windows), timestamps
