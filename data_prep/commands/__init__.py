@@ -1,0 +1,1 @@
+"""`sea` subcommands of the data_prep stage."""

@@ -1,0 +1,158 @@
+"""Plan sources, decode in parallel, append to a clip store; resumable and skip-tolerant."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from data_prep.decode import BLOCK_FRAMES, Decoded, describe_error, materialize, task_blocks
+from data_prep.sources import SourceOptions, plan_sources
+from data_prep.tasks import ClipTask
+from sea.store import SPOOL_DIR, StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+def unique_tasks(tasks: Iterable[ClipTask]) -> tuple[list[ClipTask], list[ClipTask]]:
+    """(first task per clip id, later duplicates)."""
+    seen: set[str] = set()
+    unique, dupes = [], []
+    for task in tasks:
+        (dupes if task.clip_id in seen else unique).append(task)
+        seen.add(task.clip_id)
+    return unique, dupes
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: exit once the parent is gone (e.g. SIGKILLed), not linger."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
+                               initargs=(os.getpid(),))
+
+
+def _ordered_results(tasks: list[ClipTask], work: Callable[[ClipTask], Decoded],
+                     workers: int) -> Iterator[Decoded]:
+    """Results in task order with at most 4 * workers tasks in flight (bounded memory).
+
+    If a decoder process dies (a crash inside a codec), the pool is rebuilt and the oldest
+    pending task is retried alone, so only the input that kills the decoder is skipped.
+    """
+    window = 4 * workers
+    todo = deque(tasks)
+    pool = _pool(workers)
+    pending: deque = deque()
+    try:
+        while todo or pending:
+            while todo and len(pending) < window:
+                task = todo.popleft()
+                pending.append((task, pool.submit(work, task)))
+            task, future = pending.popleft()
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                pool.shutdown(cancel_futures=True)
+                todo.extendleft(t for t, _ in reversed(pending))
+                pending.clear()
+                with _pool(1) as alone:
+                    try:
+                        yield alone.submit(work, task).result()
+                    except BrokenProcessPool:
+                        yield Decoded(task, error="decoder process crashed on this input")
+                pool = _pool(workers)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _add(writer: StoreWriter, task: ClipTask, blocks, events: tuple) -> None:
+    # Synthesized scenes are labelled by the events actually mixed in.
+    labels = tuple(sorted({e.label for e in events})) if task.scene is not None else task.labels
+    writer.add(task.clip_id, blocks, source=task.source, dataset=task.dataset, labels=labels,
+               fold=task.fold, sensor_id=task.sensor_id, time=task.time, group=task.group,
+               events=events)
+
+
+def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, workers: int = 1,
+            options: SourceOptions = SourceOptions(), progress: bool = True) -> dict:
+    """Build or extend the store at `out`; returns its manifest. Re-running resumes."""
+    from tqdm import tqdm
+
+    plan = plan_sources(sources, options)
+    tasks, dupes = unique_tasks(plan.tasks)
+    writer = StoreWriter(out, sample_rate=sample_rate)
+    spool = Path(out) / SPOOL_DIR
+    shutil.rmtree(spool, ignore_errors=True)  # leftovers of a killed run
+    spool.mkdir()
+    try:
+        for path, reason in plan.problems:
+            writer.skip(path, reason)
+        for task in dupes:
+            writer.skip(task.source, f"duplicate clip id {task.clip_id!r}", task.clip_id)
+        todo = [t for t in tasks if t.clip_id not in writer]
+        log.info("%d clips planned, %d already stored, %d to do", len(tasks),
+                 len(tasks) - len(todo), len(todo))
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="clip",
+                   disable=not progress, smoothing=0.1)
+        stored_bytes, skipped, start = 0, 0, time.monotonic()
+
+        def record(task: ClipTask, blocks, events, error: str | None) -> None:
+            nonlocal stored_bytes, skipped
+            if error is None:
+                try:
+                    _add(writer, task, blocks, events)
+                    stored_bytes += writer.records[-1].num_samples * 4
+                except OSError:
+                    raise  # the store itself failed (disk full, ...): stop
+                except Exception as exc:
+                    error = describe_error(exc)
+            if error is not None:
+                skipped += 1
+                log.debug("skipped %s: %s", task.source, error)
+                writer.skip(task.source, error, task.clip_id)
+            bar.update()
+            mb_s = stored_bytes / 1e6 / max(time.monotonic() - start, 1e-9)
+            bar.set_postfix_str(f"{mb_s:.1f} MB/s, {skipped} skipped", refresh=False)
+
+        if workers <= 1:  # stream straight from the decoder into the store
+            for task in todo:
+                try:
+                    blocks, events = task_blocks(task, sample_rate)
+                except Exception as exc:
+                    record(task, None, (), describe_error(exc))
+                    continue
+                record(task, blocks, events, None)
+        else:
+            work = functools.partial(materialize, sr=sample_rate, spool_dir=str(spool))
+            for result in _ordered_results(todo, work, workers):
+                try:
+                    record(result.task, result.blocks(), result.events, result.error)
+                finally:
+                    result.discard()
+        bar.close()
+        previous = writer.previous_manifest.get("sources", [])
+        manifest = writer.close(sources=previous + [s for s in sources if s not in previous],
+                                resampler="soxr HQ, streamed in blocks of "
+                                          f"{BLOCK_FRAMES} input frames")
+    except BaseException:
+        writer.close(complete=False)
+        raise
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    return manifest

@@ -1,0 +1,56 @@
+"""`folder:PATH`: a user's recordings, every non-hidden file under PATH (recursive).
+
+Options: `--folder-labels` takes each file's label from its first sub-folder under PATH;
+`--name-pattern` is a regular expression over the file name (without suffix) whose named
+groups `sensor` and `time` give the sensor id and recording time (`--time-format`, strptime
+syntax; ISO 8601 when omitted). Files that are not audio are skipped with their reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+
+from data_prep.tasks import ClipTask, SourceError, SourcePlan
+
+log = logging.getLogger(__name__)
+
+
+def parse_name(stem: str, pattern: re.Pattern | None,
+               time_format: str | None) -> tuple[str | None, str | None]:
+    """(sensor id, ISO time) from a file name; None for what the pattern does not give."""
+    match = pattern.search(stem) if pattern else None
+    if not match:
+        return None, None
+    groups = match.groupdict()
+    sensor, stamp = groups.get("sensor"), groups.get("time")
+    if stamp is not None:
+        try:
+            parsed = (datetime.strptime(stamp, time_format) if time_format
+                      else datetime.fromisoformat(stamp))
+            stamp = parsed.isoformat()
+        except ValueError:
+            log.warning("cannot parse time %r in %r", stamp, stem)
+            stamp = None
+    return sensor, stamp
+
+
+def plan(arg: str, options) -> SourcePlan:
+    root = Path(arg).expanduser()
+    if not root.is_dir():
+        raise SourceError(f"folder:{arg}: not a directory")
+    pattern = re.compile(options.name_pattern) if options.name_pattern else None
+    name = root.resolve().name
+    tasks = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        labels = (rel.parts[0],) if options.folder_labels and len(rel.parts) > 1 else ()
+        sensor, stamp = parse_name(path.stem, pattern, options.time_format)
+        tasks.append(ClipTask(
+            clip_id=f"{name}/{rel.as_posix()}", source=str(path), path=str(path),
+            dataset=name, labels=labels, sensor_id=sensor, time=stamp, group=sensor))
+    return SourcePlan(tasks)

@@ -1,0 +1,1 @@
+"""Offline procedural urban soundscapes with event annotations (the `synth:` source)."""

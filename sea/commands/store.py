@@ -1,0 +1,59 @@
+"""Inspect a clip store: `sea store info STORE [--json] [--verify]`.
+
+Prints clips, seconds, counts per dataset, label and fold, skipped inputs with reasons and the
+content digest (over clip ids and audio in clip-id order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    info = sub.add_parser("info", help="counts, skipped inputs and checksum of a store",
+                          description=__doc__)
+    info.add_argument("store", help="clip store directory")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--verify", action="store_true",
+                      help="re-read all audio and check it against the recorded digests")
+
+
+def store_info(path: str, verify: bool = False) -> dict:
+    from sea.store import ClipStore
+
+    store = ClipStore(path)
+    info = {"path": str(store.path), "sample_rate": store.sample_rate,
+            "status": store.manifest.get("status"), **store.summary(),
+            "skipped": store.manifest.get("skipped", []),
+            "content_sha256": store.manifest.get("content_sha256")}
+    if verify or info["status"] != "complete" or not info["content_sha256"]:
+        info["content_sha256"] = store.content_sha256()
+    if verify:
+        info["damaged_clips"] = store.verify()
+    return info
+
+
+def _print_counts(title: str, counts: dict) -> None:
+    print(f"{title}:")
+    for key, n in counts.items():
+        print(f"  {key:<32} {n}")
+
+
+def run(args: argparse.Namespace) -> int:
+    info = store_info(args.store, verify=args.verify)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"{info['path']}: {info['clips']} clips, {info['seconds']:.1f} s at "
+              f"{info['sample_rate']} Hz ({info['status']}), {info['sensors']} sensors")
+        print(f"content_sha256: {info['content_sha256']}")
+        for key in ("datasets", "labels", "folds"):
+            _print_counts(key, info[key])
+        print(f"skipped: {len(info['skipped'])}")
+        for row in info["skipped"]:
+            print(f"  {row['path']}: {row['reason']}")
+        if args.verify:
+            print(f"damaged clips: {info['damaged_clips'] or 'none'}")
+    return 1 if args.verify and info["damaged_clips"] else 0

@@ -1,0 +1,619 @@
+"""The clip store: resampled mono audio in memory-mappable shards plus an index (numpy only).
+
+Layout of a store directory:
+- `manifest.json`: kind `clip_store`, config (sample rate, loudness frame), counts, skipped
+  inputs with reasons, `content_sha256`, the runs that wrote it.
+- `shards/audio-NNNNN.f32`: raw little-endian float32 samples, clips back to back.
+- `loudness.f32`: per-clip A-weighted frame levels (dB), back to back.
+- `index.jsonl`: one JSON line per clip in store order (metadata, shard, offsets, sha256).
+- `skipped.jsonl`: inputs that could not be stored, with the reason.
+
+Crash safety (SIGKILL at any point loses at most the clip being written, never duplicates one):
+audio and levels are appended first and the index line last, in one `write` on an O_APPEND
+descriptor. A clip exists only once its index line is complete; on reopening, `StoreWriter`
+drops a torn last line and truncates shard bytes that no index line accounts for.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from sea.framing import hop_samples, num_windows
+from sea.errors import SeaError
+from sea.loudness import SILENCE_DB, LoudnessMeter, db_to_power, power_to_db
+from sea.manifest import read_manifest, write_manifest
+
+KIND = "clip_store"
+FORMAT = "sea-clip-store/v1"
+DTYPE = np.dtype("<f4")
+DEFAULT_SAMPLE_RATE = 48000
+DEFAULT_LOUDNESS_FRAME_SECONDS = 0.1
+DEFAULT_SHARD_BYTES = 1 << 30
+
+INDEX_FILE = "index.jsonl"
+SKIPPED_FILE = "skipped.jsonl"
+LOUDNESS_FILE = "loudness.f32"
+SHARD_DIR = "shards"
+LOCK_FILE = ".lock"
+SPOOL_DIR = ".spool"  # scratch space of a writing job (data_prep's decoder spool files)
+
+
+class StoreError(SeaError, ValueError):
+    """Not a clip store, or a store that does not fit the request."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One annotated sound event inside a clip (seconds from the clip start)."""
+
+    label: str
+    onset: float
+    offset: float
+    snr_db: float | None = None
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    clip_id: str
+    source: str
+    dataset: str
+    labels: tuple[str, ...]
+    fold: str | None
+    num_samples: int
+    sensor_id: str | None = None
+    time: str | None = None
+    # Beyond the core contract: the recording a clip was cut from (for leakage-free grouped
+    # splits) and event annotations (synthesized scenes).
+    group: str | None = None
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Location:
+    shard: int
+    offset: int
+    loudness_offset: int
+    loudness_frames: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class WindowIndex:
+    """Every fixed window of a store, clips in store order; row number = global window id.
+
+    `start_sample` is relative to the clip's first sample and is negative for centred windows
+    that begin in the zero padding (sea.framing rules); samples outside the clip read as 0.
+    """
+
+    clip_pos: np.ndarray
+    window_in_clip: np.ndarray
+    start_sample: np.ndarray
+    sample_rate: int
+    window_seconds: float
+    hop_seconds: float
+    center: bool
+
+    def __len__(self) -> int:
+        return len(self.clip_pos)
+
+    @property
+    def window_samples(self) -> int:
+        return int(self.window_seconds * self.sample_rate)
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """Seconds from the clip start, as `sea.framing.frame_audio` reports them."""
+        return self.window_in_clip * self.hop_seconds
+
+
+def _record_to_json(record: ClipRecord, loc: _Location) -> dict:
+    data = asdict(record)
+    data["labels"] = list(record.labels)
+    data["events"] = [asdict(e) for e in record.events]
+    data.update(asdict(loc))
+    return data
+
+
+def _record_from_json(data: dict) -> tuple[ClipRecord, _Location]:
+    record = ClipRecord(
+        clip_id=data["clip_id"],
+        source=data["source"],
+        dataset=data["dataset"],
+        labels=tuple(data["labels"]),
+        fold=data["fold"],
+        num_samples=int(data["num_samples"]),
+        sensor_id=data.get("sensor_id"),
+        time=data.get("time"),
+        group=data.get("group"),
+        events=tuple(Event(**e) for e in data.get("events", ())),
+    )
+    loc = _Location(
+        shard=int(data["shard"]),
+        offset=int(data["offset"]),
+        loudness_offset=int(data["loudness_offset"]),
+        loudness_frames=int(data["loudness_frames"]),
+        sha256=data["sha256"],
+    )
+    return record, loc
+
+
+def _read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
+    """Complete, parseable lines of a JSON-lines file and the byte length of each."""
+    if not path.is_file():
+        return [], []
+    rows, sizes = [], []
+    for line in path.read_bytes().splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break  # torn last line from an interrupted append
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            break
+        sizes.append(len(line))
+    return rows, sizes
+
+
+def _shard_path(root: Path, shard: int) -> Path:
+    return root / SHARD_DIR / f"audio-{shard:05d}.f32"
+
+
+def digest_content(sample_rate: int, clip_digests: Iterable[tuple[str, str]]) -> str:
+    """Store digest over (clip id, audio sha256) pairs in clip-id order."""
+    h = hashlib.sha256(f"{FORMAT}\n{sample_rate}\n".encode())
+    for clip_id, audio_sha in sorted(clip_digests):
+        h.update(clip_id.encode() + b"\n" + bytes.fromhex(audio_sha))
+    return h.hexdigest()
+
+
+def summarize(records: Sequence[ClipRecord], sample_rate: int) -> dict:
+    """Counts for `sea store info` and the manifest."""
+    labels = Counter(label for r in records for label in r.labels)
+    unlabelled = sum(1 for r in records if not r.labels)
+    if unlabelled:
+        labels["(none)"] = unlabelled
+    return {
+        "clips": len(records),
+        "seconds": round(sum(r.num_samples for r in records) / sample_rate, 3),
+        "datasets": dict(sorted(Counter(r.dataset for r in records).items())),
+        "labels": dict(sorted(labels.items())),
+        "folds": dict(sorted(Counter(str(r.fold) for r in records).items())),
+        "sensors": len({r.sensor_id for r in records if r.sensor_id is not None}),
+    }
+
+
+class ClipStore:
+    """Read-only view of a clip store; audio is memory-mapped, never loaded as a whole."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.manifest = read_manifest(self.path, kind=KIND)
+        except (FileNotFoundError, ValueError) as exc:
+            raise StoreError(str(exc)) from exc
+        config = self.manifest["config"]
+        self.sample_rate = int(config["sample_rate"])
+        self.loudness_frame_seconds = float(config["loudness_frame_seconds"])
+        rows, _ = _read_jsonl(self.path / INDEX_FILE)
+        parsed = [_record_from_json(r) for r in rows]
+        self.records: list[ClipRecord] = [rec for rec, _ in parsed]
+        self._locations: list[_Location] = [loc for _, loc in parsed]
+        self._pos = {rec.clip_id: i for i, rec in enumerate(self.records)}
+        self._shards: dict[int, np.ndarray] = {}
+        self._loudness: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __contains__(self, clip_id: str) -> bool:
+        return clip_id in self._pos
+
+    def __repr__(self) -> str:
+        return f"ClipStore({str(self.path)!r}, clips={len(self)}, sample_rate={self.sample_rate})"
+
+    def position(self, clip_id: str) -> int:
+        try:
+            return self._pos[clip_id]
+        except KeyError:
+            raise KeyError(f"no clip {clip_id!r} in {self.path}") from None
+
+    def record(self, clip_id: str) -> ClipRecord:
+        return self.records[self.position(clip_id)]
+
+    def _shard(self, shard: int) -> np.ndarray:
+        if shard not in self._shards:
+            self._shards[shard] = np.memmap(_shard_path(self.path, shard), dtype=DTYPE,
+                                            mode="r").view(np.ndarray)
+        return self._shards[shard]
+
+    def audio_at(self, pos: int) -> np.ndarray:
+        """Audio of the clip at store position `pos` (read-only float32 view)."""
+        loc, n = self._locations[pos], self.records[pos].num_samples
+        return self._shard(loc.shard)[loc.offset: loc.offset + n]
+
+    def audio(self, clip_id: str) -> np.ndarray:
+        return self.audio_at(self.position(clip_id))
+
+    def iter_clips(self) -> Iterator[tuple[ClipRecord, np.ndarray]]:
+        for pos, record in enumerate(self.records):
+            yield record, self.audio_at(pos)
+
+    def labels(self) -> list[str]:
+        return sorted({label for r in self.records for label in r.labels})
+
+    def summary(self) -> dict:
+        return summarize(self.records, self.sample_rate)
+
+    def loudness_at(self, pos: int) -> np.ndarray:
+        if self._loudness is None:
+            path = self.path / LOUDNESS_FILE
+            self._loudness = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
+                              if path.stat().st_size else np.zeros(0, DTYPE))
+        loc = self._locations[pos]
+        return self._loudness[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
+
+    def loudness(self, clip_id: str) -> np.ndarray:
+        """A-weighted level (dB, uncalibrated) of each `loudness_frame_seconds` frame."""
+        return self.loudness_at(self.position(clip_id))
+
+    def window_index(self, window_seconds: float = 1.0, hop_seconds: float = 1.0,
+                     center: bool = False) -> WindowIndex:
+        sr = self.sample_rate
+        counts = np.array(
+            [num_windows(r.num_samples, sr, hop_seconds, center, window_seconds)
+             for r in self.records], dtype=np.int64)
+        total = int(counts.sum())
+        clip_pos = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        first_row = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        window_in_clip = np.arange(total, dtype=np.int64) - np.repeat(first_row, counts)
+        pad = int(window_seconds * sr) // 2 if center else 0
+        start = window_in_clip * hop_samples(sr, hop_seconds) - pad
+        return WindowIndex(clip_pos, window_in_clip, start, sr, window_seconds, hop_seconds,
+                           center)
+
+    def read_windows(self, index: WindowIndex, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Windows `rows` of `index` as a (len(rows), window_samples) float32 array."""
+        rows = np.asarray(rows, dtype=np.int64)
+        win = index.window_samples
+        out = np.zeros((len(rows), win), dtype=np.float32)
+        for k, row in enumerate(rows):
+            pos, start = int(index.clip_pos[row]), int(index.start_sample[row])
+            audio = self.audio_at(pos)
+            lo, hi = max(start, 0), min(start + win, len(audio))
+            if hi > lo:
+                out[k, lo - start: hi - start] = audio[lo:hi]
+        return out
+
+    def iter_windows(self, window_seconds: float = 1.0, hop_seconds: float = 1.0,
+                     center: bool = False, batch_size: int = 256,
+                     index: WindowIndex | None = None,
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (row ids, (B, window_samples) float32) over every window in store order."""
+        if index is None:
+            index = self.window_index(window_seconds, hop_seconds, center)
+        for begin in range(0, len(index), batch_size):
+            rows = np.arange(begin, min(begin + batch_size, len(index)))
+            yield rows, self.read_windows(index, rows)
+
+    def window_loudness(self, index: WindowIndex) -> np.ndarray:
+        """A-weighted dB of each window row: power mean of the frames the window overlaps."""
+        out = np.full(len(index), SILENCE_DB, dtype=np.float32)
+        frame = int(round(self.loudness_frame_seconds * self.sample_rate))
+        win = index.window_samples
+        bounds = np.flatnonzero(np.diff(index.clip_pos)) + 1
+        for rows in np.split(np.arange(len(index)), bounds):
+            if not len(rows):
+                continue
+            pos = int(index.clip_pos[rows[0]])
+            n = self.records[pos].num_samples
+            power = np.concatenate([[0.0], np.cumsum(db_to_power(self.loudness_at(pos)))])
+            start = index.start_sample[rows]
+            lo = np.clip(start, 0, n) // frame
+            hi = -(-np.clip(start + win, 0, n) // frame)  # ceil division
+            ok = hi > lo
+            mean = (power[hi[ok]] - power[lo[ok]]) / (hi[ok] - lo[ok])
+            out[rows[ok]] = power_to_db(mean)
+        return out
+
+    def clip_sha256(self, pos: int) -> str:
+        """sha256 of the clip's float32 little-endian audio bytes, as recorded in the index."""
+        return self._locations[pos].sha256
+
+    def verify(self) -> list[str]:
+        """Clip ids whose audio no longer matches the digest written with it."""
+        return [r.clip_id for pos, r in enumerate(self.records)
+                if _audio_sha256(self.audio_at(pos)) != self._locations[pos].sha256]
+
+    def content_sha256(self) -> str:
+        """Digest over clip ids and audio (recomputed from the shards) in clip-id order."""
+        return digest_content(self.sample_rate, ((r.clip_id, _audio_sha256(self.audio_at(p)))
+                                                 for p, r in enumerate(self.records)))
+
+
+def _audio_sha256(audio: np.ndarray, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    for begin in range(0, len(audio), chunk):
+        h.update(np.ascontiguousarray(audio[begin: begin + chunk], dtype=DTYPE).data)
+    return h.hexdigest()
+
+
+class StoreBusy(StoreError):
+    """Another writer holds the store open."""
+
+
+_WRITING: set[str] = set()  # stores this process holds open for writing
+# What a store directory holds before its first manifest is written.
+_STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR}
+
+
+class StoreWriter:
+    """Append clips to a store (created if absent); reopening resumes after a crash.
+
+    Use as a context manager; `close()` writes the final manifest. Clip ids already stored are
+    reported by `in`, so a resumed job skips them.
+    """
+
+    def __init__(self, path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE,
+                 loudness_frame_seconds: float = DEFAULT_LOUDNESS_FRAME_SECONDS,
+                 shard_bytes: int = DEFAULT_SHARD_BYTES, sync_seconds: float = 2.0) -> None:
+        self.path = Path(path)
+        if sample_rate <= 0 or loudness_frame_seconds * sample_rate < 1:
+            raise StoreError(f"invalid sample rate {sample_rate} / loudness frame "
+                             f"{loudness_frame_seconds} s")
+        _refuse_foreign_directory(self.path)
+        (self.path / SHARD_DIR).mkdir(parents=True, exist_ok=True)
+        self._lock_key = str(self.path.resolve())
+        if self._lock_key in _WRITING:  # POSIX locks do not exclude the same process
+            raise StoreBusy(f"{self.path} is already open for writing in this process")
+        self._lock = open(self.path / LOCK_FILE, "a")
+        try:
+            # A POSIX record lock, not flock: forked decoder processes do not inherit it, so
+            # a killed writer never leaves the store locked by its orphaned children.
+            fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise StoreBusy(f"{self.path} is being written by another process") from None
+        _WRITING.add(self._lock_key)
+        self.config = {"format": FORMAT, "sample_rate": int(sample_rate),
+                       "loudness_frame_seconds": float(loudness_frame_seconds),
+                       "dtype": DTYPE.str}
+        self.sample_rate = int(sample_rate)
+        self.shard_bytes = int(shard_bytes)
+        self.loudness_frame_seconds = float(loudness_frame_seconds)
+        self._sync_seconds = sync_seconds
+        self._last_sync = time.monotonic()
+        self._run = {"command": " ".join(sys.argv), "started": _utc_now(), "added": 0,
+                     "skipped": 0}
+        try:
+            self.previous_manifest = self._check_existing_config()
+            self._recover()
+            self._write_manifest(status="writing")
+        except BaseException:
+            self._release_lock()
+            raise
+
+    # -- opening and recovery -------------------------------------------------------------
+    def _check_existing_config(self) -> dict:
+        try:
+            previous = read_manifest(self.path, kind=KIND)
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise StoreError(str(exc)) from exc
+        old = previous.get("config", {})
+        for key in ("sample_rate", "loudness_frame_seconds"):
+            if old.get(key) != self.config[key]:
+                raise StoreError(f"{self.path} was written with {key}={old.get(key)}, "
+                                 f"not {self.config[key]}; use another --out")
+        return previous
+
+    def _recover(self) -> None:
+        """Keep the complete index lines whose bytes exist; cut everything else away."""
+        rows, sizes = _read_jsonl(self.path / INDEX_FILE)
+        shard_sizes: dict[int, int] = {}
+        loud_size = _file_samples(self.path / LOUDNESS_FILE)
+        self.records: list[ClipRecord] = []
+        self._locations: list[_Location] = []
+        self._ids: set[str] = set()
+        for row in rows:
+            record, loc = _record_from_json(row)
+            if record.clip_id in self._ids:
+                raise StoreError(f"{self.path / INDEX_FILE} lists {record.clip_id!r} twice; "
+                                 "the store is damaged")
+            if loc.shard not in shard_sizes:
+                shard_sizes[loc.shard] = _file_samples(_shard_path(self.path, loc.shard))
+            if (loc.offset + record.num_samples > shard_sizes[loc.shard]
+                    or loc.loudness_offset + loc.loudness_frames > loud_size):
+                break  # bytes lost (power failure before a sync): drop this and later lines
+            self.records.append(record)
+            self._locations.append(loc)
+            self._ids.add(record.clip_id)
+        index_path = self.path / INDEX_FILE
+        index_path.touch()
+        os.truncate(index_path, sum(sizes[: len(self.records)]))
+        # Truncate shards to what the index accounts for; drop shards nothing points into.
+        ends: dict[int, int] = {}
+        for record, loc in zip(self.records, self._locations):
+            ends[loc.shard] = max(ends.get(loc.shard, 0), loc.offset + record.num_samples)
+        self._shard = max(ends) if ends else 0
+        for shard_file in sorted((self.path / SHARD_DIR).glob("audio-*.f32")):
+            shard = int(shard_file.stem.split("-")[1])
+            if shard in ends:
+                os.truncate(shard_file, ends[shard] * DTYPE.itemsize)
+            else:
+                shard_file.unlink()
+        self._shard_len = ends.get(self._shard, 0)
+        self._loud_len = max((l.loudness_offset + l.loudness_frames for l in self._locations),
+                             default=0)
+        loud_path = self.path / LOUDNESS_FILE
+        loud_path.touch()
+        os.truncate(loud_path, self._loud_len * DTYPE.itemsize)
+        skipped_path = self.path / SKIPPED_FILE
+        self._skipped, skipped_sizes = _read_jsonl(skipped_path)
+        skipped_path.touch()
+        os.truncate(skipped_path, sum(skipped_sizes))
+        self._index_fd = os.open(index_path, os.O_WRONLY | os.O_APPEND)
+        self._skipped_fd = os.open(skipped_path, os.O_WRONLY | os.O_APPEND)
+        self._audio_f = open(_shard_path(self.path, self._shard), "ab")
+        self._loud_f = open(loud_path, "ab")
+
+    # -- writing --------------------------------------------------------------------------
+    def __contains__(self, clip_id: str) -> bool:
+        return clip_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __enter__(self) -> "StoreWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(complete=exc_type is None)
+
+    def _next_shard_if_full(self) -> None:
+        if self._shard_len and self._shard_len * DTYPE.itemsize >= self.shard_bytes:
+            self._audio_f.close()
+            self._shard += 1
+            self._shard_len = 0
+            self._audio_f = open(_shard_path(self.path, self._shard), "ab")
+
+    def add(self, clip_id: str, blocks: np.ndarray | Iterable[np.ndarray], *, source: str,
+            dataset: str, labels: Sequence[str] = (), fold: str | None = None,
+            sensor_id: str | None = None, time: str | None = None, group: str | None = None,
+            events: Sequence[Event] = ()) -> ClipRecord:
+        """Append one clip from an array or an iterable of 1-D blocks at `sample_rate`.
+
+        Raises ValueError (nothing stored) for a duplicate id, no samples or NaN/Inf samples.
+        """
+        if clip_id in self._ids:
+            raise ValueError(f"clip {clip_id!r} is already in the store")
+        if isinstance(blocks, np.ndarray):
+            blocks = (blocks,)
+        self._next_shard_if_full()
+        offset = self._shard_len
+        meter = LoudnessMeter(self.sample_rate, self.loudness_frame_seconds)
+        digest = hashlib.sha256()
+        n = 0
+        try:
+            for block in blocks:
+                block = np.ascontiguousarray(np.asarray(block).ravel(), dtype=DTYPE)
+                if not np.all(np.isfinite(block)):
+                    raise ValueError(f"{int(np.count_nonzero(~np.isfinite(block)))} NaN/Inf samples")
+                self._audio_f.write(block.data)
+                digest.update(block.data)
+                meter.update(block)
+                n += len(block)
+            if n == 0:
+                raise ValueError("no audio samples")
+        except BaseException:
+            # Undo the partial clip so the shard stays exactly what the index describes.
+            self._audio_f.flush()
+            os.truncate(self._audio_f.name, offset * DTYPE.itemsize)
+            raise
+        levels = meter.finish()
+        self._audio_f.flush()
+        self._loud_f.write(np.ascontiguousarray(levels, dtype=DTYPE).data)
+        self._loud_f.flush()
+        record = ClipRecord(clip_id, source, dataset, tuple(labels), fold, n, sensor_id, time,
+                            group, tuple(events))
+        loc = _Location(self._shard, offset, self._loud_len, len(levels), digest.hexdigest())
+        self._maybe_sync()
+        line = json.dumps(_record_to_json(record, loc), separators=(",", ":")) + "\n"
+        os.write(self._index_fd, line.encode())  # the commit point
+        self._shard_len += n
+        self._loud_len += len(levels)
+        self.records.append(record)
+        self._locations.append(loc)
+        self._ids.add(clip_id)
+        self._run["added"] += 1
+        return record
+
+    def skip(self, path: str, reason: str, clip_id: str | None = None,
+             source: str | None = None) -> None:
+        """Record an input that could not be stored."""
+        row = {"path": str(path), "reason": reason, "clip_id": clip_id, "source": source}
+        os.write(self._skipped_fd, (json.dumps(row) + "\n").encode())
+        self._skipped.append(row)
+        self._run["skipped"] += 1
+
+    def skipped(self) -> list[dict]:
+        """Inputs skipped and not stored since, latest reason per path."""
+        latest: dict[str, dict] = {}
+        for row in self._skipped:
+            if row.get("clip_id") not in self._ids:
+                latest[row["path"]] = row
+        return [{"path": p, "reason": r["reason"]} for p, r in latest.items()]
+
+    def _maybe_sync(self, force: bool = False) -> None:
+        # Data before index: make audio durable before later index lines refer to it.
+        if force or time.monotonic() - self._last_sync >= self._sync_seconds:
+            for f in (self._audio_f, self._loud_f):
+                f.flush()
+                os.fsync(f.fileno())
+            os.fsync(self._index_fd)
+            self._last_sync = time.monotonic()
+            if not force:  # progress for readers of a store still being written
+                self._write_manifest(status="writing")
+
+    def content_sha256(self) -> str:
+        return digest_content(self.sample_rate,
+                              ((r.clip_id, l.sha256) for r, l in zip(self.records, self._locations)))
+
+    def _write_manifest(self, status: str, **fields) -> dict:
+        runs = list(self.previous_manifest.get("runs", []))
+        runs.append(dict(self._run, finished=None if status == "writing" else _utc_now(),
+                         status=status))
+        return write_manifest(self.path, KIND, self.config, status=status,
+                              **summarize(self.records, self.sample_rate),
+                              skipped=self.skipped(), content_sha256=self.content_sha256(),
+                              runs=runs, **fields)
+
+    def close(self, complete: bool = True, **fields) -> dict:
+        """Sync everything and write the manifest (extra `fields` are added to it).
+
+        `complete=False` marks a run that stopped early (status `interrupted`); rerunning the
+        same job resumes it.
+        """
+        if self._lock.closed:
+            return read_manifest(self.path, kind=KIND)
+        self._maybe_sync(force=True)
+        manifest = self._write_manifest(status="complete" if complete else "interrupted",
+                                        **fields)
+        for f in (self._audio_f, self._loud_f):
+            f.close()
+        os.close(self._index_fd)
+        os.close(self._skipped_fd)
+        self._release_lock()
+        return manifest
+
+    def _release_lock(self) -> None:
+        self._lock.close()
+        _WRITING.discard(self._lock_key)
+
+
+def _refuse_foreign_directory(path: Path) -> None:
+    """Never scatter store files into a folder that holds something else (e.g. recordings)."""
+    if not path.is_dir() or (path / "manifest.json").exists():
+        return
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in _STORE_ENTRIES)
+    if foreign:
+        raise StoreError(f"{path} is not empty and not a clip store (holds {foreign[:3]}); "
+                         "choose a new or empty directory")
+
+
+def _file_samples(path: Path) -> int:
+    return path.stat().st_size // DTYPE.itemsize if path.is_file() else 0
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
