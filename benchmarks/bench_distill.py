@@ -1,0 +1,93 @@
+"""Distillation throughput on CPU: training windows/s per student and the share of each epoch
+spent waiting for data (target: under 10%).
+
+    python benchmarks/bench_distill.py [--windows 512] [--threads N] [--students student3,...]
+
+A generated clip store (48 kHz, like `sea prepare`'s default) is embedded by a small random
+teacher and mapped to each student's width with a random projection, so every student trains
+on real pipeline artifacts (8 kHz cache, prefetching, Adam steps) without published weights.
+Each student trains one epoch over --windows windows after one warm-up batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+STUDENTS = ("student0", "student1", "student2", "student3", "custom")  # custom: 16-32-32-64
+
+
+def make_store(path: Path, clips: int, seconds: float = 5.0, sr: int = 48000) -> None:
+    from sea.store import StoreWriter
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    with StoreWriter(path, sample_rate=sr) as writer:
+        for i in range(clips):
+            tone = np.sin(2 * np.pi * rng.uniform(100, 3500) * t) * rng.uniform(0.05, 0.5)
+            audio = (tone + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+            writer.add(f"bench/{i:04d}", audio, source="bench", dataset="bench", fold=str(i % 5))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", type=int, default=512, help="training windows per student")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+    parser.add_argument("--students", default=",".join(STUDENTS))
+    parser.add_argument("--workdir", type=Path, help="keep artifacts here (default: temporary)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would bury the table
+
+    import torch
+
+    from sea.configs import count_parameters, custom_config, get_config
+    from training.distill import DistillSettings, Distiller
+    from training.model import L3Net
+    from training.checkpoint import save_checkpoint
+    from training.reduce import reduce_embeddings
+    from training.teacher import load_teacher
+    from training.teacher_embed import embed_store
+    from sea.store import ClipStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        clips = -(-args.windows * 5 // 4 // 5) + 1  # 5 windows per clip, 4 of 5 folds train
+        make_store(work / "store", clips)
+        torch.manual_seed(0)
+        save_checkpoint(work / "teacher", L3Net(custom_config((8, 16, 16, 64))).eval())
+        model, info = load_teacher(str(work / "teacher"))
+        embed_store(ClipStore(work / "store"), model, work / "emb", info, threads=args.threads)
+        print(f"{'student':<22}{'params':>10}{'windows/s':>12}{'data wait':>11}")
+        for name in args.students.split(","):
+            cfg = (custom_config((16, 32, 32, 64), name="custom-16-32-32-64")
+                   if name == "custom" else get_config(name))
+            red = work / f"red-{cfg.embedding_dim}"
+            if not red.exists():
+                reduce_embeddings(work / "emb", red, "random", 10**6, "random-projection",
+                                  cfg.embedding_dim)
+            settings = DistillSettings(epochs=1, batch_size=args.batch_size, val_folds=("0",),
+                                       threads=args.threads)
+            distiller = Distiller(work / "store", red, cfg, work / f"ckpt-{cfg.name}", settings)
+            rows = distiller.train_rows
+            distiller.train_rows = rows[: args.batch_size]
+            distiller.train_epoch(0)  # warm-up: allocator, kernels
+            distiller.train_rows = rows[: args.windows]
+            start = time.perf_counter()
+            _, count, wait = distiller.train_epoch(1)
+            seconds = time.perf_counter() - start
+            print(f"{cfg.name:<22}{count_parameters(cfg):>10,}{count / seconds:>12.1f}"
+                  f"{100 * wait / seconds:>10.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

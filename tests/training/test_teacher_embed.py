@@ -1,0 +1,96 @@
+"""`sea teacher-embed`: alignment with the window index, shards, resume, teacher choice."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from sea.cli import main
+from sea.embedding_store import EmbeddingStore, shard_path
+from sea.store import ClipStore
+from training.checkpoint import build_model
+from training.embedder import Embedder
+from training.teacher import load_teacher
+from training.teacher_embed import embed_store
+
+
+@pytest.fixture(scope="module")
+def embedded(embed_store_cli, tmp_path_factory):
+    return embed_store_cli(tmp_path_factory.mktemp("emb") / "emb", 0.5, "--shard-rows", "16")
+
+
+def test_rows_follow_the_window_index(embedded, tiny_store, tiny_teacher):
+    store = ClipStore(tiny_store)
+    emb = EmbeddingStore(embedded)
+    index = store.window_index(1.0, 0.5, False)
+    assert len(emb) == len(index) and emb.num_shards == -(-len(index) // 16)
+    emb.check_clip_store(store)
+    # Each clip's rows equal embedding the clip on its own, as `sea embed` would.
+    embedder = Embedder(build_model(str(tiny_teacher)), device="cpu")
+    for pos in (0, 5, len(store) - 1):
+        rows = np.flatnonzero(index.clip_pos == pos)
+        expected, _ = embedder.embed(store.audio_at(pos), store.sample_rate, 0.5, center=False)
+        np.testing.assert_allclose(emb.rows(rows), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_float16_and_rows_gather(tiny_store, tiny_teacher, tmp_path, embedded):
+    model, info = load_teacher(str(tiny_teacher))
+    embed_store(ClipStore(tiny_store), model, tmp_path / "e16", info, hop_seconds=0.5,
+                dtype="float16", shard_rows=16, threads=1)
+    half = EmbeddingStore(tmp_path / "e16")
+    assert half.shard(0).dtype == np.float16
+    full = EmbeddingStore(embedded).all()
+    np.testing.assert_allclose(half.all(), full, rtol=1e-2, atol=1e-2)
+    rows = np.array([40, 3, 17])
+    np.testing.assert_array_equal(half.rows(rows), half.all()[rows])
+
+
+def test_resume_recomputes_only_missing_shards(tiny_store, tiny_teacher, tmp_path, embedded):
+    out = tmp_path / "emb"
+    model, info = load_teacher(str(tiny_teacher))
+    kwargs = dict(hop_seconds=0.5, shard_rows=16, threads=1)
+    embed_store(ClipStore(tiny_store), model, out, info, **kwargs)
+    # Simulate a crash: the last shard never landed and the manifest still says "writing".
+    shard_path(out, 3).unlink()
+    manifest = (out / "manifest.json").read_text().replace('"complete"', '"writing"')
+    (out / "manifest.json").write_text(manifest)
+    with pytest.raises(ValueError, match="incomplete"):
+        EmbeddingStore(out)
+    kept = {s: shard_path(out, s).stat().st_mtime_ns for s in range(3)}
+    embed_store(ClipStore(tiny_store), model, out, info, **kwargs)
+    assert {s: shard_path(out, s).stat().st_mtime_ns for s in range(3)} == kept
+    np.testing.assert_array_equal(EmbeddingStore(out).all(), EmbeddingStore(embedded).all())
+    with pytest.raises(ValueError, match="hop_seconds"):
+        embed_store(ClipStore(tiny_store), model, out, info, hop_seconds=0.25, shard_rows=16)
+
+
+def test_auto_teacher_falls_back_loudly(monkeypatch, tmp_path, caplog, fixtures_dir):
+    monkeypatch.setenv("SEA_HOME", str(tmp_path))
+    with caplog.at_level(logging.WARNING):
+        model, info = load_teacher("auto", seed=3)
+    assert info["source"] == "random" and info["name"] == "openl3-mel256-env"
+    assert "RANDOM-WEIGHT" in caplog.text
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "edgel3_sea_ust_audio_emb_64.h5").symlink_to(
+        fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5")
+    model, info = load_teacher("auto")
+    assert info["name"] == "edgel3-sea-64" and info["source"] == "weights"
+    assert model.cfg.embedding_dim == 64
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--teacher", "no-such-model"], "unknown model"),
+    (["--teacher", "x.h5"], "weight file"),
+    (["--hop", "0"], "positive"),
+])
+def test_bad_arguments_are_explained(tiny_store, tmp_path, caplog, argv, message):
+    assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"), *argv]) == 2
+    assert message in caplog.text
+
+
+def test_missing_store_is_explained(tmp_path, caplog):
+    assert main(["teacher-embed", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
+    assert "no manifest.json" in caplog.text

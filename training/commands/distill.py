@@ -1,0 +1,116 @@
+"""Distill a student: train it to reproduce reduced teacher embeddings of a clip store's windows.
+
+The student computes its own log-mel frontend (8 kHz for the SEA students) from the store's
+audio, resampled once into `CKPT/cache` (or --cache-dir). Validation clips are held out whole
+(by --val-folds, or a seeded --val-fraction of recordings); training stops early after
+--patience epochs without a lower validation loss. CKPT holds the best epoch's checkpoint
+(with the reducer id) and history.csv; CKPT/last is written every epoch and `--resume`
+continues from it. Uses CUDA with mixed precision when present, every CPU core otherwise;
+logs to TensorBoard when installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("sea.distill")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from training.options import FINAL_ACTIVATIONS, LOSSES
+
+    parser.add_argument("--store", type=Path, required=True, help="clip store the targets come from")
+    parser.add_argument("--targets", type=Path, required=True, metavar="RED",
+                        help="reducer directory written by `sea reduce`")
+    parser.add_argument("--student", default="student3",
+                        help="student0..student3 (SEA paper) or custom (with --filters)")
+    parser.add_argument("--filters", type=_ints, help="custom student: filters per block, e.g. 16,32,32,64")
+    parser.add_argument("--dim", type=int, help="custom student: embedding size (= last filters)")
+    parser.add_argument("--n-mels", type=int, help="custom student: mel bands (default 64)")
+    parser.add_argument("--n-fft", type=int, help="custom student: DFT size (default 1024)")
+    parser.add_argument("--hop-length", type=int, help="custom student: STFT hop (default 160)")
+    parser.add_argument("--sample-rate", type=int, help="custom student: input rate (default 8000)")
+    parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint directory")
+    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--lr", type=float, default=1e-4,
+                        help="Adam learning rate (default 1e-4)")
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per step (64)")
+    parser.add_argument("--loss", choices=LOSSES, default="mse",
+                        help="mse to the targets (default, the paper), cosine, or mse plus a "
+                             "relational term on pairwise distances within a batch")
+    parser.add_argument("--relational-weight", type=float, default=1.0,
+                        help="weight of the relational term of mse+relational")
+    parser.add_argument("--final-activation", choices=FINAL_ACTIVATIONS, default="auto",
+                        help="end in BN+ReLU (relu), linearly (linear), or auto: relu unless "
+                             "some target is negative")
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience, epochs")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="share of recordings held out for validation")
+    parser.add_argument("--val-folds", help="hold out these folds instead, e.g. 4,5")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of initialisation, validation split and shuffling (0)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
+                        help="store rate -> student rate resampler for the audio cache (soxr)")
+    parser.add_argument("--cache-dir", help="where the student-rate copy of the store's audio "
+                        "goes (default: CKPT/cache)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for torch (default: every core; fewer can be faster "
+                             "on a machine busy with other work)")
+
+
+def student_config(args: argparse.Namespace):
+    """The ModelConfig named by --student (and the custom options)."""
+    import dataclasses
+
+    from sea.configs import SEA_FRONTEND, custom_config, get_config
+
+    custom_opts = {k: getattr(args, k) for k in ("n_mels", "n_fft", "hop_length", "sample_rate")
+                   if getattr(args, k) is not None}
+    if args.student != "custom":
+        if args.filters or args.dim or custom_opts:
+            raise ValueError("--filters/--dim/frontend options need --student custom")
+        cfg = get_config(args.student)
+        if cfg.family != "student":
+            raise ValueError(f"{args.student} is not a student; use student0..student3 or custom")
+        return cfg
+    if not args.filters:
+        raise ValueError("--student custom needs --filters, e.g. --filters 16,32,32,64")
+    frontend = dataclasses.replace(SEA_FRONTEND, **custom_opts)
+    if frontend.n_fft < frontend.hop_length:
+        raise ValueError("--n-fft must be at least --hop-length")
+    return custom_config(args.filters, args.dim, frontend=frontend,
+                         name=f"custom-{'-'.join(map(str, args.filters))}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from training.distill import DistillSettings, Distiller
+
+    try:
+        cfg = student_config(args)
+        settings = DistillSettings(
+            epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, loss=args.loss,
+            relational_weight=args.relational_weight, seed=args.seed, patience=args.patience,
+            val_fraction=args.val_fraction,
+            val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
+            final_activation=args.final_activation, resampler=args.resampler,
+            device=args.device, threads=args.threads, cache_dir=args.cache_dir)
+        distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
+        return 2
+    history = distiller.fit()
+    best = distiller.state
+    log.info("%s: best epoch %d of %d, val loss %.4g, val R^2 %s", args.out, best["best_epoch"],
+             len(history), best["best_val"], best.get("best_r2"))
+    return 0

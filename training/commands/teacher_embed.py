@@ -1,0 +1,67 @@
+"""Embed every window of a clip store with a teacher, into an embedding store.
+
+Rows of the output follow `ClipStore.window_index(1.0, --hop, --center)`. Output is written in
+shards; re-running the same command after an interruption computes only the missing shards.
+Runs on CUDA when present, else on every CPU core. `--teacher auto` picks OpenL3 mel256-env,
+then EdgeL3 SEA-512, then SEA-64 (the first whose weights are on this machine; auto never
+downloads), else a seeded random-weight L3 network (with a loud warning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("sea.teacher_embed")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", type=Path, metavar="STORE", help="clip store directory")
+    parser.add_argument("--teacher", default="auto",
+                        help="config name (see `sea models`), checkpoint dir, or auto (default)")
+    parser.add_argument("--weights", help="Keras .h5 weights for a named --teacher")
+    parser.add_argument("--out", type=Path, required=True, metavar="EMB",
+                        help="embedding store directory to write (or resume)")
+    parser.add_argument("--hop", type=float, default=1.0, help="hop between windows, s (1.0)")
+    parser.add_argument("--center", action="store_true",
+                        help="centre windows on hop multiples (pad half a window at the start)")
+    parser.add_argument("--float16", action="store_true", help="store embeddings as float16")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="windows per forward pass (default 64)")
+    parser.add_argument("--shard-rows", type=int, default=4096, help="windows per shard file")
+    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
+                        help="store rate -> teacher rate resampler (default soxr; resampy is "
+                             "the one OpenL3/EdgeL3 used)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for torch (default: every core; fewer can be faster "
+                             "on a machine busy with other work)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a random-weight teacher")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sea.store import ClipStore
+    from sea.weights import WeightsUnavailable
+    from training.teacher import load_teacher
+    from training.teacher_embed import embed_store
+
+    if args.hop <= 0 or args.batch_size <= 0:
+        log.error("--hop and --batch-size must be positive")
+        return 2
+    try:
+        store = ClipStore(args.store)
+        model, info = load_teacher(args.teacher, args.weights, args.seed)
+        manifest = embed_store(store, model, args.out, info, hop_seconds=args.hop,
+                               center=args.center,
+                               dtype="float16" if args.float16 else "float32",
+                               batch_size=args.batch_size, shard_rows=args.shard_rows,
+                               device=args.device, resampler=args.resampler,
+                               threads=args.threads)
+    except (FileNotFoundError, KeyError, ValueError, WeightsUnavailable) as exc:
+        log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
+        return 2
+    cfg = manifest["config"]
+    log.info("%s: %d windows x %d dims (%s) from teacher %s", args.out, cfg["num_rows"],
+             cfg["dim"], cfg["dtype"], info["name"])
+    return 0

@@ -1,0 +1,325 @@
+"""Knowledge distillation: train a student to reproduce the reduced teacher embeddings.
+
+Checkpoint directory `out/`:
+- `model.pt`, `config.json`, `manifest.json`: the best epoch so far (lowest validation loss),
+  written by `training.checkpoint.save_checkpoint`; the manifest records the reducer id, the
+  teacher, the clip store, the split and the training settings;
+- `history.csv`: `epoch,train_loss,val_loss,val_r2` (+ seconds, windows/s, data wait share);
+- `last/`: the latest epoch's checkpoint plus `trainer.pt` (optimizer, early-stopping state),
+  written every epoch, which `--resume` continues from;
+- `cache/` (or --cache-dir): the store's audio resampled to the student's rate, 4 bytes per
+  sample (about 115 MB per hour of audio at 8 kHz); safe to delete after training.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sea.configs import ModelConfig
+from sea.manifest import atomic_write_bytes, read_manifest
+from sea.reducer import KIND as REDUCER_KIND, TARGETS_FILE
+from sea.store import ClipStore
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.distill_data import WindowCache, iter_batches, split_clips
+from training.embedder import default_device
+from training.losses import make_loss
+from training.model import L3Net
+from training.options import FINAL_ACTIVATIONS
+from training.prefetch import Prefetcher
+from training.teacher_embed import set_cpu_threads
+
+log = logging.getLogger(__name__)
+HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windows_per_second",
+                  "data_wait_share")
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    epochs: int = 30
+    lr: float = 1e-4
+    batch_size: int = 64
+    loss: str = "mse"
+    relational_weight: float = 1.0
+    seed: int = 0
+    patience: int = 5
+    val_fraction: float = 0.1
+    val_folds: tuple[str, ...] = ()
+    final_activation: str = "auto"
+    resampler: str = "soxr"
+    device: str | None = None
+    threads: int | None = None  # CPU threads; None: every core
+    cache_dir: str | None = None  # None: OUT/cache
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive")
+        if not self.lr > 0:
+            raise ValueError("--lr must be positive")
+        if self.final_activation not in FINAL_ACTIVATIONS:
+            raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
+        make_loss(self.loss)  # ValueError for an unknown loss
+
+
+def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
+                        final_activation: str = "auto") -> ModelConfig:
+    """Check the student's width against the targets and pick its last activation.
+
+    A final BN+ReLU (the SEA/EdgeL3 layout) can only output values >= 0; reduced targets
+    (PCA, random projection) are centred, so `auto` drops it when any target is negative.
+    """
+    if cfg.embedding_dim != target_dim:
+        raise ValueError(f"student {cfg.name} outputs {cfg.embedding_dim} dims, the targets have "
+                         f"{target_dim}: pick a student (or --filters) whose last block is "
+                         f"{target_dim} wide, or reduce to {cfg.embedding_dim} dims")
+    relu = target_min >= 0 if final_activation == "auto" else final_activation == "relu"
+    if relu and target_min < 0:
+        log.warning("targets go down to %.3g but the student ends in ReLU: it cannot fit them",
+                    target_min)
+    return dataclasses.replace(cfg, final_bn_relu=relu)
+
+
+@torch.no_grad()
+def match_output_scale(model: L3Net, windows: torch.Tensor, targets: torch.Tensor) -> None:
+    """Data-dependent init of the last layer so the student starts at the targets' scale.
+
+    Teacher embeddings can be 10x larger than a fresh network's outputs, and Adam grows the
+    last layer's scale by only about lr per step. Scaling the last layer by r > 0 scales the
+    embedding exactly by r (ReLU and max-pool commute with it); a linear last conv can also
+    take a shift. The loss being optimised is unchanged; only the starting point moves.
+    """
+    out = model(windows).float()
+    last = [m for m in model.body.modules()
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))][-1]
+    eps = 1e-6
+    if isinstance(last, torch.nn.BatchNorm2d):  # BN + ReLU: match the mean (outputs >= 0)
+        ratio = (targets.mean(0).clamp_min(eps) / out.mean(0).clamp_min(eps)).clamp(1e-3, 1e3)
+        last.weight.mul_(ratio)
+        last.bias.mul_(ratio)
+    else:  # linear last conv: match mean and spread
+        ratio = (targets.std(0).clamp_min(eps) / out.std(0).clamp_min(eps)).clamp(1e-3, 1e3)
+        last.weight.mul_(ratio[:, None, None, None])
+        last.bias.mul_(ratio).add_(targets.mean(0) - ratio * out.mean(0))
+
+
+def r2_score(sse: float, sst: float) -> float:
+    """1 - SSE/SST pooled over all target dims (variance-weighted R^2)."""
+    return 1.0 - sse / sst if sst > 0 else float("nan")
+
+
+class Distiller:
+    """Sets up data, model and optimizer for `out`, then `fit()` runs or resumes training."""
+
+    def __init__(self, store_path: str | Path, reducer_dir: str | Path, cfg: ModelConfig,
+                 out: str | Path, settings: DistillSettings, resume: bool = False) -> None:
+        self.settings, self.out = settings, Path(out)
+        self._check_out(resume)
+        self.reducer = read_manifest(reducer_dir, kind=REDUCER_KIND)
+        self.reducer_dir = Path(reducer_dir)
+        self.targets = np.load(self.reducer_dir / TARGETS_FILE, mmap_mode="r")
+        emb = self.reducer["embeddings"]
+        self.store = ClipStore(store_path)
+        found = (len(self.store), self.store.manifest.get("content_sha256"))
+        expected = (emb["clip_store"]["clips"], emb["clip_store"]["content_sha256"])
+        if found != expected:
+            raise ValueError(f"{store_path} is not the clip store the targets in {reducer_dir} "
+                             f"were computed from (clips, content sha256 {found} != {expected})")
+        self.index = self.store.window_index(emb["window_seconds"], emb["hop_seconds"],
+                                             emb["center"])
+        if len(self.index) != len(self.targets):
+            raise ValueError(f"{len(self.targets)} targets for {len(self.index)} windows")
+        self.cfg = student_for_targets(cfg, self.targets.shape[1],
+                                       float(self.reducer["targets"]["min"]),
+                                       settings.final_activation)
+        val_clips, self.split = split_clips(self.store, settings.val_fraction,
+                                            list(settings.val_folds), settings.seed)
+        is_val = val_clips[self.index.clip_pos]
+        self.train_rows = np.flatnonzero(~is_val)
+        self.val_rows = np.flatnonzero(is_val)
+        self.split.update(train_windows=len(self.train_rows), val_windows=len(self.val_rows))
+        self.cache = WindowCache(self.store, self.index, self.cfg.frontend.sample_rate,
+                                 settings.cache_dir or self.out / "cache", settings.resampler)
+        self.device = torch.device(settings.device) if settings.device else default_device()
+        set_cpu_threads(self.device, settings.threads)
+        torch.manual_seed(settings.seed)
+        self.model = L3Net(self.cfg).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.amp = self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.loss_fn = make_loss(settings.loss, settings.relational_weight)
+        self.history: list[dict[str, Any]] = []
+        self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0}
+        if resume and (self.out / "last" / "trainer.pt").is_file():
+            self._load_last()
+        else:
+            self._init_output_scale()
+
+    def _init_output_scale(self, count: int = 256) -> None:
+        rows = np.sort(np.random.default_rng(self.settings.seed).permutation(
+            self.train_rows)[:count])
+        windows = torch.from_numpy(self.cache.windows(rows)).to(self.device)
+        targets = torch.from_numpy(np.asarray(self.targets[rows], np.float32)).to(self.device)
+        match_output_scale(self.model.train(), windows, targets)
+
+    # -- checkpoint bookkeeping ------------------------------------------------------------
+    def _check_out(self, resume: bool) -> None:
+        if (self.out / "history.csv").exists() and not resume:
+            raise ValueError(f"{self.out} already holds a training run: pass --resume to "
+                             "continue it, or choose another --out")
+
+    def _load_last(self) -> None:
+        last = self.out / "last"
+        saved_cfg = ModelConfig.from_dict(json.loads((last / "config.json").read_text()))
+        if saved_cfg != self.cfg:
+            raise ValueError(f"{self.out} was trained with another student config; cannot resume")
+        trainer = torch.load(last / "trainer.pt", map_location="cpu", weights_only=False)
+        if trainer["reducer_id"] != self.reducer["reducer_id"]:
+            raise ValueError(f"{self.out} was trained on other targets; cannot resume")
+        self.model.load_state_dict(load_checkpoint(last).state_dict())
+        self.optimizer.load_state_dict(trainer["optimizer"])
+        self.scaler.load_state_dict(trainer["scaler"])
+        self.state = trainer["state"]
+        with open(self.out / "history.csv", newline="") as f:
+            self.history = [row for row in csv.DictReader(f)
+                            if int(row["epoch"]) <= self.state["epoch"]]
+        log.info("resuming %s after epoch %d (best val loss %.4g at epoch %d)", self.out,
+                 self.state["epoch"], self.state["best_val"], self.state["best_epoch"])
+
+    def _record(self) -> dict[str, Any]:
+        return {"reducer_id": self.reducer["reducer_id"],
+                "reducer": {"path": str(self.reducer_dir.resolve()),
+                            "kind": self.reducer["config"]["reducer"],
+                            "sampling": self.reducer["config"]["sampling"]},
+                "teacher": self.reducer["embeddings"]["producer"],
+                "clip_store": self.reducer["embeddings"]["clip_store"],
+                "split": self.split,
+                "training": {**dataclasses.asdict(self.settings), "device": str(self.device),
+                             "amp": self.amp}}
+
+    def _save_epoch(self, improved: bool) -> None:
+        extra = {**self._record(), **self.state}
+        if improved:
+            save_checkpoint(self.out, self.model, extra)
+        save_checkpoint(self.out / "last", self.model, extra)
+        buf = io.BytesIO()
+        torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                    "state": self.state, "reducer_id": self.reducer["reducer_id"]}, buf)
+        atomic_write_bytes(self.out / "last" / "trainer.pt", buf.getvalue())
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write_bytes(self.out / "history.csv", text.getvalue().encode())
+
+    # -- training --------------------------------------------------------------------------
+    def _forward(self, windows: np.ndarray) -> torch.Tensor:
+        """Student embeddings; on CUDA the conv body runs in float16, the log-mel frontend
+        (whose dB range float16 cannot hold) in float32."""
+        logmel = self.model.frontend(torch.from_numpy(windows).to(self.device, non_blocking=True))
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            return self.model.body(logmel)
+
+    def _step(self, windows: np.ndarray, targets: np.ndarray) -> float:
+        y = torch.from_numpy(targets).to(self.device, non_blocking=True)
+        loss = self.loss_fn(self._forward(windows), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return float(loss.detach())
+
+    def train_epoch(self, epoch: int) -> tuple[float, int, float]:
+        """One pass over the training windows: (mean loss, windows, seconds waiting for data)."""
+        self.model.train()
+        rng = np.random.default_rng([self.settings.seed, epoch])
+        batches = iter_batches(self.train_rows, self.settings.batch_size, rng, self.cache,
+                               self.targets)
+        total, count = 0.0, 0
+        with Prefetcher(batches, depth=3) as data, tqdm(
+                total=len(self.train_rows), unit="win", desc=f"epoch {epoch}", leave=False,
+                dynamic_ncols=True) as bar:
+            for windows, targets in data:
+                total += self._step(windows, targets) * len(windows)
+                count += len(windows)
+                bar.update(len(windows))
+            wait = data.wait_seconds
+        return total / max(count, 1), count, wait
+
+    @torch.inference_mode()
+    def evaluate(self, rows: np.ndarray) -> tuple[float, float]:
+        """(mean loss, pooled R^2) of the student on `rows`."""
+        self.model.eval()
+        total, sse, n = 0.0, 0.0, 0
+        y_sum = np.zeros(self.targets.shape[1])
+        y_sq = np.zeros(self.targets.shape[1])
+        for windows, targets in iter_batches(rows, 4 * self.settings.batch_size, None,
+                                             self.cache, self.targets):
+            pred = self._forward(windows)
+            y = torch.from_numpy(targets).to(self.device)
+            total += float(self.loss_fn(pred, y)) * len(windows)
+            sse += float(((pred.float() - y) ** 2).sum())
+            y_sum += targets.sum(axis=0, dtype=np.float64)
+            y_sq += (targets.astype(np.float64) ** 2).sum(axis=0)
+            n += len(windows)
+        sst = float((y_sq - y_sum ** 2 / max(n, 1)).sum())
+        return total / max(n, 1), r2_score(sse, sst)
+
+    def fit(self) -> list[dict[str, Any]]:
+        """Train until `epochs` or early stopping; returns the history rows."""
+        s = self.settings
+        tb = _tensorboard(self.out)
+        log.info("distilling %s (%d windows train, %d val, %s split) on %s", self.cfg.name,
+                 len(self.train_rows), len(self.val_rows), self.split["by"], self.device)
+        for epoch in range(self.state["epoch"] + 1, s.epochs + 1):
+            if self.state["bad_epochs"] >= s.patience:
+                break
+            start = time.perf_counter()
+            train_loss, count, wait = self.train_epoch(epoch)
+            train_seconds = time.perf_counter() - start
+            val_loss, val_r2 = self.evaluate(self.val_rows)
+            seconds = time.perf_counter() - start
+            improved = val_loss < self.state["best_val"]
+            if improved:
+                self.state.update(best_val=val_loss, best_epoch=epoch, bad_epochs=0, best_r2=val_r2)
+            else:
+                self.state["bad_epochs"] += 1
+            self.state["epoch"] = epoch
+            row = {"epoch": epoch, "train_loss": f"{train_loss:.6g}", "val_loss": f"{val_loss:.6g}",
+                   "val_r2": f"{val_r2:.4f}", "seconds": f"{seconds:.2f}",
+                   "windows_per_second": f"{count / max(train_seconds, 1e-9):.1f}",
+                   "data_wait_share": f"{wait / max(train_seconds, 1e-9):.3f}"}
+            self.history.append(row)
+            self._save_epoch(improved)
+            log.info("epoch %d: train %.4g  val %.4g  val R^2 %.4f  (%.0f win/s, %.0f%% data wait)%s",
+                     epoch, train_loss, val_loss, val_r2, count / max(train_seconds, 1e-9),
+                     100 * wait / max(train_seconds, 1e-9), "  *best*" if improved else "")
+            if tb is not None:
+                for key in ("train_loss", "val_loss", "val_r2"):
+                    tb.add_scalar(key, float(row[key]), epoch)
+        if self.state["bad_epochs"] >= s.patience:
+            log.info("early stop: no val improvement for %d epochs", s.patience)
+        if tb is not None:
+            tb.close()
+        return self.history
+
+
+def _tensorboard(out: Path):
+    """A SummaryWriter under out/tensorboard when tensorboard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))

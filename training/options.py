@@ -1,0 +1,7 @@
+"""Choices shared by the distillation CLI and its implementation (kept torch-free so that
+building the `sea` argument parser does not import torch)."""
+
+LOSSES = ("mse", "cosine", "mse+relational")
+# Student's last layer: "relu" keeps the SEA students' final BN+ReLU, "linear" drops it (for
+# centred targets such as PCA outputs), "auto" picks from the sign of the targets.
+FINAL_ACTIVATIONS = ("auto", "relu", "linear")

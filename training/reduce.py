@@ -1,0 +1,83 @@
+"""Sample teacher embeddings, fit a reducer, and turn every embedding into a student target."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from sea.embedding_store import EmbeddingStore
+from sea.manifest import sha256_file, atomic_save_npz
+from sea.reducer import TARGETS_FILE, Reducer, save_reducer
+from sea.store import ClipStore
+from training.reducers import check_dims, fit_reducer
+from training.sampling import group_ids, sample_rows
+
+log = logging.getLogger(__name__)
+
+
+def write_targets(reducer: Reducer, embeddings: EmbeddingStore, path: Path) -> dict[str, Any]:
+    """Transform every embedding (shard by shard) into `path` (.npy, renamed into place)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                    shape=(len(embeddings), reducer.out_dim))
+    start = time.perf_counter()
+    for begin, shard in tqdm(list(embeddings.iter_shards()), desc="targets", unit="shard"):
+        out[begin: begin + len(shard)] = reducer.transform(np.asarray(shard, dtype=np.float32))
+    out.flush()
+    variance = float(out.var(axis=0).sum())
+    minimum = float(out.min())
+    del out
+    os.replace(tmp, path)
+    return {"rows": len(embeddings), "dim": reducer.out_dim, "total_variance": variance,
+            "min": minimum, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def reduce_embeddings(emb_path: str | Path, out: str | Path, sampling: str, n_fit: int,
+                      kind: str, dim: int | None, seed: int = 0, store_path: str | Path | None = None,
+                      max_dpp_size: int = 500) -> dict[str, Any]:
+    """Run the whole `sea reduce` step; returns the reducer manifest fields written."""
+    if n_fit <= 0:
+        raise ValueError(f"--n-fit must be positive, got {n_fit}")
+    embeddings = EmbeddingStore(emb_path)
+    out = Path(out)
+    dim = check_dims(kind, embeddings.dim, dim, min(n_fit, len(embeddings)))
+    store = ClipStore(store_path or embeddings.config["clip_store"]["path"])
+    embeddings.check_clip_store(store)
+    index = store.window_index(**embeddings.window_rules)
+    groups, grouped_by = group_ids(store.records, index.clip_pos)
+    loudness = store.window_loudness(index) if sampling in ("loudness", "dpp") else None
+
+    start = time.perf_counter()
+    rows = sample_rows(sampling, n_fit, groups, np.random.default_rng(seed), loudness,
+                       embeddings.rows, max_dpp_size)
+    sampling_report = {"strategy": sampling, "grouped_by": grouped_by,
+                       "groups": int(len(np.unique(groups))), "n_fit_requested": n_fit,
+                       "n_fit": int(len(rows)), "rows_available": len(embeddings),
+                       "seconds": round(time.perf_counter() - start, 3)}
+    if sampling.startswith("dpp"):
+        sampling_report["max_dpp_size"] = max_dpp_size
+    log.info("sampled %d of %d windows (%s, by %s) in %.2f s", len(rows), len(embeddings),
+             sampling, grouped_by, sampling_report["seconds"])
+    reducer, fit_report = fit_reducer(kind, rows, embeddings.rows, embeddings.dim, dim, seed)
+    log.info("fitted %s (%d -> %d) in %.2f s%s", kind, embeddings.dim, reducer.out_dim,
+             fit_report["fit_seconds"],
+             f", explained variance {fit_report['explained_variance']:.3f}"
+             if "explained_variance" in fit_report else "")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_save_npz(out / "fit_rows.npz", rows=rows)
+    targets = write_targets(reducer, embeddings, out / TARGETS_FILE)
+    fields = {"embeddings": {"path": str(Path(emb_path).resolve()),
+                             "manifest_sha256": sha256_file(Path(emb_path) / "manifest.json"),
+                             **{k: embeddings.config[k] for k in
+                                ("clip_store", "window_seconds", "hop_seconds", "center",
+                                 "num_rows", "dim", "producer")}},
+              "sampling": sampling_report, "fit": fit_report, "targets": targets}
+    config = {"sampling": sampling, "n_fit": n_fit, "dim": reducer.out_dim, "seed": seed}
+    save_reducer(out, reducer, config, **fields)
+    return fields

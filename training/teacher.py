@@ -1,0 +1,72 @@
+"""Choosing and loading the teacher network, with an honest record of what was loaded."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sea.configs import get_config
+from sea.manifest import sha256_file
+from sea.weights import find_local, has_pretrained, resolve_weights
+from training.checkpoint import build_model, is_checkpoint
+from training.model import L3Net
+
+log = logging.getLogger(__name__)
+
+# `--teacher auto`: the first of these whose weights are on this machine (cache or installed
+# openl3/edgel3 package; auto never downloads, so it works offline), else a random L3.
+# Name a teacher explicitly (e.g. --teacher openl3-mel256-env) to download its weights.
+AUTO_TEACHERS = ("openl3-mel256-env", "edgel3-sea-512", "edgel3-sea-64")
+RANDOM_FALLBACK = "openl3-mel256-env"
+
+RANDOM_BANNER = """
+################################################################################
+#  WARNING: NO PRETRAINED TEACHER WEIGHTS - USING A RANDOM-WEIGHT {name} (seed {seed})
+#  Its embeddings carry no learned audio knowledge; students distilled from it are
+#  only good for testing the pipeline. Put published weights in the cache
+#  (see `sea models`) or pass --teacher NAME --weights PATH.
+################################################################################"""
+
+
+def _random_teacher(name: str, seed: int) -> tuple[L3Net, dict[str, Any]]:
+    log.warning(RANDOM_BANNER.format(name=name, seed=seed))
+    torch.manual_seed(seed)
+    model = build_model(name, pretrained=False)
+    return model, {"source": "random", "seed": seed}
+
+
+def load_teacher(teacher: str, weights: str | Path | None = None,
+                 seed: int = 0) -> tuple[L3Net, dict[str, Any]]:
+    """(model in eval mode, identity record) for a config name, checkpoint dir or `auto`."""
+    if teacher == "auto":
+        if weights is not None:
+            raise ValueError("--weights needs a named --teacher, not auto")
+        for name in AUTO_TEACHERS:
+            path = find_local(name)
+            if path is not None:
+                log.info("teacher auto: using %s (%s)", name, path)
+                return load_teacher(name, path, seed)
+        model, info = _random_teacher(RANDOM_FALLBACK, seed)
+    elif is_checkpoint(teacher):
+        if weights is not None:
+            raise ValueError("--weights cannot be combined with a checkpoint directory teacher")
+        model = build_model(teacher)
+        info = {"source": "checkpoint", "path": str(Path(teacher).resolve()),
+                "weights_sha256": sha256_file(Path(teacher) / "model.pt")}
+    else:
+        if Path(teacher).suffix == ".h5":
+            raise ValueError(f"--teacher {teacher} is a weight file: pass the architecture as "
+                             f"--teacher NAME and the file as --weights {teacher}")
+        get_config(teacher)  # KeyError with the known names for a typo
+        if weights is None and not has_pretrained(teacher):
+            model, info = _random_teacher(teacher, seed)
+        else:
+            path = resolve_weights(teacher, weights)
+            model = build_model(teacher, weights=path)
+            info = {"source": "weights", "path": str(path.resolve()),
+                    "weights_sha256": sha256_file(path)}
+    info.update(name=model.cfg.name, config=model.cfg.to_dict())
+    return model, info

@@ -1,0 +1,77 @@
+"""Teacher embeddings of every window of a clip store, sharded and resumable."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sea.embedding_store import EmbeddingStoreWriter, clip_store_id
+from sea.store import ClipStore
+from training.embedder import Embedder
+from training.model import L3Net
+from training.prefetch import Prefetcher
+from training.windows import read_rows_at_rate
+
+log = logging.getLogger(__name__)
+
+
+def set_cpu_threads(device: torch.device, threads: int | None = None) -> None:
+    """On CPU, let torch use `threads` threads, by default every core this process may use
+    (torch's own default can be fewer inside containers). On a machine shared with other
+    busy processes fewer threads can be much faster: intra-op threads then wait on each other."""
+    if device.type == "cpu":
+        torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+
+
+def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: dict[str, Any],
+                hop_seconds: float = 1.0, center: bool = False, dtype: str = "float32",
+                batch_size: int = 64, shard_rows: int = 4096,
+                device: str | torch.device | None = None, resampler: str = "soxr",
+                threads: int | None = None) -> dict:
+    """Write (or finish) the embedding store `out`; returns its manifest."""
+    window_seconds = model.cfg.frontend.window_seconds
+    index = store.window_index(window_seconds, hop_seconds, center)
+    if len(index) == 0:
+        raise ValueError(f"{store.path} has no windows to embed")
+    embedder = Embedder(model, batch_size=batch_size, device=device)
+    set_cpu_threads(embedder.device, threads)
+    config = {"clip_store": clip_store_id(store), "window_seconds": window_seconds,
+              "hop_seconds": hop_seconds, "center": center, "resampler": resampler,
+              "producer": {k: v for k, v in teacher_info.items() if k != "path"}}
+    writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, shard_rows, dtype)
+    missing = writer.missing_shards()
+    done_rows = len(index) - sum(e - b for b, e in map(writer.shard_rows_range, missing))
+    if done_rows:
+        log.info("resuming %s: %d of %d shards already done", out, writer.num_shards - len(missing),
+                 writer.num_shards)
+
+    def shards() -> Iterator[tuple[int, np.ndarray]]:
+        for shard in missing:
+            begin, end = writer.shard_rows_range(shard)
+            yield shard, read_rows_at_rate(store, index, begin, end, embedder.sample_rate,
+                                           resampler)
+
+    start = time.perf_counter()
+    with tqdm(total=len(index), initial=done_rows, unit="win", desc="teacher-embed",
+              dynamic_ncols=True) as bar, Prefetcher(shards(), depth=2) as batches:
+        for shard, windows in batches:
+            parts = []
+            for i in range(0, len(windows), batch_size):
+                parts.append(embedder.embed_windows(windows[i:i + batch_size]))
+                bar.update(len(parts[-1]))
+            writer.write_shard(shard, np.concatenate(parts))
+        wait = batches.wait_seconds
+    elapsed = time.perf_counter() - start
+    computed = len(index) - done_rows
+    log.info("embedded %d windows in %.1f s (%.1f windows/s, %.0f%% waiting for audio) on %s",
+             computed, elapsed, computed / max(elapsed, 1e-9), 100 * wait / max(elapsed, 1e-9),
+             embedder.device)
+    return writer.finish(teacher=teacher_info, device=str(embedder.device),
+                         last_run={"windows": computed, "seconds": round(elapsed, 3)})
