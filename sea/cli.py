@@ -23,7 +23,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("training.commands.embed", "embed audio files with a teacher or student"),
     "teacher-embed": ("training.commands.teacher_embed", "teacher embeddings of a clip store"),
     "reduce": ("training.commands.reduce", "sample embeddings, fit a reducer, make targets"),
+    "distill": ("training.commands.distill", "train a student on reduced teacher embeddings"),
     "evaluate": ("training.commands.evaluate", "score embeddings with downstream classifiers"),
+    "export": ("deploy.commands.export", "export a model to a TFLite bundle (float/fp16/int8)"),
+    "bench": ("deploy.commands.bench", "benchmark teacher and students as TFLite: size, latency, arena"),
+    "quickstart": ("sea.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),
 }
 
 

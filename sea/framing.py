@@ -58,3 +58,13 @@ def frame_audio(audio: np.ndarray, sr: int, hop_seconds: float = 0.1, center: bo
     )
     timestamps = np.arange(n) * hop_seconds
     return windows, timestamps
+
+
+def frame_resampled(audio: np.ndarray, sr: int, target_sr: int, hop_seconds: float = 0.1,
+                    center: bool = True, window_seconds: float = 1.0,
+                    resampler: str = "soxr") -> tuple[np.ndarray, np.ndarray]:
+    """Resample to a model's rate (float64, as openl3/edgel3 do), then `frame_audio`."""
+    from sea.audio import resample
+
+    audio = resample(np.asarray(audio, dtype=np.float64), sr, target_sr, resampler)
+    return frame_audio(audio, target_sr, hop_seconds, center, window_seconds)

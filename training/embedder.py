@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sea.audio import resample
 from sea.configs import count_parameters
-from sea.framing import frame_audio
+from sea.framing import frame_resampled
 from training.model import L3Net
 
 
@@ -46,7 +45,6 @@ class Embedder:
 
     def embed(self, audio: np.ndarray, sr: int, hop_seconds: float = 0.1,
               center: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        audio = resample(np.asarray(audio, dtype=np.float64), sr, self.sample_rate, self.resampler)
-        windows, timestamps = frame_audio(audio, self.sample_rate, hop_seconds, center,
-                                          self.cfg.frontend.window_seconds)
+        windows, timestamps = frame_resampled(audio, sr, self.sample_rate, hop_seconds, center,
+                                              self.cfg.frontend.window_seconds, self.resampler)
         return self.embed_windows(windows), timestamps

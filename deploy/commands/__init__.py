@@ -1,0 +1,1 @@
+"""`sea` subcommands of the deploy stage."""

@@ -1,0 +1,109 @@
+"""Export a teacher or student to a TFLite bundle for sensor nodes (litert-torch, no TensorFlow).
+
+The bundle holds one .tflite per graph variant (`in-graph`: raw 1-s audio in; `outside`:
+log-mel in, computed on the node by the numpy frontend), frontend.npz (mel basis and
+parameters), an optional classifier head, and manifest.json with sizes, parity and sources.
+int8 (PT2E post-training quantization) and float16 apply to the network only, never to the
+frontend. Parity against the torch model is measured on real windows (from --calibration, a
+clip store; synthetic scenes when none is given) and on silence, noise and a sine; the export
+fails (exit 2) when float32 cosine < 0.9999 or quantized mean cosine < 0.99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("sea.export")
+
+FRONTEND_CHOICES = {"in-graph": ("in-graph",), "outside": ("outside",),
+                    "both": ("outside", "in-graph")}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="CKPT_OR_NAME",
+                        help="student checkpoint dir, config name (`sea models`) or Keras .h5")
+    parser.add_argument("--weights", help="weight file for a named model (default: registry)")
+    parser.add_argument("--config", help="architecture of a bare .h5 model (a `sea models` name)")
+    parser.add_argument("--random-init", action="store_true",
+                        help="named model with random weights (timing and smoke tests only)")
+    parser.add_argument("--out", required=True, type=Path, help="bundle directory to create")
+    parser.add_argument("--quantize", choices=("none", "float16", "int8"), default="none",
+                        help="network weights: none (float32, default), float16, or int8 "
+                             "(PT2E post-training quantization calibrated on real windows); "
+                             "the frontend always stays float")
+    parser.add_argument("--frontend", choices=tuple(FRONTEND_CHOICES), default="both",
+                        help="graph variants to write (default: both)")
+    parser.add_argument("--calibration", type=Path, metavar="STORE",
+                        help="clip store for calibration and parity windows (default: the store "
+                             "named in the checkpoint manifest, else synthetic scenes)")
+    parser.add_argument("--calibration-windows", type=int, default=128,
+                        help="windows used to calibrate int8 (128)")
+    parser.add_argument("--parity-windows", type=int, default=32,
+                        help="held-out real windows for the parity report (32)")
+    parser.add_argument("--head", type=Path,
+                        help="classifier head .npz to ship with the bundle (see sea.bundle)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the calibration/parity window draw (default 0)")
+
+
+def default_store(model_path: str) -> Path | None:
+    """The clip store a student was distilled on: `clip_store.path` in a checkpoint manifest
+    written by `sea distill`, when that store is still there."""
+    from sea.manifest import read_manifest
+
+    path = Path(model_path)
+    if not path.is_dir():
+        return None
+    record = read_manifest(path).get("clip_store")
+    store = record.get("path") if isinstance(record, dict) else record
+    return Path(store) if isinstance(store, str) and Path(store).is_dir() else None
+
+
+def model_sources(args: argparse.Namespace) -> dict:
+    from sea.manifest import read_manifest, sha256_file
+
+    path = Path(args.model)
+    sources = {"model": args.model}
+    if path.is_dir():
+        manifest = read_manifest(path)
+        weights = path / manifest.get("weights", "model.pt")
+        sources["checkpoint"] = {"path": str(path.resolve()), "created": manifest.get("created"),
+                                 "weights_sha256": sha256_file(weights)}
+    elif args.weights or path.suffix == ".h5":
+        weights = Path(args.weights or path)
+        sources["weights"] = {"path": str(weights.resolve()), "sha256": sha256_file(weights)}
+    elif args.random_init:
+        sources["weights"] = "random-init"
+    return sources
+
+
+def run(args: argparse.Namespace) -> int:
+    from deploy.exporter import export_bundle
+    from deploy.representative import generated_windows, store_windows
+    import torch
+
+    from training.checkpoint import build_model
+
+    torch.manual_seed(args.seed)  # reproducible --random-init weights
+    model = build_model(args.model, weights=args.weights, config=args.config,
+                        pretrained=not args.random_init, dft_mode="matmul")
+    rate = model.cfg.frontend.sample_rate
+    needed = args.parity_windows + (args.calibration_windows if args.quantize == "int8" else 0)
+    store = args.calibration or default_store(args.model)
+    if store is not None:
+        windows = store_windows(store, rate, needed, seed=args.seed)
+    else:
+        log.warning("no clip store given: calibrating and checking parity on synthetic scenes")
+        windows = generated_windows(rate, needed, seed=args.seed)
+    manifest = export_bundle(model, args.out, windows, quantize=args.quantize,
+                             variants=FRONTEND_CHOICES[args.frontend],
+                             num_calibration=args.calibration_windows, head=args.head,
+                             sources=model_sources(args))
+    for variant, entry in manifest["variants"].items():
+        p = manifest["parity"][variant]
+        print(f"{variant:>9}: {entry['file']} {entry['size_bytes'] / 1024:.0f} KiB, "
+              f"cosine mean {p['real']['mean_cosine']:.6f} min {p['real']['min_cosine']:.6f}")
+    print(f"bundle written to {args.out}")
+    return 0

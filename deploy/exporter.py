@@ -1,0 +1,168 @@
+"""Write a deploy bundle: .tflite variant(s), frontend.npz, optional head, parity, manifest.
+
+The bundle is assembled in a temporary sibling directory and moved into place only when every
+parity target is met, so a failed export never leaves something that looks like a bundle;
+the failing report is kept as `<out>.failed-parity.json` for inspection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deploy import convert
+from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_PROBE_FLOOR,
+                           ParityError, check, compare)
+from deploy.representative import WindowSet, probe_windows, stress_windows
+from sea.bundle import BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, ClassifierHead, TFLiteModel
+from sea.configs import count_parameters
+from sea.frontend import LogMelFrontend
+from sea.manifest import atomic_save_npz, atomic_write_bytes, sha256_file, write_manifest
+
+log = logging.getLogger(__name__)
+
+
+@torch.inference_mode()
+def torch_embed(model: torch.nn.Module, windows: np.ndarray, batch: int = 16) -> np.ndarray:
+    parts = [model(torch.from_numpy(np.ascontiguousarray(windows[i:i + batch], np.float32))).numpy()
+             for i in range(0, len(windows), batch)]
+    return np.concatenate(parts)
+
+
+@torch.inference_mode()
+def torch_logmel(model: torch.nn.Module, windows: np.ndarray, batch: int = 16) -> np.ndarray:
+    parts = [model.frontend(torch.from_numpy(np.ascontiguousarray(windows[i:i + batch],
+                                                                  np.float32))).numpy()
+             for i in range(0, len(windows), batch)]
+    return np.concatenate(parts)
+
+
+def mel_basis_of(model: torch.nn.Module) -> np.ndarray | None:
+    basis = model.frontend.mel_basis
+    return basis.numpy().astype(np.float32) if basis.numel() else None
+
+
+def tflite_embed(model: TFLiteModel, windows: np.ndarray,
+                 frontend: LogMelFrontend | None) -> np.ndarray:
+    """What the node computes: numpy log-mel (outside variant) or raw audio into TFLite."""
+    return np.stack([model(frontend(w[None]) if frontend is not None else w[None])
+                     for w in windows])
+
+
+def variant_file(variant: str, quantize: str) -> str:
+    suffix = "float32" if quantize == "none" else quantize
+    return f"model_{variant.replace('-', '_')}_{suffix}.tflite"
+
+
+def build_variant(model: torch.nn.Module, variant: str, quantize: str,
+                  quantized_body: torch.nn.Module | None) -> bytes:
+    if quantize == "int8":
+        return convert.convert_int8(model, quantized_body, variant)
+    tflite = convert.convert_float(model, variant)
+    return convert.to_float16(tflite) if quantize == "float16" else tflite
+
+
+def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFrontend | None,
+                  real: np.ndarray, probes: dict[str, np.ndarray]) -> dict:
+    report = {"real": compare(torch_embed(model, real), tflite_embed(tfl, real, frontend))}
+    report["probes"] = {
+        name: compare(torch_embed(model, w[None]), tflite_embed(tfl, w[None], frontend))
+        for name, w in probes.items()}
+    return report
+
+
+def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
+                  quantize: str = "none", variants: tuple[str, ...] = ("outside", "in-graph"),
+                  num_calibration: int = 128, head: str | Path | None = None,
+                  sources: dict | None = None) -> dict:
+    """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
+    manifest. Raises ParityError (after writing the report) when a target is missed."""
+    if quantize not in convert.QUANTIZATIONS:
+        raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; choose a new --out")
+    cfg = model.cfg
+    model = model.eval()
+    calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
+    if len(real) == 0:
+        raise ValueError(f"no windows left for the parity check ({len(windows.windows)} drawn, "
+                         f"{num_calibration} used for calibration)")
+    probes = probe_windows(cfg.frontend.sample_rate, cfg.frontend.window_seconds)
+    mel_basis = mel_basis_of(model)
+    numpy_frontend = LogMelFrontend(cfg.frontend, mel_basis=mel_basis)
+    head_model = ClassifierHead(head) if head else None
+    if head_model is not None and head_model.input_dim != cfg.embedding_dim:
+        raise ValueError(f"head expects {head_model.input_dim}-d input, model gives "
+                         f"{cfg.embedding_dim}-d")
+
+    quantized_body = None
+    if quantize == "int8":
+        calibration = np.concatenate([calibration, stress_windows(
+            cfg.frontend.sample_rate, window_seconds=cfg.frontend.window_seconds)])
+        log.info("calibrating int8 on %d windows", len(calibration))
+        quantized_body = convert.quantize_body(model, torch_logmel(model, calibration))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        entries, parity = {}, {}
+        for variant in variants:
+            log.info("converting %s variant (%s)", variant, quantize)
+            name = variant_file(variant, quantize)
+            atomic_write_bytes(work / name, build_variant(model, variant, quantize, quantized_body))
+            tfl = TFLiteModel(work / name)
+            parity[variant] = parity_report(model, tfl, numpy_frontend if variant == "outside"
+                                            else None, real, probes)
+            parity[variant]["failures"] = check(parity[variant], quantized=quantize != "none")
+            entries[variant] = {
+                "file": name, "input": "logmel" if variant == "outside" else "audio",
+                "input_shape": list(tfl.input_shape), "input_dtype": tfl.input["dtype"].__name__,
+                "output_dtype": tfl.output["dtype"].__name__,
+                "size_bytes": tfl.size_bytes, "sha256": sha256_file(work / name),
+            }
+        failures = [f"{v}: {f}" for v, r in parity.items() for f in r["failures"]]
+        failed = out.parent / f"{out.name}.failed-parity.json"
+        failed.unlink(missing_ok=True)  # a report from an earlier attempt would mislead
+        if failures:
+            failed.write_text(json.dumps(parity, indent=2) + "\n")
+            raise ParityError("export missed its parity targets (report: " + str(failed) +
+                              "):\n  " + "\n  ".join(failures))
+        frontend_arrays = {"params_json": np.array(json.dumps(dataclasses.asdict(cfg.frontend)))}
+        if mel_basis is not None:
+            frontend_arrays["mel_basis"] = mel_basis
+        atomic_save_npz(work / FRONTEND_FILE, **frontend_arrays)
+        head_entry = None
+        if head_model is not None:
+            shutil.copyfile(head, work / HEAD_FILE)
+            head_entry = {"file": HEAD_FILE, "labels": head_model.labels,
+                          "activation": head_model.activation}
+        manifest = write_manifest(
+            work, BUNDLE_KIND, cfg.to_dict(), model_name=cfg.name, quantization=quantize,
+            variants=entries, frontend={"file": FRONTEND_FILE,
+                                        "quantized": False, "style": cfg.frontend.style},
+            head=head_entry,
+            sizes={"params": count_parameters(cfg), "float32_bytes": 4 * count_parameters(cfg),
+                   **{v: e["size_bytes"] for v, e in entries.items()}},
+            parity={"targets": {"float_min_cosine": FLOAT_MIN_COSINE,
+                                "quantized_mean_cosine": QUANTIZED_MEAN_COSINE,
+                                "quantized_probe_floor": QUANTIZED_PROBE_FLOOR},
+                    "parity_windows": int(len(real)), "calibration_windows": int(len(calibration)),
+                    "reference": "torch float32 model (training.model.L3Net, matmul DFT)",
+                    **parity},
+            sources={**(sources or {}), "windows": windows.source})
+        work.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
+        if out.exists():
+            out.rmdir()
+        os.replace(work, out)
+        return manifest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The sensor-node runtime: numpy + a TFLite interpreter only (no torch, librosa, TensorFlow)."""

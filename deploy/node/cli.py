@@ -1,0 +1,135 @@
+"""sea-node: run a deploy bundle on a sensor node (numpy + a TFLite interpreter only).
+
+    sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
+
+Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
+sounddevice), one JSON line per window is written and flushed as it is computed, bad inputs
+are reported and skipped, and SIGINT/SIGTERM stop the run cleanly after the current line.
+Exit status: 0 when every input was processed (or the run was stopped), 1 when some input
+failed, 2 for a bad bundle or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from deploy.node.threads import single_threaded_blas
+
+single_threaded_blas()  # before numpy is first imported, by the modules below
+
+from deploy.node.runner import NodeRunner  # noqa: E402
+from deploy.node.sources import file_source, mic_source  # noqa: E402
+from sea.audio import AudioError  # noqa: E402
+from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
+from sea.errors import SeaError  # noqa: E402
+from sea.files import find_audio_files  # noqa: E402
+
+log = logging.getLogger("sea.node")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sea-node", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="embed audio with a bundle, one JSON line per window")
+    run.add_argument("--bundle", required=True, type=Path, help="bundle directory (sea export)")
+    run.add_argument("--input", required=True, nargs="+", metavar="FILE|DIR|mic",
+                     help="audio files, directories (recursive) or `mic`")
+    run.add_argument("--out", required=True, help="output .jsonl file, or - for stdout")
+    run.add_argument("--hop", type=float, default=0.5, help="seconds between windows (0.5)")
+    run.add_argument("--no-center", dest="center", action="store_false",
+                     help="do not pad half a window at the start (times mark window starts)")
+    run.add_argument("--variant", choices=VARIANTS, help="graph variant (default: outside)")
+    run.add_argument("--threads", type=int, default=1, help="interpreter threads (1)")
+    run.add_argument("--top-k", type=int, default=3, help="classes per line with a head (3)")
+    run.add_argument("--no-embeddings", dest="embeddings", action="store_false",
+                     help="with a classifier head, write only the top classes")
+    run.add_argument("--block-seconds", type=float, default=0.5,
+                     help="audio read per block (0.5)")
+    run.add_argument("--device", help="sounddevice input device for `mic`")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event):
+    """SIGINT/SIGTERM only set `stop`; the runner finishes the line it is writing."""
+    def handler(signum, frame) -> None:
+        log.warning("received %s: stopping after the current window", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def open_output(target: str):
+    if target == "-":
+        yield sys.stdout
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8") as f:
+        yield f
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        embedder = BundleEmbedder(args.bundle, variant=args.variant, num_threads=args.threads)
+    except SeaError as exc:
+        log.error("%s", exc)
+        return 2
+    if not 0 < args.hop <= embedder.cfg.frontend.window_seconds:
+        log.error("--hop must be in (0, %s] seconds", embedder.cfg.frontend.window_seconds)
+        return 2
+    stop = threading.Event()
+    live = [i for i in args.input if i == "mic"]
+    files, missing = find_audio_files([i for i in args.input if i != "mic"])
+    with open_output(args.out) as out, stop_on_signals(stop):
+        runner = NodeRunner(embedder, out, args.hop, args.center, args.top_k,
+                            args.embeddings, stop)
+        for path in missing:
+            runner.report_error(str(path), "no such file or directory")
+        for path in files:
+            if stop.is_set():
+                break
+            try:
+                source = file_source(str(path), args.block_seconds)
+            except AudioError as exc:
+                runner.report_error(str(path), str(exc))
+                continue
+            runner.run_source(source)
+        if live and not stop.is_set():
+            try:
+                runner.run_source(mic_source(embedder.sample_rate, args.block_seconds, stop,
+                                             args.device))
+            except AudioError as exc:
+                runner.report_error("mic", str(exc))
+    s = runner.stats
+    log.info("%d windows from %d sources, %d inputs failed%s", s.windows, s.sources, s.errors,
+             " (stopped by signal)" if stop.is_set() else "")
+    return 1 if s.errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "run":
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Read a deploy bundle and embed audio with it: numpy + a TFLite interpreter, nothing else.
+
+A bundle (written by `sea export`) is a directory holding:
+- `manifest.json` (kind `sea-bundle`): the model config, one entry per graph variant
+  (`outside`: log-mel input, the frontend runs here in numpy; `in-graph`: raw 1-s audio input),
+  sizes, parity figures and sources;
+- the `.tflite` file of each variant;
+- `frontend.npz`: the mel basis the model was exported with (and its frontend parameters);
+- optionally `head.npz`: a small classifier applied to the embeddings (see `ClassifierHead`).
+
+This module is what the sensor node and the evaluate stage use, so it must not import torch,
+librosa or TensorFlow (TensorFlow only as the last interpreter fallback).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sea.configs import ModelConfig, count_parameters
+from sea.errors import SeaError
+from sea.framing import frame_resampled
+from sea.frontend import LogMelFrontend
+from sea.manifest import read_manifest
+
+BUNDLE_KIND = "sea-bundle"
+FRONTEND_FILE = "frontend.npz"
+HEAD_FILE = "head.npz"
+VARIANTS = ("outside", "in-graph")  # preference order: numpy frontend + small network first
+# (module, attribute) of each interpreter, in the order they are tried.
+INTERPRETERS = (
+    ("ai_edge_litert.interpreter", "Interpreter"),
+    ("tflite_runtime.interpreter", "Interpreter"),
+    ("tensorflow.lite", "Interpreter"),
+)
+
+
+class BundleError(SeaError):
+    """A bundle that is missing, incomplete or cannot run here; the message says why."""
+
+
+def load_interpreter() -> type:
+    """The first TFLite Interpreter class available: ai-edge-litert, tflite-runtime, TensorFlow."""
+    import importlib
+
+    reasons = []
+    for module_name, attr in INTERPRETERS:
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except ImportError as exc:  # a broken wheel (e.g. numpy ABI) also lands here
+            reasons.append(f"{module_name}: {exc}")
+    raise BundleError(
+        "no TFLite interpreter is installed. Install one of: `pip install ai-edge-litert` "
+        "(extra `node`; Linux x86-64/aarch64, macOS), `pip install tflite-runtime` (extra "
+        "`node-legacy`; needs numpy<2), or TensorFlow. Tried: " + "; ".join(reasons))
+
+
+class TFLiteModel:
+    """One .tflite file with a batch-1 input; quantized (int8/uint8) inputs and outputs are
+    converted with the tensors' own scale and zero point, so callers see float32 only."""
+
+    def __init__(self, path: str | Path, num_threads: int = 1):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BundleError(f"model file missing: {self.path}")
+        interpreter_class = load_interpreter()
+        self.interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.input_shape = tuple(int(s) for s in self.input["shape"])
+        self.size_bytes = self.path.stat().st_size
+
+    def _to_input(self, x: np.ndarray) -> np.ndarray:
+        dtype = self.input["dtype"]
+        if np.issubdtype(dtype, np.integer):
+            scale, zero = self.input["quantization"]
+            info = np.iinfo(dtype)
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        return np.asarray(x, dtype=dtype).reshape(self.input_shape)
+
+    def _from_output(self, y: np.ndarray) -> np.ndarray:
+        if np.issubdtype(y.dtype, np.integer):
+            scale, zero = self.output["quantization"]
+            return (y.astype(np.float32) - zero) * np.float32(scale)
+        return y.astype(np.float32, copy=False)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """One example (any shape with the input's size) -> flat float32 output."""
+        self.interpreter.set_tensor(self.input["index"], self._to_input(x))
+        self.interpreter.invoke()
+        return self._from_output(self.interpreter.get_tensor(self.output["index"])).reshape(-1)
+
+
+class ClassifierHead:
+    """Numpy MLP on embeddings, stored as `head.npz`: `weights_0, bias_0, ...` (layer k maps
+    `weights_k.shape[0]` -> `weights_k.shape[1]`, ReLU between layers), `labels` (one per
+    output), `activation` ('sigmoid' for multi-label, 'softmax' for one label), and optionally
+    `mean`/`scale` to standardise embeddings first."""
+
+    def __init__(self, path: str | Path):
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        n_layers = sum(1 for k in arrays if k.startswith("weights_"))
+        if n_layers == 0 or "labels" not in arrays:
+            raise BundleError(f"{path}: a head needs weights_0.. and labels")
+        self.weights = [arrays[f"weights_{i}"].astype(np.float32) for i in range(n_layers)]
+        self.biases = [arrays[f"bias_{i}"].astype(np.float32) for i in range(n_layers)]
+        self.labels = [str(label) for label in arrays["labels"]]
+        self.activation = str(arrays.get("activation", "sigmoid"))
+        self.mean = arrays.get("mean")
+        self.scale = arrays.get("scale")
+        if self.activation not in ("sigmoid", "softmax"):
+            raise BundleError(f"{path}: activation {self.activation!r} not sigmoid/softmax")
+        for k in range(1, n_layers):
+            if self.weights[k].shape[0] != self.weights[k - 1].shape[1]:
+                raise BundleError(f"{path}: layer {k} input does not match layer {k - 1} output")
+        if self.weights[-1].shape[1] != len(self.labels):
+            raise BundleError(f"{path}: {len(self.labels)} labels for "
+                              f"{self.weights[-1].shape[1]} outputs")
+        self.input_dim = self.weights[0].shape[0]
+
+    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+        """(B, D) embeddings -> (B, n_labels) scores in [0, 1]."""
+        x = np.atleast_2d(embeddings).astype(np.float32)
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = x @ w + b
+            if k < len(self.weights) - 1:
+                x = np.maximum(x, 0.0)
+        if self.activation == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-x))
+        x = np.exp(x - x.max(axis=1, keepdims=True))
+        return x / x.sum(axis=1, keepdims=True)
+
+
+def read_frontend(bundle_dir: str | Path, cfg: ModelConfig) -> LogMelFrontend:
+    """The numpy frontend with the exact mel basis the bundle's model was exported with."""
+    path = Path(bundle_dir) / FRONTEND_FILE
+    if not path.is_file():
+        raise BundleError(f"{bundle_dir}: {FRONTEND_FILE} missing")
+    with np.load(path, allow_pickle=False) as data:
+        basis = data["mel_basis"] if "mel_basis" in data.files else None
+    return LogMelFrontend(cfg.frontend, mel_basis=basis)
+
+
+class Bundle:
+    """The parsed bundle directory: manifest, config, variant files, optional head."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise BundleError(f"no bundle at {self.path}")
+        try:
+            self.manifest: dict[str, Any] = read_manifest(self.path, kind=BUNDLE_KIND)
+        except (FileNotFoundError, ValueError, json.JSONDecodeError) as exc:
+            raise BundleError(str(exc)) from exc
+        self.cfg = ModelConfig.from_dict(self.manifest["config"])
+        self.variants: dict[str, dict] = self.manifest.get("variants", {})
+        if not self.variants:
+            raise BundleError(f"{self.path}: manifest lists no model variants")
+        head = self.manifest.get("head")
+        self.head = ClassifierHead(self.path / head["file"]) if head else None
+
+    def choose_variant(self, variant: str | None = None) -> str:
+        if variant is not None:
+            if variant not in self.variants:
+                raise BundleError(f"{self.path} has no {variant!r} variant "
+                                  f"(has {', '.join(self.variants)})")
+            return variant
+        return next(v for v in VARIANTS if v in self.variants)
+
+    def model_path(self, variant: str) -> Path:
+        return self.path / self.variants[variant]["file"]
+
+
+class BundleEmbedder:
+    """Same interface as training.embedder.Embedder, running a bundle's TFLite model.
+
+    The `outside` variant (preferred when present) computes the log-mel here with the numpy
+    frontend, exactly as the sensor node does; `in-graph` feeds raw windows to the model.
+    """
+
+    def __init__(self, bundle_dir: str | Path, variant: str | None = None, num_threads: int = 1,
+                 resampler: str = "soxr", name: str | None = None):
+        self.bundle = Bundle(bundle_dir)
+        self.cfg = self.bundle.cfg
+        self.variant = self.bundle.choose_variant(variant)
+        self.model = TFLiteModel(self.bundle.model_path(self.variant), num_threads=num_threads)
+        self.frontend = (read_frontend(bundle_dir, self.cfg) if self.variant == "outside"
+                         else None)
+        self.resampler = resampler
+        quant = self.bundle.manifest.get("quantization", "none")
+        self.name = name or f"{self.cfg.name}-tflite-{quant}"
+        self.dim = self.cfg.embedding_dim
+        self.sample_rate = self.cfg.frontend.sample_rate
+        self.window_samples = self.cfg.frontend.window_samples
+        self.num_params = count_parameters(self.cfg)
+        self.size_bytes = self.model.size_bytes
+        self.head = self.bundle.head
+
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        """(B, window_samples) at the model's rate -> (B, D) float32."""
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 2 or windows.shape[1] != self.window_samples:
+            raise ValueError(f"expected (B, {self.window_samples}) windows, got {windows.shape}")
+        out = np.zeros((len(windows), self.dim), np.float32)
+        for i, window in enumerate(windows):
+            x = self.frontend(window[None]) if self.frontend is not None else window[None]
+            out[i] = self.model(x)
+        return out
+
+    def embed(self, audio: np.ndarray, sr: int, hop_seconds: float = 0.1,
+              center: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        windows, timestamps = frame_resampled(audio, sr, self.sample_rate, hop_seconds, center,
+                                              self.cfg.frontend.window_seconds, self.resampler)
+        return self.embed_windows(windows), timestamps

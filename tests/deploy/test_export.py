@@ -1,0 +1,126 @@
+"""Export: bundle layout, float/int8/float16 parity, and loud failure when parity is missed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from deploy.parity import FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, ParityError, check, compare
+from sea.bundle import Bundle, TFLiteModel
+
+
+def test_float_bundle_layout_and_parity(float_bundle):
+    manifest = json.loads((float_bundle / "manifest.json").read_text())
+    assert manifest["kind"] == "sea-bundle" and manifest["quantization"] == "none"
+    assert set(manifest["variants"]) == {"outside", "in-graph"}
+    for variant, entry in manifest["variants"].items():
+        assert (float_bundle / entry["file"]).stat().st_size == entry["size_bytes"]
+        report = manifest["parity"][variant]
+        assert report["real"]["min_cosine"] >= FLOAT_MIN_COSINE
+        assert set(report["probes"]) == {"silence", "noise", "sine"}
+        assert all(p["min_cosine"] >= FLOAT_MIN_COSINE for p in report["probes"].values())
+        assert report["failures"] == []
+    assert manifest["variants"]["outside"]["input"] == "logmel"
+    assert manifest["variants"]["in-graph"]["input_shape"] == [1, 8000]
+    assert manifest["sources"]["windows"]["kind"] == "generated"
+    assert manifest["head"]["labels"] == ["siren", "engine", "dog"]
+    with np.load(float_bundle / "frontend.npz") as f:
+        assert f["mel_basis"].shape == (513, 64)
+
+
+def test_int8_bundle_from_store(int8_bundle):
+    manifest = json.loads((int8_bundle / "manifest.json").read_text())
+    assert set(manifest["variants"]) == {"outside", "in-graph"}
+    for variant, entry in manifest["variants"].items():
+        assert entry["input_dtype"] == "float32"  # the frontend (and its input) stays float
+        assert entry["output_dtype"] == "int8"
+        assert manifest["parity"][variant]["real"]["mean_cosine"] >= QUANTIZED_MEAN_COSINE
+    entry = manifest["variants"]["outside"]
+    assert manifest["parity"]["calibration_windows"] > 12  # store windows + stress windows
+    assert manifest["sources"]["windows"]["kind"] == "clip_store"
+    model = TFLiteModel(int8_bundle / entry["file"])
+    scale, _ = model.output["quantization"]
+    assert scale > 0
+
+
+def test_int8_is_smaller_than_float(float_bundle, int8_bundle):
+    size = lambda b: Bundle(b).variants["outside"]["size_bytes"]  # noqa: E731
+    assert size(int8_bundle) < size(float_bundle)
+
+
+def test_float16_export(tmp_path, tiny_checkpoint):
+    from deploy.exporter import export_bundle
+    from deploy.representative import generated_windows
+    from training.checkpoint import build_model
+
+    model = build_model(str(tiny_checkpoint), dft_mode="matmul")
+    manifest = export_bundle(model, tmp_path / "fp16", generated_windows(8000, 6),
+                             quantize="float16", variants=("outside",))
+    assert manifest["parity"]["outside"]["real"]["mean_cosine"] >= 0.999
+    interp = TFLiteModel(tmp_path / "fp16" / manifest["variants"]["outside"]["file"]).interpreter
+    assert any(t["dtype"] == np.float16 for t in interp.get_tensor_details())
+
+
+def test_missed_parity_fails_loudly(tmp_path, float_bundle, other_checkpoint, monkeypatch):
+    """A .tflite that is not the model being exported must not become a bundle."""
+    import deploy.exporter as exporter
+    from deploy.representative import generated_windows
+    from training.checkpoint import build_model
+
+    other = build_model(str(other_checkpoint), dft_mode="matmul")
+    wrong = (float_bundle / Bundle(float_bundle).variants["outside"]["file"]).read_bytes()
+    monkeypatch.setattr(exporter, "build_variant", lambda *a, **k: wrong)
+    out = tmp_path / "bad"
+    with pytest.raises(ParityError, match="parity targets"):
+        exporter.export_bundle(other, out, generated_windows(8000, 4), variants=("outside",))
+    assert not out.exists()
+    assert not list(tmp_path.glob(".bad.*"))  # no half-built directory left behind
+    report = json.loads((tmp_path / "bad.failed-parity.json").read_text())
+    assert report["outside"]["failures"]
+
+
+def test_refuses_non_empty_out(tmp_path, float_bundle):
+    from deploy.exporter import export_bundle
+    from deploy.representative import generated_windows
+
+    out = tmp_path / "taken"
+    shutil.copytree(float_bundle, out)
+    with pytest.raises(FileExistsError):
+        export_bundle(None, out, generated_windows(8000, 2))
+
+
+def test_parity_check_rules():
+    ref = np.ones((4, 3))
+    good = {"real": compare(ref, ref), "probes": {"sine": compare(ref[:1], ref[:1])}}
+    assert check(good, quantized=False) == []
+    off = ref.copy()
+    off[0] = [1, -1, 0]
+    bad = {"real": compare(ref, off), "probes": {"sine": compare(ref[:1], off[:1])}}
+    assert len(check(bad, quantized=False)) == 2
+    assert len(check(bad, quantized=True)) == 3  # real mean, probe floor, probe mean
+    near = ref.copy()
+    near[0] = [1, 1, 0.8]  # cosine 0.994: fine for a quantized model, not for float
+    close = {"real": compare(ref, near), "probes": {"sine": compare(ref[:1], near[:1])}}
+    assert check(close, quantized=True) == []
+    assert len(check(close, quantized=False)) == 2
+    zeros = np.zeros((1, 3))
+    assert compare(zeros, zeros)["min_cosine"] == 1.0  # silent embeddings agree
+
+
+def test_default_store_comes_from_the_checkpoint(tmp_path, tiny_checkpoint):
+    from deploy.commands.export import default_store
+    from sea.manifest import read_manifest, write_manifest
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    assert default_store(str(ckpt)) is None
+    manifest = read_manifest(ckpt)
+    store = tmp_path / "store"
+    store.mkdir()
+    write_manifest(ckpt, manifest["kind"], manifest["config"], weights=manifest["weights"],
+                   clip_store={"path": str(store), "clips": 3})
+    assert default_store(str(ckpt)) == store
+    assert default_store("student2") is None
