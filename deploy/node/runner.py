@@ -21,7 +21,7 @@ from typing import IO
 import numpy as np
 
 from deploy.node.sources import Source
-from deploy.node.stream import StreamResampler, WindowStream
+from sea.stream import StreamResampler, WindowStream
 from sea.audio import AudioError
 from sea.bundle import BundleEmbedder
 

@@ -82,3 +82,23 @@ def test_no_center_changes_window_count(tmp_path, inputs, tiny_ckpt):
 
 def test_unknown_model_is_a_clean_error(inputs, capsys):
     assert main(["embed", "--model", "nope", str(inputs / "tone_8000.wav")]) == 2
+
+
+@pytest.mark.parametrize("resampler", ["soxr", "resampy"])
+def test_streamed_file_matches_whole_signal(tmp_path, tiny_ckpt, resampler):
+    """Streaming (soxr) and whole-file (resampy) paths give the embedding of the whole signal."""
+    from sea.audio import load_audio
+    from training.checkpoint import build_model
+    from training.embedder import Embedder
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "long.wav"
+    sf.write(path, 0.2 * rng.standard_normal(int(22050 * 23.3)), 22050)
+    out = tmp_path / "out"
+    assert main(["embed", "--model", str(tiny_ckpt), "--output-dir", str(out), "--hop", "0.5",
+                 "--resampler", resampler, str(path)]) == 0
+    got = np.load(out / "long.npz")
+    audio, sr = load_audio(path)
+    ref, ts = Embedder(build_model(str(tiny_ckpt)), resampler=resampler).embed(audio, sr, 0.5)
+    np.testing.assert_allclose(got["timestamps"], ts)
+    np.testing.assert_allclose(got["embedding"], ref, rtol=1e-4, atol=1e-4)

@@ -2,7 +2,8 @@
 
 Each output `<output-dir>/<stem>[_<suffix>].npz` holds `embedding` (T x D float32) and
 `timestamps` (T, seconds). Bad files are reported and skipped; the exit code is 1 if any file
-failed. Files already embedded are kept (use --overwrite to redo them).
+failed. Files already embedded are kept (use --overwrite to redo them). With the default soxr
+resampler files are streamed, so memory does not grow with their length.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from sea.audio import AudioError, load_audio
+import numpy as np
+
+from sea.audio import AudioError, load_audio, read_info
 from sea.files import find_audio_files
+from sea.stream import iter_file_windows
 
 log = logging.getLogger("sea.embed")
 
@@ -26,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hop", type=float, default=0.1, help="hop between windows in seconds (0.1)")
     parser.add_argument("--no-center", dest="center", action="store_false",
                         help="do not pad half a window at the start (timestamps mark window starts)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32,
+                        help="windows per forward pass (default 32)")
     parser.add_argument("--output-dir", type=Path, help="where .npz files go (default: beside each input)")
     parser.add_argument("--suffix", default="", help="appended to output names: <stem>_<suffix>.npz")
     parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
@@ -38,6 +43,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def output_path(audio_path: Path, output_dir: Path | None, suffix: str) -> Path:
     stem = audio_path.stem + (f"_{suffix}" if suffix else "")
     return (output_dir or audio_path.parent) / f"{stem}.npz"
+
+
+def embed_file(embedder, path: Path, hop: float, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding, timestamps) of one file; warns about silent or shorter-than-a-window audio."""
+    window_seconds = embedder.cfg.frontend.window_seconds
+    info = read_info(path)
+    if info.frames < info.samplerate * window_seconds:
+        log.warning("%s: %.3f s is shorter than one window; zero-padded", path, info.duration)
+    if embedder.resampler == "resampy":  # exact openl3/edgel3 reproduction needs the whole signal
+        audio, sr = load_audio(path)
+        embedding, timestamps = embedder.embed(audio, sr, hop, center)
+        peak = float(np.abs(audio).max())
+    else:
+        parts, peak, batch = [], 0.0, []
+        windows = iter_file_windows(str(path), embedder.sample_rate, hop, center, window_seconds)
+        for window in windows:
+            peak = max(peak, float(np.abs(window).max()))
+            batch.append(window)
+            if len(batch) == embedder.batch_size:
+                parts.append(embedder.embed_windows(np.stack(batch)))
+                batch = []
+        if batch:
+            parts.append(embedder.embed_windows(np.stack(batch)))
+        embedding = np.concatenate(parts)
+        timestamps = np.arange(len(embedding)) * hop
+    if peak == 0.0:
+        log.warning("%s: silent audio (all zeros)", path)
+    return embedding, timestamps
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,16 +93,11 @@ def run(args: argparse.Namespace) -> int:
             log.info("%s: exists, skipped", out)
             continue
         try:
-            audio, sr = load_audio(path)
+            embedding, timestamps = embed_file(embedder, path, args.hop, args.center)
         except AudioError as exc:
             log.error("%s: skipped: %s", path, exc)
             failures += 1
             continue
-        if not audio.any():
-            log.warning("%s: silent audio (all zeros)", path)
-        if len(audio) < sr * embedder.cfg.frontend.window_seconds:
-            log.warning("%s: %.3f s is shorter than one window; zero-padded", path, len(audio) / sr)
-        embedding, timestamps = embedder.embed(audio, sr, args.hop, args.center)
         atomic_save_npz(out, embedding=embedding, timestamps=timestamps)
         done += 1
     log.info("embedded %d files, %d failed, output in %s", done, failures,

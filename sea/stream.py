@@ -1,4 +1,6 @@
-"""Streaming pieces of the node: resample blocks as they arrive, cut windows with a ring buffer.
+"""Streaming audio: resample blocks as they arrive and cut windows with a ring buffer.
+
+Used by the sensor node (live and file input) and by `sea embed` (files of any length).
 
 Windows follow `sea.framing` exactly (same count, same start samples, same end padding), so a
 streamed file gives the same windows as `frame_audio` on the whole file, with memory bounded
@@ -8,9 +10,13 @@ by one window plus one block whatever the input's length.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Iterator
 
 import numpy as np
+
+from sea.audio import AudioError, iter_audio_blocks, read_info
+from sea.framing import hop_samples
 
 
 class StreamResampler:
@@ -87,3 +93,21 @@ class WindowStream:
         needed = 1 + math.ceil(max(self.total - self.window, 0) / self.hop)
         while self.emitted < needed:
             yield from self.push(np.zeros(self.window - self.filled, np.float32))
+
+
+def iter_file_windows(path: str, sample_rate: int, hop_seconds: float, center: bool = True,
+                      window_seconds: float = 1.0, block_seconds: float = 10.0
+                      ) -> Iterator[np.ndarray]:
+    """The windows `frame_audio` would cut from the whole resampled file, streamed: memory is
+    bounded by one block and one window, whatever the file's length."""
+    info = read_info(path)
+    if info.frames == 0:
+        raise AudioError("file holds no audio frames")
+    resampler = StreamResampler(int(info.samplerate), sample_rate, int(info.frames))
+    windows = WindowStream(int(round(window_seconds * sample_rate)),
+                           hop_samples(sample_rate, hop_seconds), center)
+    for block in iter_audio_blocks(path, max(1, int(block_seconds * info.samplerate))):
+        for _, window in windows.push(resampler.push(block)):
+            yield window
+    for _, window in chain(windows.push(resampler.finish()), windows.finish()):
+        yield window

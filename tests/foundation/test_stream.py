@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy.node.stream import StreamResampler, WindowStream
+from sea.stream import StreamResampler, WindowStream
 from sea.audio import resample
 from sea.framing import frame_audio
 

@@ -1,0 +1,80 @@
+"""`sea evaluate` end to end on generated stores with a tiny random student."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from sea.cli import main
+from training.evaluate import pipeline
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+
+def _evaluate(*args: str) -> int:
+    return main(["evaluate", "--hop", "0.5", "--threads", "1", "--no-progress", *args])
+
+
+def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypatch):
+    out = tmp_path / "report"
+    code = _evaluate("--model", str(tiny_student), "--model", "no-such-model",
+                     "--data", str(toy_store), "--protocol", "esc50", "--out", str(out),
+                     "--classifier", "logreg", "--classifier", "mlp-0")
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    good, bad = results["models"]
+    assert "no-such-model" in bad["error"]
+    assert good["num_params"] > 0 and good["dim"] == 8 and good["seconds_per_window"] > 0
+    for key in ("logreg+mean", "mlp-0+mean"):
+        res = good["methods"][key]
+        assert len(res["folds"]) == 5
+        assert res["per_class"]["tone"] > 0.9  # trivially separable
+        # the two noise classes are indistinguishable: on average they are told apart at chance
+        assert 0.25 < (res["per_class"]["noise_a"] + res["per_class"]["noise_b"]) / 2 < 0.75
+
+    tables = json.loads((out / "report.json").read_text())
+    assert [r["method"] for r in tables["scores"]] == ["logreg+mean", "mlp-0+mean"]
+    assert tables["per_class"]["columns"] == ["tiny logreg+mean", "tiny mlp-0+mean"]
+    assert tables["skipped_models"][0]["model"] == "no-such-model"
+    md = (out / "report.md").read_text()
+    assert "| tiny | logreg+mean | **" in md
+    html = (out / "index.html").read_text()
+    images = re.findall(r"<img src='([^']+)'", html)
+    assert any(p.endswith("pca.png") for p in images) and "plots/score_vs_size.png" in images
+    assert sum("logreg_mean" in p for p in images) == 1  # its confusion matrix
+    assert all((out / p).is_file() for p in images)
+
+    # A second report with the same --cache reuses the embeddings: no model is built.
+    def no_model(*a, **k):
+        raise AssertionError("embeddings were recomputed")
+
+    monkeypatch.setattr(pipeline, "load_embedder", no_model)
+    again = tmp_path / "again"
+    assert _evaluate("--model", str(tiny_student), "--data", str(toy_store), "--protocol",
+                     "esc50", "--out", str(again), "--classifier", "logreg",
+                     "--cache", str(out / "cache")) == 0
+    rerun = json.loads((again / "results.json").read_text())["models"][0]["methods"]["logreg+mean"]
+    for new, old in zip(rerun["folds"], good["methods"]["logreg+mean"]["folds"]):
+        assert new["accuracy"] == old["accuracy"] and new["per_class"] == old["per_class"]
+
+
+def test_sonyc_protocol_with_mil(tmp_path, ust_store, tiny_student):
+    out = tmp_path / "ust"
+    assert _evaluate("--model", str(tiny_student), "--data", str(ust_store), "--protocol",
+                     "sonyc-ust", "--out", str(out), "--classifier", "logreg") == 0
+    res = json.loads((out / "results.json").read_text())["models"][0]["methods"]["logreg+mil-max"]
+    assert [f["fold"] for f in res["folds"]] == ["validate", "test"]
+    assert res["per_class"]["tone"] > 0.9
+    assert res["per_class"]["random"] < 0.85  # labels drawn at random: about their prevalence
+    assert len(list((out / "plots").rglob("logreg_mil-max.png"))) == 1  # its PR curves
+
+
+def test_store_that_cannot_follow_the_protocol_is_a_clear_error(tmp_path, toy_store, tiny_student,
+                                                                caplog):
+    code = _evaluate("--model", str(tiny_student), "--data", str(toy_store), "--protocol",
+                     "sonyc-ust", "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert "needs a 'train' split" in caplog.text

@@ -1,0 +1,43 @@
+"""Every way of naming a model, and ids that follow the weights."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from sea.bundle import BUNDLE_KIND
+from sea.manifest import write_manifest
+from training.evaluate.model_specs import model_id, parse_model
+
+
+def test_config_names_and_keras_files(tmp_path, fixtures_dir):
+    assert parse_model("student3").kind == "config"
+    assert model_id(parse_model("student3")) == "student3-random0"
+    h5 = fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5"
+    spec = parse_model(f"edgel3-sea-64={h5}")
+    assert (spec.kind, spec.name, spec.path) == ("keras", "edgel3-sea-64", h5)
+    weights_spec = parse_model("edgel3-sea-64", weights=str(h5))
+    assert model_id(weights_spec) == model_id(spec)
+    with pytest.raises(ValueError, match="CONFIG="):
+        parse_model(str(h5))
+    with pytest.raises(ValueError, match="no weights file"):
+        parse_model(f"edgel3-sea-64={tmp_path / 'missing.h5'}")
+    with pytest.raises(KeyError, match="unknown model"):
+        parse_model("no-such-model")
+
+
+def test_checkpoint_and_bundle_directories(tmp_path, tiny_student, toy_store):
+    spec = parse_model(str(tiny_student))
+    assert (spec.kind, spec.name) == ("checkpoint", "tiny")
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_student, copy)
+    assert model_id(parse_model(str(copy))) == model_id(spec)
+    (copy / "model.pt").write_bytes((copy / "model.pt").read_bytes() + b"\0")
+    assert model_id(parse_model(str(copy))) != model_id(spec)
+
+    bundle = tmp_path / "bundle"
+    write_manifest(bundle, BUNDLE_KIND, {})
+    assert parse_model(str(bundle)).kind == "bundle"
+    with pytest.raises(ValueError, match="'clip_store' artifact"):
+        parse_model(str(toy_store))

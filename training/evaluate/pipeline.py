@@ -1,0 +1,145 @@
+"""`sea evaluate` end to end: select clips, embed them once per model (cached), run every
+classifier x pooling over the protocol's splits, then plot and write the report."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from sea.store import ClipStore
+from training.evaluate import plots
+from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
+                                               store_digest)
+from training.evaluate.model_specs import ModelSpec, load_embedder, model_id, parse_model
+from training.evaluate.pooling import pooled_clips
+from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
+from training.evaluate.report import write_report
+from training.evaluate.runner import FoldOutput, Method, run_folds, summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationConfig:
+    models: Sequence[str]
+    data: Path
+    protocol: str
+    out: Path
+    classifiers: Sequence[str] = ("logreg", "mlp")
+    poolings: Sequence[str] = ()  # default: mil for sonyc-ust, mean otherwise
+    mil_aggregate: str = "max"
+    hop_seconds: float = 0.1
+    datasets: Sequence[str] = ()
+    weights: str | None = None
+    cache: Path | None = None
+    seed: int = 0
+    max_iter: int = 500
+    batch_size: int = 64
+    device: str | None = None
+    threads: int | None = None
+    progress: bool = True
+    methods: list[Method] = field(init=False)
+
+    def __post_init__(self) -> None:
+        poolings = self.poolings or (("mil",) if self.protocol == "sonyc-ust" else ("mean",))
+        self.methods = [Method(c, p, self.mil_aggregate, self.seed, self.max_iter)
+                        for c in self.classifiers for p in poolings]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def _model_figures(cfg: EvaluationConfig, evalset: EvalSet, emb: FrameEmbeddings, name: str,
+                   key: str, outputs: dict[str, list[FoldOutput]], results: dict) -> dict:
+    """Embedding map for the model; confusion matrix or PR curves for each method."""
+    rel = Path("plots") / _slug(key)
+    figures = {}
+    y = evalset.y
+    colours = ([evalset.classes[i] for i in y] if y.ndim == 1 else
+               ["+".join(evalset.classes[i] for i in np.flatnonzero(row)) or "(none)" for row in y])
+    plots.embedding_map(pooled_clips(emb, evalset.positions, "mean"), colours,
+                        f"{name}: clip embeddings (mean over frames), PCA",
+                        cfg.out / rel / "pca.png")
+    figures["2-D PCA map of clip embeddings"] = str(rel / "pca.png")
+    for method_key, folds in outputs.items():
+        path = rel / f"{_slug(method_key)}.png"
+        if evalset.protocol.multilabel:
+            last = folds[-1]  # 'test' when the store has it, else 'validate'
+            plots.pr_curves(y[last.test], last.scores, evalset.classes,
+                            f"{name} {method_key}: PR curves on '{last.name}'", cfg.out / path)
+            figures[f"PR curves {method_key} ({last.name})"] = str(path)
+        else:
+            plots.confusion_matrix(np.array(results[method_key]["confusion"]), evalset.classes,
+                                   f"{name} {method_key}: out-of-fold confusion", cfg.out / path)
+            figures[f"confusion matrix {method_key}"] = str(path)
+    return figures
+
+
+def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
+                    evalset: EvalSet) -> dict:
+    key = model_id(spec)
+    directory = cache_dir(cfg.cache or cfg.out / "cache", key, store, cfg.hop_seconds)
+    emb = load_or_compute(store, lambda: load_embedder(spec, cfg.batch_size, cfg.device,
+                                                       cfg.threads),
+                          directory, cfg.hop_seconds, progress=cfg.progress)
+    info = emb.model_info
+    entry = {"spec": spec.text, "id": key, "kind": spec.kind, "name": spec.name,
+             "dim": info.get("dim"), "num_params": info.get("num_params"),
+             "size_bytes": info.get("size_bytes"), "sample_rate": info.get("sample_rate"),
+             "seconds_per_window": emb.seconds_per_window, "embedding_cache": str(directory),
+             "methods": {}}
+    outputs = {}
+    for method in cfg.methods:
+        outputs[method.key] = run_folds(method, evalset, emb, cfg.out / "runs" / key,
+                                        progress=cfg.progress)
+        entry["methods"][method.key] = summarize(method, evalset, outputs[method.key])
+        mean, std = (entry["methods"][method.key][s][evalset.protocol.metric]
+                     for s in ("mean", "std"))
+        log.info("%s %s: %s %.3f +- %.3f", spec.name, method.key, evalset.protocol.metric,
+                 mean, std)
+    entry["figures"] = _model_figures(cfg, evalset, emb, spec.name, key, outputs,
+                                      entry["methods"])
+    return entry
+
+
+def run_evaluation(cfg: EvaluationConfig) -> dict:
+    """Evaluate every model; a model that fails is reported with its reason, not fatal.
+
+    Raises ProtocolError when the store cannot be evaluated with the protocol at all."""
+    store = ClipStore(cfg.data)
+    protocol = PROTOCOLS[cfg.protocol]
+    evalset = select(store, protocol, cfg.datasets)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    results = {
+        "protocol": {"name": protocol.name, "description": protocol.description,
+                     "metric": protocol.metric, "multilabel": protocol.multilabel},
+        "store": {"path": str(store.path), "content_sha256": store_digest(store),
+                  "clips": len(evalset),
+                  "datasets": sorted({store.records[p].dataset for p in evalset.positions}),
+                  "classes": evalset.classes, "folds": sorted(set(evalset.folds), key=fold_order)},
+        "hop_seconds": cfg.hop_seconds, "notes": evalset.notes,
+        "methods": [m.__dict__ | {"key": m.key} for m in cfg.methods], "models": [],
+    }
+    for text in tqdm(cfg.models, desc="models", unit="model", disable=not cfg.progress):
+        try:
+            spec = parse_model(text, cfg.weights)
+            results["models"].append(_evaluate_model(cfg, spec, store, evalset))
+        except Exception as exc:  # one broken model must not sink the others
+            log.error("model %s skipped: %s", text, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            results["models"].append({"spec": text, "error": f"{type(exc).__name__}: {exc}"})
+    points = [(f"{m['name']} {k}", m["size_bytes"], s["mean"][protocol.metric],
+               s["std"][protocol.metric])
+              for m in results["models"] if m.get("size_bytes")
+              for k, s in m.get("methods", {}).items()]
+    if points:
+        plots.score_vs_size(points, protocol.metric, cfg.out / "plots" / "score_vs_size.png")
+        results["figures"] = {"score vs model size": "plots/score_vs_size.png"}
+    write_report(cfg.out, results)
+    return results

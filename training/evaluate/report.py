@@ -1,0 +1,140 @@
+"""Write the evaluation report: results.json (everything), report.json and report.md (the
+side-by-side tables) and index.html (tables and figures)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from sea.manifest import atomic_write_bytes, atomic_write_json
+
+PER_CLASS_NAME = {"accuracy": "recall (accuracy within the class)", "micro_auprc": "AUPRC"}
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def score_rows(results: dict) -> list[dict]:
+    """One row per (model, method) with the headline score and the model's footprint."""
+    metric = results["protocol"]["metric"]
+    rows = []
+    for model in results["models"]:
+        for key, summary in model.get("methods", {}).items():
+            latency = model.get("seconds_per_window")
+            rows.append({
+                "model": model["name"], "model_id": model["id"], "method": key,
+                "metric": metric, "mean": summary["mean"][metric], "std": summary["std"][metric],
+                "folds": {f["fold"]: f[metric] for f in summary["folds"]},
+                "secondary": {m: [summary["mean"][m], summary["std"][m]]
+                              for m in summary["mean"] if m != metric},
+                "num_params": model.get("num_params"), "size_bytes": model.get("size_bytes"),
+                "dim": model.get("dim"),
+                "latency_ms_per_window": None if latency is None else 1000 * latency,
+                "per_class": summary["per_class"],
+            })
+    return rows
+
+
+def report_tables(results: dict) -> dict:
+    """The side-by-side tables as plain data (report.json)."""
+    rows = score_rows(results)
+    classes = results["store"]["classes"]
+    columns = [f"{r['model']} {r['method']}" for r in rows]
+    return {
+        "protocol": results["protocol"], "notes": results["notes"],
+        "scores": [{k: v for k, v in r.items() if k != "per_class"} for r in rows],
+        "per_class": {"score": PER_CLASS_NAME[results["protocol"]["metric"]], "columns": columns,
+                      "rows": {c: [r["per_class"].get(c) for r in rows] for c in classes}},
+        "skipped_models": [{"model": m["spec"], "reason": m["error"]}
+                           for m in results["models"] if "error" in m],
+    }
+
+
+def _score_table(tables: dict) -> tuple[list[str], list[list[str]]]:
+    metric = tables["protocol"]["metric"]
+    head = ["model", "method", f"{metric} (mean ± std)", "per fold", "params", "size (MB)", "dim",
+            "latency (ms/window)"]
+    body = []
+    for r in tables["scores"]:
+        extra = "; ".join(f"{m} {_fmt(v[0])} ± {_fmt(v[1])}" for m, v in r["secondary"].items())
+        body.append([r["model"], r["method"], f"**{_fmt(r['mean'])} ± {_fmt(r['std'])}** ({extra})",
+                     " ".join(f"{k}:{_fmt(v, 2)}" for k, v in r["folds"].items()),
+                     "" if r["num_params"] is None else f"{r['num_params']:,}",
+                     "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1e6:.2f}",
+                     str(r["dim"] or ""), _fmt(r["latency_ms_per_window"], 2)])
+    return head, body
+
+
+def _class_table(tables: dict) -> tuple[list[str], list[list[str]]]:
+    pc = tables["per_class"]
+    body = [[c, *(_fmt(v) for v in vals)] for c, vals in pc["rows"].items()]
+    return ["class", *pc["columns"]], body
+
+
+def _markdown_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _html_table(head: list[str], body: list[list[str]]) -> str:
+    def cell(tag: str, text: str) -> str:
+        text = html.escape(text)
+        if text.startswith("**"):  # the bold headline score of the markdown table
+            text = "<b>" + text[2:].replace("**", "</b>", 1)
+        return f"<{tag}>{text}</{tag}>"
+
+    rows = ["<tr>" + "".join(cell("th", h) for h in head) + "</tr>"]
+    rows += ["<tr>" + "".join(cell("td", c) for c in row) + "</tr>" for row in body]
+    return "<table>\n" + "\n".join(rows) + "\n</table>"
+
+
+def _header_lines(results: dict) -> list[str]:
+    store, protocol = results["store"], results["protocol"]
+    return [f"Protocol `{protocol['name']}`: {protocol['description']}.",
+            f"Store `{store['path']}` (content {store['content_sha256'][:12]}): "
+            f"{store['clips']} clips of {', '.join(store['datasets'])}, {len(store['classes'])} "
+            f"classes, folds {', '.join(store['folds'])}; frame hop {results['hop_seconds']} s.",
+            "Scores are mean ± std over the test folds/splits; latency is the embedding wall "
+            "time per 1-s window measured on the host that built the embedding cache (batched, "
+            "resampling included); size is float32 weights (the .tflite file for bundles)."]
+
+
+def write_report(out_dir: Path, results: dict) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    tables = report_tables(results)
+    atomic_write_json(out_dir / "results.json", results)
+    atomic_write_json(out_dir / "report.json", tables)
+    scores, per_class = _score_table(tables), _class_table(tables)
+    figures = [(m["name"], title, path) for m in results["models"]
+               for title, path in m.get("figures", {}).items()]
+    figures += [("all models", t, p) for t, p in results.get("figures", {}).items()]
+    notes = [*tables["notes"], *(f"model {s['model']} skipped: {s['reason']}"
+                                 for s in tables["skipped_models"])]
+
+    md = ["# sea evaluate report", "", *_header_lines(results), ""]
+    md += [f"- {n}" for n in notes] + ([""] if notes else [])
+    md += ["## Scores", "", _markdown_table(*scores), "",
+           f"## Per-class {tables['per_class']['score']}", "", _markdown_table(*per_class), "",
+           "## Figures", ""]
+    md += [f"- {name}: [{title}]({path})" for name, title, path in figures]
+    atomic_write_bytes(out_dir / "report.md", ("\n".join(md) + "\n").encode())
+
+    page = ["<!doctype html><html><head><meta charset='utf-8'><title>sea evaluate</title>",
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
+            "img{max-width:640px;margin:6px;border:1px solid #eee}</style></head><body>",
+            "<h1>sea evaluate report</h1>"]
+    page += [f"<p>{html.escape(line).replace('`', '')}</p>" for line in _header_lines(results)]
+    if notes:
+        page.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    page += ["<h2>Scores</h2>", _html_table(*scores),
+             f"<h2>Per-class {html.escape(tables['per_class']['score'])}</h2>",
+             _html_table(*per_class), "<h2>Figures</h2>"]
+    page += [f"<figure><img src='{html.escape(str(path))}' alt='{html.escape(title)}'>"
+             f"<figcaption>{html.escape(name)}: {html.escape(title)}</figcaption></figure>"
+             for name, title, path in figures]
+    page.append("</body></html>")
+    atomic_write_bytes(out_dir / "index.html", "\n".join(page).encode())
+    return {n: out_dir / n for n in ("results.json", "report.json", "report.md", "index.html")}
