@@ -18,16 +18,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deploy import convert
+from deploy import convert, equalize
 from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_PROBE_FLOOR,
                            ParityError, check, compare)
 from deploy.representative import WindowSet, probe_windows, stress_windows
-from sea.bundle import BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, ClassifierHead, TFLiteModel
+from sea.bundle import (BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE,
+                        ClassifierHead, TFLiteModel)
 from sea.configs import count_parameters
+from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
 from sea.manifest import atomic_save_npz, atomic_write_bytes, sha256_file, write_manifest
 
 log = logging.getLogger(__name__)
+
+
+class ExportError(SeaError, ValueError):
+    """The export cannot run with the given inputs (the message says what to change)."""
 
 
 @torch.inference_mode()
@@ -50,11 +56,13 @@ def mel_basis_of(model: torch.nn.Module) -> np.ndarray | None:
     return basis.numpy().astype(np.float32) if basis.numel() else None
 
 
-def tflite_embed(model: TFLiteModel, windows: np.ndarray,
-                 frontend: LogMelFrontend | None) -> np.ndarray:
-    """What the node computes: numpy log-mel (outside variant) or raw audio into TFLite."""
-    return np.stack([model(frontend(w[None]) if frontend is not None else w[None])
-                     for w in windows])
+def tflite_embed(model: TFLiteModel, windows: np.ndarray, frontend: LogMelFrontend | None,
+                 scale: np.ndarray | None = None) -> np.ndarray:
+    """What the node computes: numpy log-mel (outside variant) or raw audio into TFLite, times
+    the bundle's per-dimension output scale when it has one."""
+    out = np.stack([model(frontend(w[None]) if frontend is not None else w[None])
+                    for w in windows])
+    return out if scale is None else out * scale
 
 
 def variant_file(variant: str, quantize: str) -> str:
@@ -63,18 +71,20 @@ def variant_file(variant: str, quantize: str) -> str:
 
 
 def build_variant(model: torch.nn.Module, variant: str, quantize: str,
-                  quantized_body: torch.nn.Module | None) -> bytes:
+                  quantized: tuple[torch.nn.Module, torch.nn.Module] | None) -> bytes:
+    """`quantized`: (equalized float model, its int8 body) for int8 exports."""
     if quantize == "int8":
-        return convert.convert_int8(model, quantized_body, variant)
+        return convert.convert_int8(*quantized, variant)
     tflite = convert.convert_float(model, variant)
     return convert.to_float16(tflite) if quantize == "float16" else tflite
 
 
 def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFrontend | None,
-                  real: np.ndarray, probes: dict[str, np.ndarray]) -> dict:
-    report = {"real": compare(torch_embed(model, real), tflite_embed(tfl, real, frontend))}
+                  real: np.ndarray, probes: dict[str, np.ndarray],
+                  scale: np.ndarray | None = None) -> dict:
+    report = {"real": compare(torch_embed(model, real), tflite_embed(tfl, real, frontend, scale))}
     report["probes"] = {
-        name: compare(torch_embed(model, w[None]), tflite_embed(tfl, w[None], frontend))
+        name: compare(torch_embed(model, w[None]), tflite_embed(tfl, w[None], frontend, scale))
         for name, w in probes.items()}
     return report
 
@@ -94,8 +104,10 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
     model = model.eval()
     calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
     if len(real) == 0:
-        raise ValueError(f"no windows left for the parity check ({len(windows.windows)} drawn, "
-                         f"{num_calibration} used for calibration)")
+        raise ExportError(f"no windows left for the parity check: {len(windows.windows)} drawn "
+                          f"from the calibration source, {num_calibration} used for "
+                          "calibration; use a larger --calibration store or lower "
+                          "--calibration-windows / --parity-windows")
     probes = probe_windows(cfg.frontend.sample_rate, cfg.frontend.window_seconds)
     mel_basis = mel_basis_of(model)
     numpy_frontend = LogMelFrontend(cfg.frontend, mel_basis=mel_basis)
@@ -104,12 +116,16 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
         raise ValueError(f"head expects {head_model.input_dim}-d input, model gives "
                          f"{cfg.embedding_dim}-d")
 
-    quantized_body = None
+    quantized, scale = None, None
     if quantize == "int8":
         calibration = np.concatenate([calibration, stress_windows(
             cfg.frontend.sample_rate, window_seconds=cfg.frontend.window_seconds)])
         log.info("calibrating int8 on %d windows", len(calibration))
-        quantized_body = convert.quantize_body(model, torch_logmel(model, calibration))
+        logmels = torch_logmel(model, calibration)
+        channel_scales = equalize.channel_scales(model, logmels)
+        scale = equalize.output_scale(channel_scales, cfg.embedding_dim)
+        equalized = equalize.equalized_copy(model, channel_scales)
+        quantized = (equalized, convert.quantize_body(equalized, logmels))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -118,10 +134,10 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
         for variant in variants:
             log.info("converting %s variant (%s)", variant, quantize)
             name = variant_file(variant, quantize)
-            atomic_write_bytes(work / name, build_variant(model, variant, quantize, quantized_body))
+            atomic_write_bytes(work / name, build_variant(model, variant, quantize, quantized))
             tfl = TFLiteModel(work / name)
             parity[variant] = parity_report(model, tfl, numpy_frontend if variant == "outside"
-                                            else None, real, probes)
+                                            else None, real, probes, scale)
             parity[variant]["failures"] = check(parity[variant], quantized=quantize != "none")
             entries[variant] = {
                 "file": name, "input": "logmel" if variant == "outside" else "audio",
@@ -140,6 +156,8 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
         if mel_basis is not None:
             frontend_arrays["mel_basis"] = mel_basis
         atomic_save_npz(work / FRONTEND_FILE, **frontend_arrays)
+        if scale is not None:
+            atomic_save_npz(work / OUTPUT_SCALE_FILE, output_scale=scale)
         head_entry = None
         if head_model is not None:
             shutil.copyfile(head, work / HEAD_FILE)
@@ -149,7 +167,7 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
             work, BUNDLE_KIND, cfg.to_dict(), model_name=cfg.name, quantization=quantize,
             variants=entries, frontend={"file": FRONTEND_FILE,
                                         "quantized": False, "style": cfg.frontend.style},
-            head=head_entry,
+            head=head_entry, output_scale=OUTPUT_SCALE_FILE if scale is not None else None,
             sizes={"params": count_parameters(cfg), "float32_bytes": 4 * count_parameters(cfg),
                    **{v: e["size_bytes"] for v, e in entries.items()}},
             parity={"targets": {"float_min_cosine": FLOAT_MIN_COSINE,

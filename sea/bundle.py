@@ -28,6 +28,8 @@ from sea.manifest import read_manifest
 
 BUNDLE_KIND = "sea-bundle"
 FRONTEND_FILE = "frontend.npz"
+# Per-dimension multiplier of int8 outputs (deploy/equalize.py); absent for float bundles.
+OUTPUT_SCALE_FILE = "output_scale.npz"
 HEAD_FILE = "head.npz"
 VARIANTS = ("outside", "in-graph")  # preference order: numpy frontend + small network first
 # (module, attribute) of each interpreter, in the order they are tried.
@@ -165,6 +167,21 @@ class Bundle:
             raise BundleError(f"{self.path}: manifest lists no model variants")
         head = self.manifest.get("head")
         self.head = ClassifierHead(self.path / head["file"]) if head else None
+        self.output_scale = self._read_output_scale()
+
+    def _read_output_scale(self) -> np.ndarray | None:
+        name = self.manifest.get("output_scale")
+        if not name:
+            return None
+        try:
+            with np.load(self.path / name, allow_pickle=False) as data:
+                scale = data["output_scale"].astype(np.float32)
+        except (OSError, KeyError, ValueError) as exc:
+            raise BundleError(f"{self.path}: unreadable {name}: {exc}") from exc
+        if scale.shape != (self.cfg.embedding_dim,):
+            raise BundleError(f"{self.path}: {name} has shape {scale.shape}, expected "
+                              f"({self.cfg.embedding_dim},)")
+        return scale
 
     def choose_variant(self, variant: str | None = None) -> str:
         if variant is not None:
@@ -212,7 +229,7 @@ class BundleEmbedder:
         for i, window in enumerate(windows):
             x = self.frontend(window[None]) if self.frontend is not None else window[None]
             out[i] = self.model(x)
-        return out
+        return out if self.bundle.output_scale is None else out * self.bundle.output_scale
 
     def embed(self, audio: np.ndarray, sr: int, hop_seconds: float = 0.1,
               center: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,8 @@ STATE_FILE = "quickstart.json"
 # The published EdgeL3 SEA-64 weights kept next to a development checkout (`<repo>/../shared`).
 SEA64_FIXTURE = (Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
                  / "edgel3_sea_ust_audio_emb_64.h5").resolve()
-PROTOCOL = "folds"  # synth stores number their folds 1..5 (data_prep/sources/synth.py)
+# Synth scenes are multi-label and numbered in folds 1..5 (data_prep/sources/synth.py).
+PROTOCOL = "folds-multilabel"
 NODE_VARIANT = "outside"  # the node's default graph: numpy frontend, int8 network
 TEACHER_EVAL_BUDGET_S = 180.0  # `--teacher-eval auto` embeds the teacher only if this fast
 # (step = the method that runs it, the file whose presence says its output is complete)

@@ -2,8 +2,8 @@
 (teacher choice, float16 fallback when int8 misses parity) against a stand-in `sea`.
 
 The teacher is a seeded random-weight student3 (fast, and the same on every machine, with or
-without the shared fixtures); seed 1's first 10 soundscapes include single-label clips in
-every fold, which the `folds` evaluation protocol needs.
+without the shared fixtures); synth scenes are evaluated with the multi-label
+`folds-multilabel` protocol.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_every_step_writes_its_output(first_run):
     assert head["bundle"]["quantization"] == "int8"
     assert head["bundle"]["cosine_vs_float_mean"] >= 0.99
     assert head["bundle"]["bytes"] < head["bundle"]["float32_bytes"]
-    assert head["downstream"]["protocol"] == "folds"
+    assert head["downstream"]["protocol"] == "folds-multilabel"
     # int8 bundle and float student; the random-weight teacher is left out
     assert {s["model"] for s in head["downstream"]["scores"]} == {"bundle", "student"}
     lines = (first_run / "node" / "windows.jsonl").read_text().splitlines()

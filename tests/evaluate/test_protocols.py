@@ -83,3 +83,19 @@ def test_sonyc_trains_on_train_and_scores_validate_and_test(ust_store, toy_store
     assert names == ["validate", "test"]
     with pytest.raises(ProtocolError, match="needs a 'train' split"):
         select(ClipStore(toy_store), PROTOCOLS["sonyc-ust"])
+
+
+def test_folds_multilabel_cross_validates_over_folds(tmp_path):
+    rng = np.random.default_rng(3)
+    with StoreWriter(tmp_path / "scenes", sample_rate=SR) as writer:
+        for k in range(12):
+            labels = ("a", "b") if k % 3 == 0 else ("a",) if k % 3 == 1 else ()
+            writer.add(f"synth/{k}", 0.1 * rng.standard_normal(SR).astype(np.float32),
+                       source="generated", dataset="synth", labels=labels, fold=str(k % 4 + 1))
+    evalset = select(ClipStore(tmp_path / "scenes"), PROTOCOLS["folds-multilabel"])
+    assert evalset.y.shape == (12, 2) and evalset.classes == ["a", "b"]
+    seen = []
+    for name, train, test in splits(evalset):
+        seen.append(name)
+        assert set(evalset.folds[test]) == {name} and name not in set(evalset.folds[train])
+    assert seen == ["1", "2", "3", "4"]

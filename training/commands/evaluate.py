@@ -1,6 +1,7 @@
 """Evaluate featurizers the way users judge them: small classifiers (logistic regression, MLP,
 linear SVM) on their clip embeddings, with each dataset's own folds (us8k: 10-fold CV, esc50:
-5-fold CV, folds: any fold column, sonyc-ust: train -> validate/test, multi-label AUPRC).
+5-fold CV, folds: any fold column, folds-multilabel: the same with multi-label AUPRC,
+sonyc-ust: train -> validate/test, multi-label AUPRC).
 Embeddings are cached per (model, store, hop) and finished folds are kept, so reruns resume.
 Writes results.json, report.md, report.json, plots/ and index.html to --out."""
 
@@ -25,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="clip store (sea prepare)")
     parser.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),
                         help="us8k (10-fold CV), esc50 (5-fold CV), folds (leave one fold "
-                        "out over the store's fold column, single-label clips), sonyc-ust "
+                        "out over the store's fold column, single-label clips), "
+                        "folds-multilabel (the same, multi-label AUPRC: synth scenes), sonyc-ust "
                         "(train -> validate/test splits, multi-label AUPRC)")
     parser.add_argument("--out", required=True, type=Path, help="report directory")
     parser.add_argument("--dataset", action="append", default=[],

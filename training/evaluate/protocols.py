@@ -30,6 +30,7 @@ class Protocol:
     folds: tuple[str, ...] | None  # the predefined CV folds; None: whatever the store has
     metric: str  # headline score
     description: str
+    holdout: bool = False  # train on 'train', score 'validate'/'test' (else leave-one-fold-out)
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -39,8 +40,12 @@ PROTOCOLS: dict[str, Protocol] = {
                       "ESC-50 / ESC-10: 5-fold cross-validation over the predefined folds"),
     "folds": Protocol("folds", False, None, "accuracy",
                       "leave-one-fold-out cross-validation over the store's fold column"),
+    "folds-multilabel": Protocol(
+        "folds-multilabel", True, None, "micro_auprc",
+        "leave-one-fold-out cross-validation, multi-label (micro/macro/per-class AUPRC)"),
     "sonyc-ust": Protocol("sonyc-ust", True, None, "micro_auprc",
-                          "SONYC-UST: train on 'train', score 'validate' and 'test' (multi-label)"),
+                          "SONYC-UST: train on 'train', score 'validate' and 'test' (multi-label)",
+                          holdout=True),
 }
 TRAIN_SPLIT = "train"
 EVAL_SPLITS = ("validate", "test")
@@ -125,7 +130,7 @@ def select(store: ClipStore, protocol: Protocol, datasets: Sequence[str] = ()) -
 def check_coverage(evalset: EvalSet) -> list[str]:
     """Raise when no split can be made; return caveats when the folds are incomplete."""
     protocol, present = evalset.protocol, sorted(set(evalset.folds), key=fold_order)
-    if protocol.multilabel:
+    if protocol.holdout:
         evals = [s for s in EVAL_SPLITS if s in present]
         if TRAIN_SPLIT not in present or not evals:
             raise ProtocolError(f"{protocol.name} needs a '{TRAIN_SPLIT}' split and a "
@@ -157,7 +162,7 @@ def check_coverage(evalset: EvalSet) -> list[str]:
 def splits(evalset: EvalSet) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, train indices, test indices) into the eval set, in fold order."""
     folds = evalset.folds
-    if evalset.protocol.multilabel:
+    if evalset.protocol.holdout:
         train = np.flatnonzero(folds == TRAIN_SPLIT)
         return [(s, train, np.flatnonzero(folds == s)) for s in EVAL_SPLITS if (folds == s).any()]
     return [(f, np.flatnonzero(folds != f), np.flatnonzero(folds == f))
