@@ -20,6 +20,15 @@ from sea.frontend import default_mel_basis, periodic_hann
 DFT_MODES = ("rfft", "matmul")
 
 
+def windowed_dft_kernels(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """(real, imaginary) periodic-Hann-windowed DFT bases, each (n_fft // 2 + 1, n_fft):
+    kapre 0.1.4's kernels, which EdgeL3 files also store."""
+    n = np.arange(n_fft)
+    angle = 2 * np.pi * np.arange(n_fft // 2 + 1)[:, None] * n / n_fft
+    window = periodic_hann(n_fft)
+    return np.cos(angle) * window, -np.sin(angle) * window
+
+
 class TorchLogMel(nn.Module):
     """(B, window_samples) audio -> (B, 1, n_bins, n_frames) dB image."""
 
@@ -37,10 +46,7 @@ class TorchLogMel(nn.Module):
             torch.tensor(basis, dtype=torch.float32) if basis is not None else torch.empty(0),
         )
         if dft_mode == "matmul":
-            n = np.arange(cfg.n_fft)
-            k = np.arange(cfg.n_fft // 2 + 1)[:, None]
-            angle = 2 * np.pi * k * n / cfg.n_fft
-            kernels = np.concatenate([np.cos(angle) * window, -np.sin(angle) * window])
+            kernels = np.concatenate(windowed_dft_kernels(cfg.n_fft))
             self.register_buffer("dft_kernels", torch.tensor(kernels[:, None, :], dtype=torch.float32),
                                  persistent=False)
         self.log10_scale = 10.0 / math.log(10.0)

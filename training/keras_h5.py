@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sea.errors import SeaError
+from training.frontend import windowed_dft_kernels
 from training.model import L3Net
 
 BN_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
@@ -66,18 +67,16 @@ def _kind_of(weights: dict[str, np.ndarray]) -> str:
 
 
 def _load_frontend(model: L3Net, layer: str, weights: dict[str, np.ndarray]) -> None:
-    cfg = model.cfg.frontend
-    n = np.arange(cfg.n_fft)
-    k = np.arange(cfg.n_fft // 2 + 1)[None, :]
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / cfg.n_fft)
-    expected_real = (np.cos(2 * np.pi * k * n[:, None] / cfg.n_fft) * window[:, None])
-    stored_real = weights["real_kernels"].reshape(cfg.n_fft, -1)
-    if stored_real.shape != expected_real.shape:
-        raise WeightFileMismatch(
-            f"{layer}: DFT kernels {stored_real.shape} do not fit n_fft={cfg.n_fft}")
-    err = float(np.abs(stored_real - expected_real).max())
-    if err > DFT_KERNEL_TOLERANCE:
-        raise WeightFileMismatch(f"{layer}: stored DFT kernels differ from a Hann-windowed DFT by {err}")
+    n_fft = model.cfg.frontend.n_fft
+    for key, expected in zip(("real_kernels", "imag_kernels"), windowed_dft_kernels(n_fft)):
+        stored = weights[key].reshape(weights[key].shape[0], -1).T
+        if stored.shape != expected.shape:
+            raise WeightFileMismatch(
+                f"{layer}: {key} {weights[key].shape} do not fit n_fft={n_fft}")
+        err = float(np.abs(stored - expected).max())
+        if err > DFT_KERNEL_TOLERANCE:
+            raise WeightFileMismatch(
+                f"{layer}: stored {key} differ from a Hann-windowed DFT by {err}")
     mel = [v for key, v in weights.items() if key not in ("real_kernels", "imag_kernels")]
     if mel:
         try:
