@@ -18,6 +18,7 @@ from sea.configs import ModelConfig, get_config
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
 from sea.weights import has_pretrained, resolve_weights
 from training.keras_h5 import load_keras_weights
+from training.frontend import DEFAULT_DFT_MODE
 from training.model import L3Net
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def is_checkpoint(path: str | Path) -> bool:
 
 
 def load_checkpoint(directory: str | Path, weights_name: str | None = None,
-                    dft_mode: str = "rfft") -> L3Net:
+                    dft_mode: str = DEFAULT_DFT_MODE) -> L3Net:
     directory = Path(directory)
     manifest = read_manifest(directory, CHECKPOINT_KIND)
     cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
@@ -53,7 +54,7 @@ def load_checkpoint(directory: str | Path, weights_name: str | None = None,
 
 
 def build_model(name_or_path: str, weights: str | Path | None = None, pretrained: bool = True,
-                dft_mode: str = "rfft", config: str | None = None) -> L3Net:
+                dft_mode: str = DEFAULT_DFT_MODE, config: str | None = None) -> L3Net:
     """A model in eval mode from a config name (with its published weights), a student
     checkpoint directory, or a Keras .h5 file (then `config` names its architecture)."""
     path = Path(name_or_path)

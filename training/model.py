@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from sea.configs import ModelConfig
-from training.frontend import TorchLogMel
+from training.frontend import DEFAULT_DFT_MODE, TorchLogMel
 
 BN_EPS = 1e-3  # Keras BatchNormalization default, used by every BN in both originals
 
@@ -56,7 +56,7 @@ class L3Body(nn.Module):
 class L3Net(nn.Module):
     """Raw 1-s windows (B, window_samples) at the config's rate -> embeddings (B, dim)."""
 
-    def __init__(self, cfg: ModelConfig, dft_mode: str = "rfft"):
+    def __init__(self, cfg: ModelConfig, dft_mode: str = DEFAULT_DFT_MODE):
         super().__init__()
         self.cfg = cfg
         self.frontend = TorchLogMel(cfg.frontend, dft_mode=dft_mode)

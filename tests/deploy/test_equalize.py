@@ -10,6 +10,8 @@ from deploy.equalize import channel_scales, equalized_copy, output_scale
 from sea.configs import custom_config
 from training.model import L3Net
 
+pytestmark = pytest.mark.numeric
+
 
 @pytest.mark.parametrize("final_bn_relu", [True, False])
 def test_equalized_model_divides_each_channel(final_bn_relu):
@@ -24,8 +26,9 @@ def test_equalized_model_divides_each_channel(final_bn_relu):
         equalized = equalized_copy(model, scales)
         out = equalized(x).numpy()
         fmap = equalized.body.feature_map(torch.from_numpy(logmels)).numpy()
+    # float32 round-off of a rescaled conv stack: relative to the output's range, not absolute
     np.testing.assert_allclose(out * output_scale(scales, cfg.embedding_dim), ref,
-                               rtol=1e-4, atol=1e-5)
+                               rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     # every channel of the pre-pool map, negative side included, now spans at most [-1, 1]
     assert np.abs(fmap).max() <= 1.0 + 1e-5
     live = scales > scales.max() * 1e-3  # channels a ReLU never opened keep their zeros
