@@ -57,12 +57,25 @@ def test_known_digest_is_enforced_on_local_files(tmp_path, sea_home, monkeypatch
         weights.resolve_weights("toy")
 
 
-def test_every_registered_weight_has_a_policy():
-    """Published digests are checked; the rest fall back to trust on first use, which
-    `check_weights` applies to any source: no source can skip verification."""
-    known = {n for n, s in weights.WEIGHT_SOURCES.items() if s.h5_sha256}
-    assert "edgel3-sea-64" in known
-    assert weights.WEIGHT_SOURCES["edgel3-sea-64"].sha256  # the compressed download too
+def test_every_registered_weight_has_a_policy(sea_home):
+    """Each registered file found in the cache is either checked against its published digest
+    (a stand-in is refused) or recorded on first use: no source escapes verification."""
+    cache = sea_home / "weights"
+    cache.mkdir(parents=True)
+    sources = dict(weights.WEIGHT_SOURCES)
+    for source in sources.values():
+        (cache / source.filename).write_bytes(source.filename.encode())
+    published = set()
+    for name, source in sources.items():
+        if source.h5_sha256:
+            published.add(name)
+            with pytest.raises(weights.WeightsUnavailable, match="published file"):
+                weights.resolve_weights(name)
+        else:
+            weights.resolve_weights(name)
+    records = json.loads((cache / weights.DIGESTS_FILE).read_text())
+    assert "edgel3-sea-64" in published
+    assert set(records) == {s.filename for n, s in sources.items() if n not in published}
 
 
 def test_wrong_h5_after_download_is_not_kept(tmp_path, sea_home, monkeypatch):
