@@ -40,7 +40,7 @@ def main() -> None:
                         dft_mode="matmul")
     windows = (store_windows(args.store, 8000, 160) if args.store
                else generated_windows(8000, 160))
-    refs = {c: np.load(FIXTURES / f"ref_edgel3_sea64_{c}.npz") for c in CLIPS}
+    refs = {c: np.load(FIXTURES / f"ref_edgel3_sea64_{c}.npz", allow_pickle=False) for c in CLIPS}
     framed = {c: frame_audio(r["audio_8k"], 8000, 0.1, True)[0] for c, r in refs.items()}
     all_windows = np.concatenate(list(framed.values())).astype(np.float32)
     reference = np.concatenate([refs[c]["embedding"] for c in CLIPS])

@@ -45,7 +45,7 @@ def held_out_r2(out: Path, folds: list[str]) -> dict[str, float]:
     store = ClipStore(out / "store")
     rules = EmbeddingStore(out / "emb").window_rules
     index = store.window_index(**rules)
-    targets = np.load(out / "red" / TARGETS_FILE)
+    targets = np.load(out / "red" / TARGETS_FILE, allow_pickle=False)
     student = Embedder(build_model(str(out / "student")), batch_size=128)
     results, pooled_pred, pooled_true = {}, [], []
     for fold in folds:

@@ -27,6 +27,7 @@ from sea.bundle import (BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE
 from sea.configs import count_parameters
 from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
+from sea.integrity import record_files
 from sea.manifest import atomic_save_npz, atomic_write_bytes, sha256_file, write_manifest
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
             shutil.copyfile(head, work / HEAD_FILE)
             head_entry = {"file": HEAD_FILE, "labels": head_model.labels,
                           "activation": head_model.activation}
+        listed = [e["file"] for e in entries.values()] + [FRONTEND_FILE]
+        listed += [OUTPUT_SCALE_FILE] if scale is not None else []
+        listed += [HEAD_FILE] if head_entry is not None else []
         manifest = write_manifest(
             work, BUNDLE_KIND, cfg.to_dict(), model_name=cfg.name, quantization=quantize,
             variants=entries, frontend={"file": FRONTEND_FILE,
@@ -176,7 +180,8 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                     "parity_windows": int(len(real)), "calibration_windows": int(len(calibration)),
                     "reference": "torch float32 model (training.model.L3Net, matmul DFT)",
                     **parity},
-            sources={**(sources or {}), "windows": windows.source})
+            sources={**(sources or {}), "windows": windows.source},
+            files=record_files(work, listed))
         work.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         if out.exists():
             out.rmdir()

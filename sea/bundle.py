@@ -8,6 +8,9 @@ A bundle (written by `sea export`) is a directory holding:
 - `frontend.npz`: the mel basis the model was exported with (and its frontend parameters);
 - optionally `head.npz`: a small classifier applied to the embeddings (see `ClassifierHead`).
 
+Every file is listed in the manifest's `files` map with its sha256 and size; `Bundle` checks
+them all (sea.integrity) before any is parsed, so a damaged or altered copy is refused.
+
 This module is what the sensor node and the evaluate stage use, so it must not import torch,
 librosa or TensorFlow (TensorFlow only as the last interpreter fallback).
 """
@@ -24,6 +27,7 @@ from sea.configs import ModelConfig, count_parameters
 from sea.errors import SeaError
 from sea.framing import frame_resampled
 from sea.frontend import LogMelFrontend
+from sea.integrity import verify_files
 from sea.manifest import read_manifest
 
 BUNDLE_KIND = "sea-bundle"
@@ -140,11 +144,8 @@ class ClassifierHead:
         return x / x.sum(axis=1, keepdims=True)
 
 
-def read_frontend(bundle_dir: str | Path, cfg: ModelConfig) -> LogMelFrontend:
+def read_frontend(path: Path, cfg: ModelConfig) -> LogMelFrontend:
     """The numpy frontend with the exact mel basis the bundle's model was exported with."""
-    path = Path(bundle_dir) / FRONTEND_FILE
-    if not path.is_file():
-        raise BundleError(f"{bundle_dir}: {FRONTEND_FILE} missing")
     with np.load(path, allow_pickle=False) as data:
         basis = data["mel_basis"] if "mel_basis" in data.files else None
     return LogMelFrontend(cfg.frontend, mel_basis=basis)
@@ -166,15 +167,26 @@ class Bundle:
         if not self.variants:
             raise BundleError(f"{self.path}: manifest lists no model variants")
         head = self.manifest.get("head")
-        self.head = ClassifierHead(self.path / head["file"]) if head else None
+        self.files = self._verified_files(head)
+        self.head = ClassifierHead(self.files[head["file"]]) if head else None
         self.output_scale = self._read_output_scale()
+
+    def _verified_files(self, head: dict | None) -> dict[str, Path]:
+        """Name -> path of every file the manifest lists, each checked against its digest."""
+        required = [v["file"] for v in self.variants.values()] + [FRONTEND_FILE]
+        required += [head["file"]] if head else []
+        required += [self.manifest["output_scale"]] if self.manifest.get("output_scale") else []
+        try:
+            return verify_files(self.path, self.manifest, required)
+        except SeaError as exc:
+            raise BundleError(f"refusing bundle: {exc}") from exc
 
     def _read_output_scale(self) -> np.ndarray | None:
         name = self.manifest.get("output_scale")
         if not name:
             return None
         try:
-            with np.load(self.path / name, allow_pickle=False) as data:
+            with np.load(self.files[name], allow_pickle=False) as data:
                 scale = data["output_scale"].astype(np.float32)
         except (OSError, KeyError, ValueError) as exc:
             raise BundleError(f"{self.path}: unreadable {name}: {exc}") from exc
@@ -192,7 +204,7 @@ class Bundle:
         return next(v for v in VARIANTS if v in self.variants)
 
     def model_path(self, variant: str) -> Path:
-        return self.path / self.variants[variant]["file"]
+        return self.files[self.variants[variant]["file"]]
 
 
 class BundleEmbedder:
@@ -208,8 +220,8 @@ class BundleEmbedder:
         self.cfg = self.bundle.cfg
         self.variant = self.bundle.choose_variant(variant)
         self.model = TFLiteModel(self.bundle.model_path(self.variant), num_threads=num_threads)
-        self.frontend = (read_frontend(bundle_dir, self.cfg) if self.variant == "outside"
-                         else None)
+        self.frontend = (read_frontend(self.bundle.files[FRONTEND_FILE], self.cfg)
+                         if self.variant == "outside" else None)
         self.resampler = resampler
         quant = self.bundle.manifest.get("quantization", "none")
         self.name = name or f"{self.cfg.name}-tflite-{quant}"

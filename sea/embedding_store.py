@@ -21,14 +21,19 @@ from typing import Any, Iterator
 import numpy as np
 
 from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
+from sea.paths import confined
 
 KIND = "embedding_store"
 SHARD_DIR = "shards"
 DTYPES = ("float32", "float16")
 
 
+def shard_name(shard: int) -> str:
+    return f"{SHARD_DIR}/emb-{shard:05d}.npy"
+
+
 def shard_path(root: str | Path, shard: int) -> Path:
-    return Path(root) / SHARD_DIR / f"emb-{shard:05d}.npy"
+    return Path(root) / shard_name(shard)
 
 
 def clip_store_id(store: Any) -> dict[str, Any]:
@@ -124,7 +129,9 @@ class EmbeddingStore:
 
     def shard(self, shard: int) -> np.ndarray:
         if shard not in self._shards:
-            self._shards[shard] = np.load(shard_path(self.path, shard), mmap_mode="r")
+            # a shard linked to a file outside the store is refused, not read
+            path = confined(self.path, shard_name(shard), "embedding shard")
+            self._shards[shard] = np.load(path, mmap_mode="r", allow_pickle=False)
         return self._shards[shard]
 
     def iter_shards(self) -> Iterator[tuple[int, np.ndarray]]:

@@ -3,8 +3,11 @@
 Linear reducers (PCA, incremental PCA, Gaussian random projection) and the identity are stored
 as `reducer.npz` holding `mean` (n,) and `components` (d, n), so numpy alone applies them:
 phi(x) = (x - mean) @ components.T. UMAP has no closed form; it is pickled (`umap.pkl`) and
-needs umap-learn to apply. The reducer's id is the sha256 of its parameter file, so a student
-checkpoint can name exactly which map produced its targets.
+needs umap-learn to apply. A pickle can run any code when loaded, so `load_reducer` opens one
+only with `allow_pickle=True`, for a file from a trusted source; nothing in the CLI needs it,
+because distillation reads the precomputed targets (`targets.npy`, plain numpy).
+The reducer's id is the sha256 of its parameter file, so a student checkpoint can name exactly
+which map produced its targets; the manifest also records sha256 and size of the targets.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from sea.errors import SeaError
+from sea.integrity import IntegrityError, record_files, verify_files
 from sea.manifest import atomic_save_npz, atomic_write_bytes, read_manifest, sha256_file, write_manifest
 
 KIND = "reducer"
@@ -23,6 +28,10 @@ KINDS = LINEAR_KINDS + ("umap",)
 PARAMS_FILE = {"umap": "umap.pkl"}
 DEFAULT_PARAMS_FILE = "reducer.npz"
 TARGETS_FILE = "targets.npy"
+
+
+class PickledReducer(SeaError, ValueError):
+    """A UMAP reducer (a pickle) asked for without `allow_pickle=True`."""
 
 
 def params_path(directory: str | Path, kind: str) -> Path:
@@ -66,20 +75,39 @@ def save_reducer(directory: str | Path, reducer: Reducer, config: dict[str, Any]
         atomic_save_npz(path, mean=mean.astype(np.float32),
                         components=components.astype(np.float32))
     reducer.reducer_id = sha256_file(path)
+    listed = [path.name] + ([TARGETS_FILE] if (directory / TARGETS_FILE).is_file() else [])
     write_manifest(directory, KIND, {**config, "reducer": reducer.kind},
                    reducer_id=reducer.reducer_id, in_dim=reducer.in_dim,
-                   out_dim=reducer.out_dim, params_file=path.name, **fields)
+                   out_dim=reducer.out_dim, params_file=path.name, **fields,
+                   files=record_files(directory, listed))
     return reducer.reducer_id
 
 
-def load_reducer(directory: str | Path) -> Reducer:
-    """Load a reducer artifact, checking its parameter file against the recorded id."""
+def load_targets(directory: str | Path, manifest: dict | None = None) -> np.ndarray:
+    """The reducer's student targets (N, d), memory-mapped, after checking their digest."""
+    manifest = manifest if manifest is not None else read_manifest(directory, kind=KIND)
+    paths = verify_files(directory, manifest, only=[TARGETS_FILE])
+    path = paths.get(TARGETS_FILE, Path(directory) / TARGETS_FILE)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def load_reducer(directory: str | Path, allow_pickle: bool = False) -> Reducer:
+    """Load a reducer artifact, checking its files against the recorded id and digests.
+
+    A UMAP reducer is a pickle, which can run arbitrary code: it is refused unless
+    `allow_pickle=True` is passed for a reducer from a trusted source."""
     manifest = read_manifest(directory, kind=KIND)
     kind = manifest["config"]["reducer"]
+    if kind == "umap" and not allow_pickle:
+        raise PickledReducer(
+            f"{directory} is a UMAP reducer, stored as a pickle that could run code when "
+            "loaded; pass allow_pickle=True only for a reducer you made or trust (training "
+            f"needs only its {TARGETS_FILE}, which is plain numpy)")
     path = params_path(directory, kind)
+    verify_files(directory, manifest, only=[path.name])
     found = sha256_file(path)
     if found != manifest["reducer_id"]:
-        raise ValueError(f"{path} does not match the reducer id in its manifest "
+        raise IntegrityError(f"{path} does not match the reducer id in its manifest "
                          f"({found[:12]} != {manifest['reducer_id'][:12]}): damaged artifact")
     common = dict(kind=kind, in_dim=manifest["in_dim"], out_dim=manifest["out_dim"],
                   reducer_id=found)
@@ -89,5 +117,5 @@ def load_reducer(directory: str | Path) -> Reducer:
         except ImportError as exc:
             raise ImportError("this reducer is a UMAP model: pip install umap-learn") from exc
         return Reducer(model=pickle.loads(path.read_bytes()), **common)
-    with np.load(path) as params:
+    with np.load(path, allow_pickle=False) as params:
         return Reducer(mean=params["mean"], components=params["components"], **common)

@@ -33,6 +33,7 @@ from sea.framing import hop_samples, num_windows
 from sea.errors import SeaError
 from sea.loudness import SILENCE_DB, LoudnessMeter, db_to_power, power_to_db
 from sea.manifest import read_manifest, write_manifest
+from sea.paths import confined
 
 KIND = "clip_store"
 FORMAT = "sea-clip-store/v1"
@@ -164,8 +165,12 @@ def _read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
     return rows, sizes
 
 
+def _shard_name(shard: int) -> str:
+    return f"{SHARD_DIR}/audio-{shard:05d}.f32"
+
+
 def _shard_path(root: Path, shard: int) -> Path:
-    return root / SHARD_DIR / f"audio-{shard:05d}.f32"
+    return root / _shard_name(shard)
 
 
 def digest_content(sample_rate: int, clip_digests: Iterable[tuple[str, str]]) -> str:
@@ -232,8 +237,9 @@ class ClipStore:
 
     def _shard(self, shard: int) -> np.ndarray:
         if shard not in self._shards:
-            self._shards[shard] = np.memmap(_shard_path(self.path, shard), dtype=DTYPE,
-                                            mode="r").view(np.ndarray)
+            # the shard number comes from the index: never follow it out of the store
+            path = confined(self.path, _shard_name(shard), "audio shard")
+            self._shards[shard] = np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
         return self._shards[shard]
 
     def audio_at(self, pos: int) -> np.ndarray:
@@ -256,7 +262,7 @@ class ClipStore:
 
     def loudness_at(self, pos: int) -> np.ndarray:
         if self._loudness is None:
-            path = self.path / LOUDNESS_FILE
+            path = confined(self.path, LOUDNESS_FILE, "loudness file")
             self._loudness = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
                               if path.stat().st_size else np.zeros(0, DTYPE))
         loc = self._locations[pos]

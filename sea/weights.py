@@ -3,17 +3,28 @@
 Resolution order for a model name: an explicit path; `$SEA_HOME/weights` (default
 `~/.cache/sea/weights`); the package directory of an installed `openl3` / `edgel3`; download
 from the project's published URL (progress bar, atomic write, sha256 check).
+
+Checksum policy, for every file found or downloaded by name (not for an explicit --weights
+path, which the user vouches for): where a digest is published (or was recorded from the
+published file) it must match; otherwise the file's sha256 and size are recorded in
+`<weights dir>/sha256.json` on first download or first use (trust on first use) and every
+later use must match that record. A download goes to a private temporary directory that is
+removed whatever happens, so a failed, truncated or wrong download leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
+import time
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +32,9 @@ from tqdm import tqdm
 
 from sea.configs import EDGEL3_REDUCTION, OPENL3_FRONTENDS
 from sea.errors import SeaError
+from sea.manifest import atomic_write_json, sha256_file
+
+DIGESTS_FILE = "sha256.json"  # trust-on-first-use digests, in weights_dir()
 
 
 class WeightsUnavailable(SeaError, RuntimeError):
@@ -33,6 +47,7 @@ class WeightSource:
     url: str  # published location; .gz files are decompressed after download
     package: str  # the pip package that ships or downloads the file
     sha256: str | None = None  # of the downloaded (compressed) file, where known
+    h5_sha256: str | None = None  # of the .h5 file itself, where known
 
 
 OPENL3_URL = "https://github.com/marl/openl3/raw/models/"
@@ -52,7 +67,8 @@ def _registry() -> dict[str, WeightSource]:
     # The one published SEA file whose digest was recorded (see PROVENANCE of the fixtures).
     reg["edgel3-sea-64"] = WeightSource(
         "edgel3_sea_ust_audio_emb_64.h5", f"{EDGEL3_URL}edgel3_sea_ust_audio_emb_64.h5.gz", "edgel3",
-        sha256="d1cf0ce5640e93f07b3eef950f0694c40f3be33d8d7241deaea7f71e2f929a7f")
+        sha256="d1cf0ce5640e93f07b3eef950f0694c40f3be33d8d7241deaea7f71e2f929a7f",
+        h5_sha256="e8cd0eaac5d444c231d81940e30dc904ffed5cdafa632f7a5547142dc8283912")
     return reg
 
 
@@ -84,33 +100,80 @@ def find_local(model_name: str) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
+def _fetch(url: str, dest: Path, timeout: float) -> str:
+    """Stream `url` into `dest`; returns the sha256 of the bytes received. A body shorter
+    than its Content-Length is an error, not a file."""
+    digest, received = hashlib.sha256(), 0
+    with open(dest, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+            for block in iter(lambda: resp.read(1 << 16), b""):
+                out.write(block)
+                digest.update(block)
+                received += len(block)
+                bar.update(len(block))
+    if total is not None and received != total:
+        raise WeightsUnavailable(f"download of {url} stopped after {received} of {total} bytes")
+    return digest.hexdigest()
+
+
 def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 30.0) -> Path:
     """Download `url` to `dest` atomically (gunzipping .gz), checking sha256 when given."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-                for block in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-        if sha256 and digest.hexdigest() != sha256:
-            raise WeightsUnavailable(
-                f"checksum mismatch for {url}: got {digest.hexdigest()}, expected {sha256}")
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as work:
+        fetched = Path(work) / "download"
+        got = _fetch(url, fetched, timeout)
+        if sha256 and got != sha256:
+            raise WeightsUnavailable(f"checksum mismatch for {url}: got {got}, expected {sha256}")
         if url.endswith(".gz"):
-            unzipped = tmp.with_suffix(".h5tmp")
-            with gzip.open(tmp, "rb") as src, open(unzipped, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            tmp.unlink()
-            tmp = unzipped
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+            unzipped = Path(work) / "unzipped"
+            try:
+                with gzip.open(fetched, "rb") as src, open(unzipped, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise WeightsUnavailable(f"{url} is not a complete gzip file ({exc})") from exc
+            fetched = unzipped
+        os.replace(fetched, dest)
+    return dest
+
+
+def _digest_records() -> dict:
+    path = weights_dir() / DIGESTS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise WeightsUnavailable(f"{path} is damaged ({exc}); delete it to record the weight "
+                                 "digests again") from exc
+
+
+def check_weights(source: WeightSource, path: Path, origin: str) -> Path:
+    """Apply the checksum policy (module docstring) to a file found or downloaded for
+    `source`; `origin` says where it came from, for the record. Returns `path`."""
+    found = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    records_path = weights_dir() / DIGESTS_FILE
+    if source.h5_sha256 is not None:
+        expected, why = {"sha256": source.h5_sha256}, "the published file"
+    else:
+        expected = _digest_records().get(source.filename)
+        why = f"its first use (recorded in {records_path}: delete its entry there too)"
+    if expected is None:
+        records_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(records_path.with_name(f".{DIGESTS_FILE}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first uses must not lose a record
+            records = _digest_records()
+            records.setdefault(source.filename, {
+                **found, "origin": origin,
+                "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            atomic_write_json(records_path, records)
+        expected = records[source.filename]
+    if expected["sha256"] != found["sha256"]:
+        raise WeightsUnavailable(
+            f"{path} does not match the sha256 of {why} ({found['sha256'][:12]} != "
+            f"{expected['sha256'][:12]}): damaged or replaced. Delete it to download it again, "
+            "or pass --weights PATH for a file you trust")
+    return path
 
 
 def resolve_weights(model_name: str, weights: str | Path | None = None,
@@ -125,7 +188,7 @@ def resolve_weights(model_name: str, weights: str | Path | None = None,
         raise WeightsUnavailable(f"no published weights for {model_name!r}; pass --weights PATH")
     local = find_local(model_name)
     if local is not None:
-        return local
+        return check_weights(WEIGHT_SOURCES[model_name], local, str(local))
     source = WEIGHT_SOURCES[model_name]
     target = weights_dir() / source.filename
     offline_help = (f"Download {source.url}, gunzip it, and put {source.filename} in {target.parent} "
@@ -133,9 +196,14 @@ def resolve_weights(model_name: str, weights: str | Path | None = None,
     if not allow_download:
         raise WeightsUnavailable(f"weights for {model_name} not found locally. {offline_help}")
     try:
-        return download(source.url, target, source.sha256)
+        path = download(source.url, target, source.sha256)
     except WeightsUnavailable:
         raise
     except OSError as exc:  # URLError, timeouts, DNS failures are all OSErrors
         raise WeightsUnavailable(f"could not download weights for {model_name} ({exc}). "
                                  f"{offline_help}") from exc
+    try:
+        return check_weights(source, path, source.url)
+    except WeightsUnavailable:
+        path.unlink(missing_ok=True)  # a fresh download that fails the policy is not kept
+        raise

@@ -1,7 +1,9 @@
 """Student checkpoints and one entry point to build any model of the family.
 
 A checkpoint directory holds `model.pt` (state dict), `config.json` (the full ModelConfig,
-frontend included), `manifest.json`, and whatever the trainer adds (history.csv, ...).
+frontend included), `manifest.json` (with the sha256 and size of both files, checked at load),
+and whatever the trainer adds (history.csv, ...). Torch files are only ever read with
+`load_tensors`, which refuses anything but tensors and plain containers (no pickled code).
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from sea.configs import ModelConfig, get_config
+from sea.errors import SeaError
+from sea.integrity import record_files, verify_files
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
+from sea.paths import confined
 from sea.weights import has_pretrained, resolve_weights
 from training.keras_h5 import load_keras_weights
 from training.frontend import DEFAULT_DFT_MODE
@@ -23,6 +29,22 @@ from training.model import L3Net
 
 log = logging.getLogger(__name__)
 CHECKPOINT_KIND = "student-checkpoint"
+CONFIG_FILE = "config.json"
+
+
+class UnsafeTorchFile(SeaError, ValueError):
+    """A torch file holding objects other than tensors and plain containers."""
+
+
+def load_tensors(path: str | Path) -> Any:
+    """`torch.load` restricted to tensors, numbers, strings and containers (weights_only):
+    a pickle that would import or call anything is refused before it runs."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsafeTorchFile(f"refusing {path}: it holds more than tensors and plain data, "
+                              f"so loading it could run code ({first})") from exc
 
 
 def save_checkpoint(directory: str | Path, model: L3Net, extra: dict[str, Any] | None = None,
@@ -32,9 +54,9 @@ def save_checkpoint(directory: str | Path, model: L3Net, extra: dict[str, Any] |
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     atomic_write_bytes(directory / weights_name, buf.getvalue())
-    atomic_write_json(directory / "config.json", model.cfg.to_dict())
+    atomic_write_json(directory / CONFIG_FILE, model.cfg.to_dict())
     write_manifest(directory, CHECKPOINT_KIND, model.cfg.to_dict(), weights=weights_name,
-                   **(extra or {}))
+                   **(extra or {}), files=record_files(directory, [weights_name, CONFIG_FILE]))
 
 
 def is_checkpoint(path: str | Path) -> bool:
@@ -45,11 +67,11 @@ def load_checkpoint(directory: str | Path, weights_name: str | None = None,
                     dft_mode: str = DEFAULT_DFT_MODE) -> L3Net:
     directory = Path(directory)
     manifest = read_manifest(directory, CHECKPOINT_KIND)
-    cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    verify_files(directory, manifest)  # checkpoints written before digests were kept pass
+    cfg = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
     model = L3Net(cfg, dft_mode=dft_mode)
-    state = torch.load(directory / (weights_name or manifest.get("weights", "model.pt")),
-                       map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    name = weights_name or manifest.get("weights", "model.pt")
+    model.load_state_dict(load_tensors(confined(directory, name, "checkpoint weights file")))
     return model.eval()
 
 

@@ -30,9 +30,9 @@ from tqdm import tqdm
 
 from sea.configs import ModelConfig
 from sea.manifest import atomic_write_bytes, read_manifest
-from sea.reducer import KIND as REDUCER_KIND, TARGETS_FILE
+from sea.reducer import KIND as REDUCER_KIND, load_targets
 from sea.store import ClipStore
-from training.checkpoint import load_checkpoint, save_checkpoint
+from training.checkpoint import load_checkpoint, load_tensors, save_checkpoint
 from training.distill_data import WindowCache, iter_batches, split_clips
 from training.embedder import default_device
 from training.losses import make_loss
@@ -129,7 +129,7 @@ class Distiller:
         self._check_out(resume)
         self.reducer = read_manifest(reducer_dir, kind=REDUCER_KIND)
         self.reducer_dir = Path(reducer_dir)
-        self.targets = np.load(self.reducer_dir / TARGETS_FILE, mmap_mode="r")
+        self.targets = load_targets(self.reducer_dir, self.reducer)
         emb = self.reducer["embeddings"]
         self.store = ClipStore(store_path)
         found = (len(self.store), self.store.manifest.get("content_sha256"))
@@ -185,7 +185,7 @@ class Distiller:
         saved_cfg = ModelConfig.from_dict(json.loads((last / "config.json").read_text()))
         if saved_cfg != self.cfg:
             raise ValueError(f"{self.out} was trained with another student config; cannot resume")
-        trainer = torch.load(last / "trainer.pt", map_location="cpu", weights_only=False)
+        trainer = load_tensors(last / "trainer.pt")
         if trainer["reducer_id"] != self.reducer["reducer_id"]:
             raise ValueError(f"{self.out} was trained on other targets; cannot resume")
         self.model.load_state_dict(load_checkpoint(last).state_dict())

@@ -48,7 +48,7 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
             path = find_local(name)
             if path is not None:
                 log.info("teacher auto: using %s (%s)", name, path)
-                return load_teacher(name, path, seed)
+                return load_teacher(name, seed=seed)  # by name: its digest is checked
         model, info = _random_teacher(RANDOM_FALLBACK, seed)
     elif is_checkpoint(teacher):
         if weights is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_prep.sources.tables import find_root, fold_name, read_rows
+from data_prep.sources.tables import dataset_file, find_root, fold_name, read_rows
 from data_prep.tasks import ClipTask, SourcePlan
 
 METADATA = "meta/esc50.csv"
@@ -14,17 +14,19 @@ METADATA = "meta/esc50.csv"
 def _plan(arg: str, esc10_only: bool) -> SourcePlan:
     root = find_root(arg, METADATA, subdirs=("ESC-50-master", "ESC-50"))
     rows = read_rows(root / METADATA, ("filename", "fold", "category", "esc10", "src_file"))
-    tasks = []
+    plan_ = SourcePlan()
     for row in rows:
         if esc10_only and row["esc10"].strip().lower() != "true":
             continue
-        path = root / "audio" / row["filename"]
-        tasks.append(ClipTask(
+        path = dataset_file(root, plan_, f"{METADATA} row", "audio", row["filename"])
+        if path is None:
+            continue
+        plan_.tasks.append(ClipTask(
             clip_id=f"{'esc10' if esc10_only else 'esc50'}/{Path(row['filename']).stem}",
             source=str(path), path=str(path), dataset="ESC-10" if esc10_only else "ESC-50",
             labels=(row["category"],), fold=fold_name(row["fold"]),
             group=f"freesound:{row['src_file']}"))
-    return SourcePlan(tasks)
+    return plan_
 
 
 def plan(arg: str, options) -> SourcePlan:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import date, datetime, time as dtime
 from pathlib import Path
 
-from data_prep.sources.tables import find_root, read_rows
+from data_prep.sources.tables import dataset_file, find_root, read_rows
 from data_prep.tasks import ClipTask, SourcePlan
 
 METADATA = "annotations.csv"
@@ -57,9 +57,12 @@ def plan(arg: str, options) -> SourcePlan:
     plan_ = SourcePlan()
     for name, file_rows in by_file.items():
         first = file_rows[0]
-        path = audio.get(name)
-        if path is None:
+        found = audio.get(name)
+        if found is None:
             plan_.problems.append((str(root / name), "listed in annotations.csv but not found"))
+            continue
+        path = dataset_file(root, plan_, f"{METADATA} row", found.relative_to(root).as_posix())
+        if path is None:
             continue
         plan_.tasks.append(ClipTask(
             clip_id=f"sonyc-ust/{Path(name).stem}", source=str(path), path=str(path),

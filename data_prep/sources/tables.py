@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 from typing import Iterable
 
-from data_prep.tasks import SourceError
+from data_prep.tasks import SourceError, SourcePlan
+from sea.paths import UnsafePath, confined, relative_parts
+
+log = logging.getLogger(__name__)
 
 
 def find_root(path: str, marker: str, subdirs: Iterable[str] = ()) -> Path:
@@ -37,3 +41,16 @@ def fold_name(value: str) -> str | None:
         return str(int(float(value)))
     except ValueError:
         return value
+
+
+def dataset_file(root: Path, plan: SourcePlan, what: str, *parts: str) -> Path | None:
+    """`root / part / ...` for a file named by a metadata row (each of `parts` may come from
+    the row), or None when it leads outside the dataset (`..`, an absolute path, a symlink
+    out): such a row is logged and recorded as a skipped input, and never opened."""
+    try:
+        names = [name for part in parts for name in relative_parts(root, part, what)]
+        return confined(root, "/".join(names), what)
+    except UnsafePath as exc:
+        log.warning("%s (row skipped)", exc)
+        plan.problems.append(("/".join(parts), str(exc)))
+        return None

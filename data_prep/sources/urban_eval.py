@@ -3,9 +3,9 @@ file, dataset, label, fold and optional source_id; audio paths relative to PATH)
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
-from data_prep.sources.tables import find_root, fold_name, read_rows
+from data_prep.sources.tables import dataset_file, find_root, fold_name, read_rows
 from data_prep.tasks import ClipTask, SourcePlan
 
 METADATA = "metadata.csv"
@@ -16,14 +16,12 @@ def plan(arg: str, options) -> SourcePlan:
     rows = read_rows(root / METADATA, ("file", "dataset", "label", "fold"))
     plan_ = SourcePlan()
     for row in rows:
-        rel = PurePosixPath(row["file"])
-        if rel.is_absolute() or ".." in rel.parts:
-            plan_.problems.append((row["file"], "metadata path points outside the dataset folder"))
+        path = dataset_file(root, plan_, f"{METADATA} row", row["file"])
+        if path is None:
             continue
         # audio/esc10/1-100032-A.flac -> urban-eval/esc10/1-100032-A
-        parts = rel.with_suffix("").parts
+        parts = PurePosixPath(row["file"].replace("\\", "/")).with_suffix("").parts
         key = "/".join(parts[1:] if parts[0] == "audio" and len(parts) > 1 else parts)
-        path = Path(root, *rel.parts)
         plan_.tasks.append(ClipTask(
             clip_id=f"urban-eval/{key}", source=str(path), path=str(path),
             dataset=row["dataset"], labels=(row["label"],) if row["label"] else (),

@@ -162,9 +162,13 @@ def test_installed_package_directory_is_searched(tmp_path, sea_home, monkeypatch
     pkg = tmp_path / "site" / "edgel3"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "edgel3_sea_ust_audio_emb_64.h5").write_bytes(b"x")
+    (pkg / "edgel3_sea_ust_audio_emb_128.h5").write_bytes(b"x")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    assert weights.resolve_weights("edgel3-sea-64") == pkg / "edgel3_sea_ust_audio_emb_64.h5"
+    assert weights.resolve_weights("edgel3-sea-128") == pkg / "edgel3_sea_ust_audio_emb_128.h5"
+    # a package copy of a file with a published digest must match it
+    (pkg / "edgel3_sea_ust_audio_emb_64.h5").write_bytes(b"x")
+    with pytest.raises(weights.WeightsUnavailable, match="published file"):
+        weights.resolve_weights("edgel3-sea-64")
 
 
 def test_models_cli_json(capsys):

@@ -31,7 +31,7 @@ def test_reducer_round_trip(emb, tmp_path, reducer, dim):
     targets = np.load(tmp_path / "red" / TARGETS_FILE)
     assert targets.shape == (len(embeddings), dim or embeddings.shape[1])
     assert manifest["sampling"]["n_fit"] == 80 and manifest["fit"]["fit_seconds"] >= 0
-    loaded = load_reducer(tmp_path / "red")
+    loaded = load_reducer(tmp_path / "red", allow_pickle=reducer == "umap")  # made here: trusted
     assert loaded.reducer_id == manifest["reducer_id"]
     np.testing.assert_allclose(loaded.transform(embeddings), targets, rtol=1e-4, atol=1e-4)
     if reducer in ("pca", "incremental-pca"):

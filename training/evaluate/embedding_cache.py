@@ -87,7 +87,7 @@ def load_or_compute(store: ClipStore, embedder_factory, directory: Path, hop_sec
         positions = range(begin, min(begin + CLIPS_PER_PART, len(store)))
         atomic_save_npz(_part_path(directory, part),
                         **_embed_part(store, embedder, positions, hop_seconds))
-    loaded = [np.load(_part_path(directory, p)) for p in parts]
+    loaded = [np.load(_part_path(directory, p), allow_pickle=False) for p in parts]
     counts = np.concatenate([d["counts"] for d in loaded])
     if len(counts) != len(store):
         raise ValueError(f"{directory} holds {len(counts)} clips, the store {len(store)}: "

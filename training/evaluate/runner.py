@@ -89,7 +89,7 @@ def run_folds(method: Method, evalset: EvalSet, emb: FrameEmbeddings, work_dir: 
                                   disable=not progress, leave=False):
         path = directory / f"fold-{name}.npz"
         if path.is_file():
-            saved = np.load(path)
+            saved = np.load(path, allow_pickle=False)
             outputs.append(FoldOutput(name, saved["test"], saved["scores"],
                                       json.loads(str(saved["info"]))))
             continue
