@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 UNIT_RETRIES = 3
 
 
-class ClusterError(SeaError):
+class ClusterError(SeaError, ValueError):
     """Ray is not installed, not reachable, or a unit kept failing."""
 
 
@@ -40,9 +40,9 @@ class RayOptions:
 
     def __post_init__(self) -> None:
         if self.workers < 1:
-            raise ValueError(f"--ray-workers must be at least 1, got {self.workers}")
+            raise ClusterError(f"--ray-workers must be at least 1, got {self.workers}")
         if self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
-            raise ValueError("--ray-cpus-per-worker must be positive and --ray-gpus-per-worker "
+            raise ClusterError("--ray-cpus-per-worker must be positive and --ray-gpus-per-worker "
                              "not negative")
 
     @property

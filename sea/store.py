@@ -47,6 +47,7 @@ LOUDNESS_FILE = "loudness.f32"
 SHARD_DIR = "shards"
 LOCK_FILE = ".lock"
 SPOOL_DIR = ".spool"  # scratch space of a writing job (data_prep's decoder spool files)
+PARTS_DIR = "parts"  # store parts written by parallel workers, joined by this store's index
 
 
 class StoreError(SeaError, ValueError):
@@ -86,6 +87,9 @@ class _Location:
     loudness_offset: int
     loudness_frames: int
     sha256: str
+    # A clip written by a parallel worker stays in its store part: `part` is that part's
+    # directory relative to the store root, and shard/offsets are the part's own.
+    part: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ def _record_to_json(record: ClipRecord, loc: _Location) -> dict:
     data["labels"] = list(record.labels)
     data["events"] = [asdict(e) for e in record.events]
     data.update(asdict(loc))
+    if loc.part is None:
+        del data["part"]
     return data
 
 
@@ -144,8 +150,19 @@ def _record_from_json(data: dict) -> tuple[ClipRecord, _Location]:
         loudness_offset=int(data["loudness_offset"]),
         loudness_frames=int(data["loudness_frames"]),
         sha256=data["sha256"],
+        part=_safe_part(data.get("part")),
     )
     return record, loc
+
+
+def _safe_part(part: str | None) -> str | None:
+    """A part directory named by an index line, refused unless it stays under parts/."""
+    if part is None:
+        return None
+    pure = Path(part)
+    if pure.is_absolute() or ".." in pure.parts or pure.parts[:1] != (PARTS_DIR,):
+        raise StoreError(f"index line names a store part outside {PARTS_DIR}/: {part!r}")
+    return part
 
 
 def _read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
@@ -166,6 +183,10 @@ def _read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
 
 def _shard_path(root: Path, shard: int) -> Path:
     return root / SHARD_DIR / f"audio-{shard:05d}.f32"
+
+
+def _part_root(root: Path, loc: _Location) -> Path:
+    return root / loc.part if loc.part else root
 
 
 def digest_content(sample_rate: int, clip_digests: Iterable[tuple[str, str]]) -> str:
@@ -209,8 +230,8 @@ class ClipStore:
         self.records: list[ClipRecord] = [rec for rec, _ in parsed]
         self._locations: list[_Location] = [loc for _, loc in parsed]
         self._pos = {rec.clip_id: i for i, rec in enumerate(self.records)}
-        self._shards: dict[int, np.ndarray] = {}
-        self._loudness: np.ndarray | None = None
+        self._shards: dict[tuple[str | None, int], np.ndarray] = {}
+        self._loudness: dict[str | None, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -230,16 +251,17 @@ class ClipStore:
     def record(self, clip_id: str) -> ClipRecord:
         return self.records[self.position(clip_id)]
 
-    def _shard(self, shard: int) -> np.ndarray:
-        if shard not in self._shards:
-            self._shards[shard] = np.memmap(_shard_path(self.path, shard), dtype=DTYPE,
-                                            mode="r").view(np.ndarray)
-        return self._shards[shard]
+    def _shard(self, loc: _Location) -> np.ndarray:
+        key = (loc.part, loc.shard)
+        if key not in self._shards:
+            self._shards[key] = np.memmap(_shard_path(_part_root(self.path, loc), loc.shard),
+                                          dtype=DTYPE, mode="r").view(np.ndarray)
+        return self._shards[key]
 
     def audio_at(self, pos: int) -> np.ndarray:
         """Audio of the clip at store position `pos` (read-only float32 view)."""
         loc, n = self._locations[pos], self.records[pos].num_samples
-        return self._shard(loc.shard)[loc.offset: loc.offset + n]
+        return self._shard(loc)[loc.offset: loc.offset + n]
 
     def audio(self, clip_id: str) -> np.ndarray:
         return self.audio_at(self.position(clip_id))
@@ -255,12 +277,13 @@ class ClipStore:
         return summarize(self.records, self.sample_rate)
 
     def loudness_at(self, pos: int) -> np.ndarray:
-        if self._loudness is None:
-            path = self.path / LOUDNESS_FILE
-            self._loudness = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
-                              if path.stat().st_size else np.zeros(0, DTYPE))
         loc = self._locations[pos]
-        return self._loudness[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
+        if loc.part not in self._loudness:
+            path = _part_root(self.path, loc) / LOUDNESS_FILE
+            self._loudness[loc.part] = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
+                                        if path.stat().st_size else np.zeros(0, DTYPE))
+        levels = self._loudness[loc.part]
+        return levels[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
 
     def loudness(self, clip_id: str) -> np.ndarray:
         """A-weighted level (dB, uncalibrated) of each `loudness_frame_seconds` frame."""
@@ -353,7 +376,8 @@ class StoreBusy(StoreError):
 
 _WRITING: set[str] = set()  # stores this process holds open for writing
 # What a store directory holds before its first manifest is written.
-_STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR}
+_STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR,
+                  PARTS_DIR}
 
 
 class StoreWriter:
@@ -420,8 +444,8 @@ class StoreWriter:
     def _recover(self) -> None:
         """Keep the complete index lines whose bytes exist; cut everything else away."""
         rows, sizes = _read_jsonl(self.path / INDEX_FILE)
-        shard_sizes: dict[int, int] = {}
-        loud_size = _file_samples(self.path / LOUDNESS_FILE)
+        shard_sizes: dict[tuple[str | None, int], int] = {}
+        loud_sizes: dict[str | None, int] = {}
         self.records: list[ClipRecord] = []
         self._locations: list[_Location] = []
         self._ids: set[str] = set()
@@ -430,10 +454,13 @@ class StoreWriter:
             if record.clip_id in self._ids:
                 raise StoreError(f"{self.path / INDEX_FILE} lists {record.clip_id!r} twice; "
                                  "the store is damaged")
-            if loc.shard not in shard_sizes:
-                shard_sizes[loc.shard] = _file_samples(_shard_path(self.path, loc.shard))
-            if (loc.offset + record.num_samples > shard_sizes[loc.shard]
-                    or loc.loudness_offset + loc.loudness_frames > loud_size):
+            root = _part_root(self.path, loc)
+            if (loc.part, loc.shard) not in shard_sizes:
+                shard_sizes[loc.part, loc.shard] = _file_samples(_shard_path(root, loc.shard))
+            if loc.part not in loud_sizes:
+                loud_sizes[loc.part] = _file_samples(root / LOUDNESS_FILE)
+            if (loc.offset + record.num_samples > shard_sizes[loc.part, loc.shard]
+                    or loc.loudness_offset + loc.loudness_frames > loud_sizes[loc.part]):
                 break  # bytes lost (power failure before a sync): drop this and later lines
             self.records.append(record)
             self._locations.append(loc)
@@ -443,7 +470,8 @@ class StoreWriter:
         os.truncate(index_path, sum(sizes[: len(self.records)]))
         # Truncate shards to what the index accounts for; drop shards nothing points into.
         ends: dict[int, int] = {}
-        for record, loc in zip(self.records, self._locations):
+        own = [(r, l) for r, l in zip(self.records, self._locations) if l.part is None]
+        for record, loc in own:
             ends[loc.shard] = max(ends.get(loc.shard, 0), loc.offset + record.num_samples)
         self._shard = max(ends) if ends else 0
         for shard_file in sorted((self.path / SHARD_DIR).glob("audio-*.f32")):
@@ -453,8 +481,7 @@ class StoreWriter:
             else:
                 shard_file.unlink()
         self._shard_len = ends.get(self._shard, 0)
-        self._loud_len = max((l.loudness_offset + l.loudness_frames for l in self._locations),
-                             default=0)
+        self._loud_len = max((l.loudness_offset + l.loudness_frames for _, l in own), default=0)
         loud_path = self.path / LOUDNESS_FILE
         loud_path.touch()
         os.truncate(loud_path, self._loud_len * DTYPE.itemsize)
@@ -537,6 +564,34 @@ class StoreWriter:
         self._ids.add(clip_id)
         self._run["added"] += 1
         return record
+
+    def adopt_part(self, part: str | Path) -> int:
+        """Join the clips of a complete store part under `parts/` into this store's index
+        (the part's audio stays where it is); returns how many were new. Idempotent: clips
+        already indexed are left alone, so a join interrupted by a crash is redone safely."""
+        part_store = ClipStore(part)
+        relative = Path(part).resolve().relative_to(self.path.resolve()).as_posix()
+        _safe_part(relative)
+        if part_store.sample_rate != self.sample_rate:
+            raise StoreError(f"{part} holds {part_store.sample_rate} Hz audio, not "
+                             f"{self.sample_rate}")
+        added = 0
+        for record, loc in zip(part_store.records, part_store._locations):
+            if record.clip_id in self._ids:
+                continue
+            loc = _Location(loc.shard, loc.offset, loc.loudness_offset, loc.loudness_frames,
+                            loc.sha256, relative)
+            line = json.dumps(_record_to_json(record, loc), separators=(",", ":")) + "\n"
+            os.write(self._index_fd, line.encode())  # the commit point, as in `add`
+            self.records.append(record)
+            self._locations.append(loc)
+            self._ids.add(record.clip_id)
+            added += 1
+        for row in _read_jsonl(Path(part) / SKIPPED_FILE)[0]:
+            if row not in self._skipped:
+                self.skip(row["path"], row["reason"], row.get("clip_id"), row.get("source"))
+        self._run["added"] += added
+        return added
 
     def skip(self, path: str, reason: str, clip_id: str | None = None,
              source: str | None = None) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from sea.cluster import add_ray_arguments, ray_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="NAME:ARG input spec")
@@ -34,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synth-background", metavar="DIR",
                         help="synth:  use background files from DIR/<any>/ instead of generated ones")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
                             synth_foreground=args.synth_foreground,
                             synth_background=args.synth_background)
     manifest = prepare(args.sources, args.out, sample_rate=args.sample_rate,
-                       workers=args.workers, options=options, progress=not args.no_progress)
+                       workers=args.workers, options=options, progress=not args.no_progress,
+                       ray=ray_options(args))
     print(f"{args.out}: {manifest['clips']} clips, {manifest['seconds']:.1f} s, "
           f"{len(manifest['skipped'])} skipped inputs, content {manifest['content_sha256'][:16]}")
     for row in manifest["skipped"][:10]:
