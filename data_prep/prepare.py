@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from data_prep.decode import BLOCK_FRAMES, Decoded, describe_error, materialize, task_blocks
 from data_prep.sources import SourceOptions, plan_sources
+from data_prep.sample_type import choose_audio_dtype
 from data_prep.tasks import ClipTask
 from sea.cluster import RayOptions
 from sea.store import SPOOL_DIR, StoreWriter
@@ -117,16 +118,18 @@ def open_decoder(task: ClipTask, sample_rate: int) -> tuple[Iterator | None, tup
 
 def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, workers: int = 1,
             options: SourceOptions = SourceOptions(), progress: bool = True,
-            ray: RayOptions | None = None) -> dict:
+            ray: RayOptions | None = None, audio_dtype: str = "auto") -> dict:
     """Build or extend the store at `out`; returns its manifest. Re-running resumes.
 
     With `ray`, Ray actors write store parts that this store's index joins
-    (`data_prep.ray_prepare`); the clips, their order and the content digest are the same."""
+    (`data_prep.ray_prepare`); the clips, their order and the content digest are the same.
+    `audio_dtype`: float32, int16 or auto (see `data_prep.sample_type`)."""
     from tqdm import tqdm
 
     plan = plan_sources(sources, options)
     tasks, dupes = unique_tasks(plan.tasks)
-    writer = StoreWriter(out, sample_rate=sample_rate)
+    writer = StoreWriter(out, sample_rate=sample_rate,
+                         audio_dtype=choose_audio_dtype(audio_dtype, tasks, out))
     spool = Path(out) / SPOOL_DIR
     shutil.rmtree(spool, ignore_errors=True)  # leftovers of a killed run
     spool.mkdir()

@@ -16,7 +16,7 @@ from typing import Callable
 
 from data_prep.tasks import ClipTask
 from sea.cluster import RayOptions, run_units
-from sea.store import PARTS_DIR, StoreWriter
+from sea.store import AUDIO_DTYPES, PARTS_DIR, StoreWriter
 
 UNIT_CLIPS = 64  # clips per store part: small enough that a lost worker costs little
 
@@ -28,15 +28,16 @@ def part_dir(out: Path, unit: int) -> Path:
 class PartWriter:
     """Ray actor body: decodes the tasks of one unit into that unit's store part."""
 
-    def __init__(self, out: str, sample_rate: int) -> None:
-        self.out, self.sample_rate = Path(out), sample_rate
+    def __init__(self, out: str, sample_rate: int, audio_dtype: str) -> None:
+        self.out, self.sample_rate, self.audio_dtype = Path(out), sample_rate, audio_dtype
 
     def process(self, unit: tuple[int, list[ClipTask]]) -> int:
         """Write (or finish) part k of `unit` = (k, tasks); returns k."""
         from data_prep.prepare import open_decoder, store_task
 
         k, tasks = unit
-        with StoreWriter(part_dir(self.out, k), sample_rate=self.sample_rate) as writer:
+        with StoreWriter(part_dir(self.out, k), sample_rate=self.sample_rate,
+                         audio_dtype=self.audio_dtype) as writer:
             for task in tasks:
                 if task.clip_id not in writer:
                     store_task(writer, task, *open_decoder(task, self.sample_rate))
@@ -60,5 +61,6 @@ def prepare_parts_on_ray(tasks: list[ClipTask], writer: StoreWriter, opts: RayOp
         while waiting and waiting[0] in finished:  # join in task order, not finishing order
             writer.adopt_part(part_dir(out, waiting.pop(0)))
 
-    run_units(PartWriter, (str(out), writer.sample_rate), [(k, units[k]) for k in todo], opts,
-              on_done=join)
+    dtype = {v.str: k for k, v in AUDIO_DTYPES.items()}[writer.audio_dtype.str]
+    run_units(PartWriter, (str(out), writer.sample_rate, dtype), [(k, units[k]) for k in todo],
+              opts, on_done=join)
