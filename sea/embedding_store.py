@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +26,7 @@ from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
 KIND = "embedding_store"
 SHARD_DIR = "shards"
 DTYPES = ("float32", "float16")
+OPEN_SHARDS = 64
 
 
 def shard_path(root: str | Path, shard: int) -> Path:
@@ -112,7 +114,7 @@ class EmbeddingStore:
         self.dim = int(self.config["dim"])
         self.shard_rows = int(self.config["shard_rows"])
         self.num_shards = -(-self.num_rows // self.shard_rows)
-        self._shards: dict[int, np.ndarray] = {}
+        self._shards: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         return self.num_rows
@@ -123,8 +125,14 @@ class EmbeddingStore:
         return {k: self.config[k] for k in ("window_seconds", "hop_seconds", "center")}
 
     def shard(self, shard: int) -> np.ndarray:
-        if shard not in self._shards:
+        """Shard `shard`, memory-mapped. The most recently used OPEN_SHARDS stay mapped: a
+        store of tens of thousands of shards must not hold a file descriptor for each."""
+        if shard in self._shards:
+            self._shards.move_to_end(shard)
+        else:
             self._shards[shard] = np.load(shard_path(self.path, shard), mmap_mode="r")
+            if len(self._shards) > OPEN_SHARDS:
+                self._shards.popitem(last=False)
         return self._shards[shard]
 
     def iter_shards(self) -> Iterator[tuple[int, np.ndarray]]:
