@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -91,3 +93,12 @@ def test_killed_worker_still_gives_the_identical_store(ray_local, store, tiny_te
 def test_ray_needs_at_least_one_worker(store, tiny_teacher, tmp_path):
     assert main(["teacher-embed", str(store), "--teacher", str(tiny_teacher), "--out",
                  str(tmp_path / "emb"), "--ray", "local", "--ray-workers", "0"]) == 2
+
+
+def test_ray_is_imported_only_with_ray(store, tiny_teacher, tmp_path):
+    code = ("import sys; from sea.cli import main; "
+            f"rc = main(['teacher-embed', {str(store)!r}, '--teacher', {str(tiny_teacher)!r}, "
+            f"'--out', {str(tmp_path / 'emb')!r}, '--threads', '1']); "
+            "assert 'ray' not in sys.modules, 'ray was imported'; sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
