@@ -97,7 +97,7 @@ def bench_ddp(root: Path, clips: int) -> dict[str, float]:
         out = root / f"student{n}"
         timed(["distill", "--store", str(store), "--targets", str(red), "--out", str(out),
                "--student", "student3", "--epochs", "2", "--batch-size", "16", "--threads", "1",
-               "--val-folds", "4", "--nproc", str(n)])
+               "--val-folds", "3", "--nproc", str(n)])
         with open(out / "history.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         rates[f"ddp x{n}"] = float(rows[-1]["windows_per_second"])  # epoch 2: warm
