@@ -16,7 +16,9 @@ from typing import Callable, Iterable, Iterator
 
 from data_prep.decode import BLOCK_FRAMES, Decoded, describe_error, materialize, task_blocks
 from data_prep.sources import SourceOptions, plan_sources
+from data_prep.sample_type import choose_audio_dtype
 from data_prep.tasks import ClipTask
+from sea.cluster import RayOptions
 from sea.store import SPOOL_DIR, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -89,14 +91,45 @@ def _add(writer: StoreWriter, task: ClipTask, blocks, events: tuple) -> None:
                events=events)
 
 
+def store_task(writer: StoreWriter, task: ClipTask, blocks, events: tuple,
+               error: str | None) -> str | None:
+    """Add one decoded task to `writer`, or record why it is skipped; returns that reason."""
+    if error is None:
+        try:
+            _add(writer, task, blocks, events)
+        except OSError:
+            raise  # the store itself failed (disk full, ...): stop
+        except Exception as exc:
+            error = describe_error(exc)
+    if error is not None:
+        log.debug("skipped %s: %s", task.source, error)
+        writer.skip(task.source, error, task.clip_id)
+    return error
+
+
+def open_decoder(task: ClipTask, sample_rate: int) -> tuple[Iterator | None, tuple, str | None]:
+    """(streamed blocks, events, None), or (None, (), reason) for an input that cannot open."""
+    try:
+        blocks, events = task_blocks(task, sample_rate)
+    except Exception as exc:
+        return None, (), describe_error(exc)
+    return blocks, events, None
+
+
 def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, workers: int = 1,
-            options: SourceOptions = SourceOptions(), progress: bool = True) -> dict:
-    """Build or extend the store at `out`; returns its manifest. Re-running resumes."""
+            options: SourceOptions = SourceOptions(), progress: bool = True,
+            ray: RayOptions | None = None, audio_dtype: str = "auto") -> dict:
+    """Build or extend the store at `out`; returns its manifest. Re-running resumes.
+
+    With `ray`, Ray actors write store parts that this store's index joins
+    (`data_prep.ray_prepare`); the clips, their order and the content digest are the same.
+    `audio_dtype`: float32, int16 or auto (see `data_prep.sample_type`)."""
     from tqdm import tqdm
 
     plan = plan_sources(sources, options)
     tasks, dupes = unique_tasks(plan.tasks)
-    writer = StoreWriter(out, sample_rate=sample_rate)
+    writer = StoreWriter(out, sample_rate=sample_rate,
+                         audio_dtype=choose_audio_dtype(audio_dtype, tasks, out))
     spool = Path(out) / SPOOL_DIR
     shutil.rmtree(spool, ignore_errors=True)  # leftovers of a killed run
     spool.mkdir()
@@ -114,30 +147,21 @@ def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, worke
 
         def record(task: ClipTask, blocks, events, error: str | None) -> None:
             nonlocal stored_bytes, skipped
-            if error is None:
-                try:
-                    _add(writer, task, blocks, events)
-                    stored_bytes += writer.records[-1].num_samples * 4
-                except OSError:
-                    raise  # the store itself failed (disk full, ...): stop
-                except Exception as exc:
-                    error = describe_error(exc)
-            if error is not None:
+            if store_task(writer, task, blocks, events, error) is None:
+                stored_bytes += writer.records[-1].num_samples * 4
+            else:
                 skipped += 1
-                log.debug("skipped %s: %s", task.source, error)
-                writer.skip(task.source, error, task.clip_id)
             bar.update()
             mb_s = stored_bytes / 1e6 / max(time.monotonic() - start, 1e-9)
             bar.set_postfix_str(f"{mb_s:.1f} MB/s, {skipped} skipped", refresh=False)
 
-        if workers <= 1:  # stream straight from the decoder into the store
+        if ray is not None:
+            from data_prep.ray_prepare import prepare_parts_on_ray
+
+            prepare_parts_on_ray(tasks, writer, ray, bar.update)
+        elif workers <= 1:  # stream straight from the decoder into the store
             for task in todo:
-                try:
-                    blocks, events = task_blocks(task, sample_rate)
-                except Exception as exc:
-                    record(task, None, (), describe_error(exc))
-                    continue
-                record(task, blocks, events, None)
+                record(task, *open_decoder(task, sample_rate))
         else:
             work = functools.partial(materialize, sr=sample_rate, spool_dir=str(spool))
             for result in _ordered_results(todo, work, workers):

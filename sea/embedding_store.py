@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +27,7 @@ from sea.paths import confined
 KIND = "embedding_store"
 SHARD_DIR = "shards"
 DTYPES = ("float32", "float16")
+OPEN_SHARDS = 64
 
 
 def shard_name(shard: int) -> str:
@@ -117,7 +119,7 @@ class EmbeddingStore:
         self.dim = int(self.config["dim"])
         self.shard_rows = int(self.config["shard_rows"])
         self.num_shards = -(-self.num_rows // self.shard_rows)
-        self._shards: dict[int, np.ndarray] = {}
+        self._shards: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         return self.num_rows
@@ -128,10 +130,16 @@ class EmbeddingStore:
         return {k: self.config[k] for k in ("window_seconds", "hop_seconds", "center")}
 
     def shard(self, shard: int) -> np.ndarray:
-        if shard not in self._shards:
+        """Shard `shard`, memory-mapped. The most recently used OPEN_SHARDS stay mapped: a
+        store of tens of thousands of shards must not hold a file descriptor for each."""
+        if shard in self._shards:
+            self._shards.move_to_end(shard)
+        else:
             # a shard linked to a file outside the store is refused, not read
             path = confined(self.path, shard_name(shard), "embedding shard")
             self._shards[shard] = np.load(path, mmap_mode="r", allow_pickle=False)
+            if len(self._shards) > OPEN_SHARDS:
+                self._shards.popitem(last=False)
         return self._shards[shard]
 
     def iter_shards(self) -> Iterator[tuple[int, np.ndarray]]:

@@ -37,7 +37,12 @@ from sea.paths import confined
 
 KIND = "clip_store"
 FORMAT = "sea-clip-store/v1"
-DTYPE = np.dtype("<f4")
+DTYPE = np.dtype("<f4")  # float32 audio (the default) and loudness levels
+# Stored audio sample types (--audio-dtype): int16 halves disk and I/O for 16-bit sources;
+# its samples read back as value / 32768 in float32 (exact), like soundfile's int16 decoding.
+AUDIO_DTYPES = {"float32": DTYPE, "int16": np.dtype("<i2")}
+INT16_SCALE = 32768.0
+_SHARD_SUFFIX = {"<f4": ".f32", "<i2": ".i16"}
 DEFAULT_SAMPLE_RATE = 48000
 DEFAULT_LOUDNESS_FRAME_SECONDS = 0.1
 DEFAULT_SHARD_BYTES = 1 << 30
@@ -48,6 +53,7 @@ LOUDNESS_FILE = "loudness.f32"
 SHARD_DIR = "shards"
 LOCK_FILE = ".lock"
 SPOOL_DIR = ".spool"  # scratch space of a writing job (data_prep's decoder spool files)
+PARTS_DIR = "parts"  # store parts written by parallel workers, joined by this store's index
 
 
 class StoreError(SeaError, ValueError):
@@ -87,6 +93,9 @@ class _Location:
     loudness_offset: int
     loudness_frames: int
     sha256: str
+    # A clip written by a parallel worker stays in its store part: `part` is that part's
+    # directory relative to the store root, and shard/offsets are the part's own.
+    part: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ def _record_to_json(record: ClipRecord, loc: _Location) -> dict:
     data["labels"] = list(record.labels)
     data["events"] = [asdict(e) for e in record.events]
     data.update(asdict(loc))
+    if loc.part is None:
+        del data["part"]
     return data
 
 
@@ -145,8 +156,19 @@ def _record_from_json(data: dict) -> tuple[ClipRecord, _Location]:
         loudness_offset=int(data["loudness_offset"]),
         loudness_frames=int(data["loudness_frames"]),
         sha256=data["sha256"],
+        part=_safe_part(data.get("part")),
     )
     return record, loc
+
+
+def _safe_part(part: str | None) -> str | None:
+    """A part directory named by an index line, refused unless it stays under parts/."""
+    if part is None:
+        return None
+    pure = Path(part)
+    if pure.is_absolute() or ".." in pure.parts or pure.parts[:1] != (PARTS_DIR,):
+        raise StoreError(f"index line names a store part outside {PARTS_DIR}/: {part!r}")
+    return part
 
 
 def _read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
@@ -165,17 +187,43 @@ def _read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
     return rows, sizes
 
 
-def _shard_name(shard: int) -> str:
-    return f"{SHARD_DIR}/audio-{shard:05d}.f32"
+def _shard_name(shard: int, dtype: np.dtype = DTYPE) -> str:
+    return f"{SHARD_DIR}/audio-{shard:05d}{_SHARD_SUFFIX[dtype.str]}"
 
 
-def _shard_path(root: Path, shard: int) -> Path:
-    return root / _shard_name(shard)
+def _shard_path(root: Path, shard: int, dtype: np.dtype = DTYPE) -> Path:
+    return root / _shard_name(shard, dtype)
 
 
-def digest_content(sample_rate: int, clip_digests: Iterable[tuple[str, str]]) -> str:
-    """Store digest over (clip id, audio sha256) pairs in clip-id order."""
-    h = hashlib.sha256(f"{FORMAT}\n{sample_rate}\n".encode())
+def audio_dtype_of(config: dict) -> np.dtype:
+    """The stored sample type a clip store's config names (float32 for older stores)."""
+    dtype = np.dtype(config.get("dtype", DTYPE.str))
+    if dtype.str not in _SHARD_SUFFIX:
+        raise StoreError(f"unsupported audio dtype {dtype.str!r} in the store config")
+    return dtype
+
+
+def decode_samples(stored: np.ndarray) -> np.ndarray:
+    """Stored samples as float32 in [-1, 1) (a read-only view for float32 stores)."""
+    if stored.dtype == DTYPE:
+        return stored
+    return stored.astype(np.float32) * np.float32(1.0 / INT16_SCALE)
+
+
+def encode_samples(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float samples as the stored type (int16: rounded, clipped to full scale)."""
+    block = np.asarray(block, dtype=np.float64 if dtype != DTYPE else DTYPE).ravel()
+    if dtype == DTYPE:
+        return np.ascontiguousarray(block)
+    return np.clip(np.rint(block * INT16_SCALE), -INT16_SCALE, INT16_SCALE - 1).astype(dtype)
+
+
+def digest_content(sample_rate: int, clip_digests: Iterable[tuple[str, str]],
+                   dtype: np.dtype = DTYPE) -> str:
+    """Store digest over (clip id, stored audio sha256) pairs in clip-id order (and the sample
+    type, for stores not in float32)."""
+    header = f"{FORMAT}\n{sample_rate}\n" + ("" if dtype == DTYPE else f"{dtype.str}\n")
+    h = hashlib.sha256(header.encode())
     for clip_id, audio_sha in sorted(clip_digests):
         h.update(clip_id.encode() + b"\n" + bytes.fromhex(audio_sha))
     return h.hexdigest()
@@ -209,13 +257,14 @@ class ClipStore:
         config = self.manifest["config"]
         self.sample_rate = int(config["sample_rate"])
         self.loudness_frame_seconds = float(config["loudness_frame_seconds"])
+        self.audio_dtype = audio_dtype_of(config)
         rows, _ = _read_jsonl(self.path / INDEX_FILE)
         parsed = [_record_from_json(r) for r in rows]
         self.records: list[ClipRecord] = [rec for rec, _ in parsed]
         self._locations: list[_Location] = [loc for _, loc in parsed]
         self._pos = {rec.clip_id: i for i, rec in enumerate(self.records)}
-        self._shards: dict[int, np.ndarray] = {}
-        self._loudness: np.ndarray | None = None
+        self._shards: dict[tuple[str | None, int], np.ndarray] = {}
+        self._loudness: dict[str | None, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -235,17 +284,27 @@ class ClipStore:
     def record(self, clip_id: str) -> ClipRecord:
         return self.records[self.position(clip_id)]
 
-    def _shard(self, shard: int) -> np.ndarray:
-        if shard not in self._shards:
-            # the shard number comes from the index: never follow it out of the store
-            path = confined(self.path, _shard_name(shard), "audio shard")
-            self._shards[shard] = np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
-        return self._shards[shard]
+    def _confined(self, loc: _Location, name: str, what: str) -> Path:
+        """A file of the store (or of one of its parts) named by the index: never followed out
+        of the store."""
+        return confined(self.path, f"{loc.part}/{name}" if loc.part else name, what)
+
+    def _shard(self, loc: _Location) -> np.ndarray:
+        key = (loc.part, loc.shard)
+        if key not in self._shards:
+            path = self._confined(loc, _shard_name(loc.shard, self.audio_dtype), "audio shard")
+            self._shards[key] = np.memmap(path, dtype=self.audio_dtype, mode="r").view(np.ndarray)
+        return self._shards[key]
+
+    def stored_at(self, pos: int) -> np.ndarray:
+        """The clip's samples as stored (float32 or int16, read-only view)."""
+        loc, n = self._locations[pos], self.records[pos].num_samples
+        return self._shard(loc)[loc.offset: loc.offset + n]
 
     def audio_at(self, pos: int) -> np.ndarray:
-        """Audio of the clip at store position `pos` (read-only float32 view)."""
-        loc, n = self._locations[pos], self.records[pos].num_samples
-        return self._shard(loc.shard)[loc.offset: loc.offset + n]
+        """Audio of the clip at store position `pos` as float32 (a read-only view of float32
+        stores, a decoded copy of int16 ones)."""
+        return decode_samples(self.stored_at(pos))
 
     def audio(self, clip_id: str) -> np.ndarray:
         return self.audio_at(self.position(clip_id))
@@ -261,12 +320,13 @@ class ClipStore:
         return summarize(self.records, self.sample_rate)
 
     def loudness_at(self, pos: int) -> np.ndarray:
-        if self._loudness is None:
-            path = confined(self.path, LOUDNESS_FILE, "loudness file")
-            self._loudness = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
-                              if path.stat().st_size else np.zeros(0, DTYPE))
         loc = self._locations[pos]
-        return self._loudness[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
+        if loc.part not in self._loudness:
+            path = self._confined(loc, LOUDNESS_FILE, "loudness file")
+            self._loudness[loc.part] = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
+                                        if path.stat().st_size else np.zeros(0, DTYPE))
+        levels = self._loudness[loc.part]
+        return levels[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
 
     def loudness(self, clip_id: str) -> np.ndarray:
         """A-weighted level (dB, uncalibrated) of each `loudness_frame_seconds` frame."""
@@ -338,18 +398,19 @@ class ClipStore:
     def verify(self) -> list[str]:
         """Clip ids whose audio no longer matches the digest written with it."""
         return [r.clip_id for pos, r in enumerate(self.records)
-                if _audio_sha256(self.audio_at(pos)) != self._locations[pos].sha256]
+                if _audio_sha256(self.stored_at(pos)) != self._locations[pos].sha256]
 
     def content_sha256(self) -> str:
         """Digest over clip ids and audio (recomputed from the shards) in clip-id order."""
-        return digest_content(self.sample_rate, ((r.clip_id, _audio_sha256(self.audio_at(p)))
-                                                 for p, r in enumerate(self.records)))
+        return digest_content(self.sample_rate, ((r.clip_id, _audio_sha256(self.stored_at(p)))
+                                                 for p, r in enumerate(self.records)),
+                              self.audio_dtype)
 
 
 def _audio_sha256(audio: np.ndarray, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     for begin in range(0, len(audio), chunk):
-        h.update(np.ascontiguousarray(audio[begin: begin + chunk], dtype=DTYPE).data)
+        h.update(np.ascontiguousarray(audio[begin: begin + chunk]).data)
     return h.hexdigest()
 
 
@@ -359,7 +420,8 @@ class StoreBusy(StoreError):
 
 _WRITING: set[str] = set()  # stores this process holds open for writing
 # What a store directory holds before its first manifest is written.
-_STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR}
+_STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR,
+                  PARTS_DIR}
 
 
 class StoreWriter:
@@ -371,7 +433,9 @@ class StoreWriter:
 
     def __init__(self, path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE,
                  loudness_frame_seconds: float = DEFAULT_LOUDNESS_FRAME_SECONDS,
-                 shard_bytes: int = DEFAULT_SHARD_BYTES, sync_seconds: float = 2.0) -> None:
+                 shard_bytes: int = DEFAULT_SHARD_BYTES, sync_seconds: float = 2.0,
+                 audio_dtype: str | None = None) -> None:
+        """`audio_dtype`: "float32" or "int16"; None keeps an existing store's (else float32)."""
         self.path = Path(path)
         if sample_rate <= 0 or loudness_frame_seconds * sample_rate < 1:
             raise StoreError(f"invalid sample rate {sample_rate} / loudness frame "
@@ -390,9 +454,14 @@ class StoreWriter:
             self._lock.close()
             raise StoreBusy(f"{self.path} is being written by another process") from None
         _WRITING.add(self._lock_key)
+        if audio_dtype is not None and audio_dtype not in AUDIO_DTYPES:
+            self._release_lock()
+            raise StoreError(f"audio dtype {audio_dtype!r} not in {sorted(AUDIO_DTYPES)}")
+        self.audio_dtype = (AUDIO_DTYPES[audio_dtype] if audio_dtype
+                            else existing_audio_dtype(self.path) or DTYPE)
         self.config = {"format": FORMAT, "sample_rate": int(sample_rate),
                        "loudness_frame_seconds": float(loudness_frame_seconds),
-                       "dtype": DTYPE.str}
+                       "dtype": self.audio_dtype.str}
         self.sample_rate = int(sample_rate)
         self.shard_bytes = int(shard_bytes)
         self.loudness_frame_seconds = float(loudness_frame_seconds)
@@ -417,7 +486,7 @@ class StoreWriter:
         except ValueError as exc:
             raise StoreError(str(exc)) from exc
         old = previous.get("config", {})
-        for key in ("sample_rate", "loudness_frame_seconds"):
+        for key in ("sample_rate", "loudness_frame_seconds", "dtype"):
             if old.get(key) != self.config[key]:
                 raise StoreError(f"{self.path} was written with {key}={old.get(key)}, "
                                  f"not {self.config[key]}; use another --out")
@@ -426,8 +495,8 @@ class StoreWriter:
     def _recover(self) -> None:
         """Keep the complete index lines whose bytes exist; cut everything else away."""
         rows, sizes = _read_jsonl(self.path / INDEX_FILE)
-        shard_sizes: dict[int, int] = {}
-        loud_size = _file_samples(self.path / LOUDNESS_FILE)
+        shard_sizes: dict[tuple[str | None, int], int] = {}
+        loud_sizes: dict[str | None, int] = {}
         self.records: list[ClipRecord] = []
         self._locations: list[_Location] = []
         self._ids: set[str] = set()
@@ -436,10 +505,14 @@ class StoreWriter:
             if record.clip_id in self._ids:
                 raise StoreError(f"{self.path / INDEX_FILE} lists {record.clip_id!r} twice; "
                                  "the store is damaged")
-            if loc.shard not in shard_sizes:
-                shard_sizes[loc.shard] = _file_samples(_shard_path(self.path, loc.shard))
-            if (loc.offset + record.num_samples > shard_sizes[loc.shard]
-                    or loc.loudness_offset + loc.loudness_frames > loud_size):
+            root = confined(self.path, loc.part, "store part") if loc.part else self.path
+            if (loc.part, loc.shard) not in shard_sizes:
+                shard_sizes[loc.part, loc.shard] = _file_samples(
+                    _shard_path(root, loc.shard, self.audio_dtype), self.audio_dtype)
+            if loc.part not in loud_sizes:
+                loud_sizes[loc.part] = _file_samples(root / LOUDNESS_FILE)
+            if (loc.offset + record.num_samples > shard_sizes[loc.part, loc.shard]
+                    or loc.loudness_offset + loc.loudness_frames > loud_sizes[loc.part]):
                 break  # bytes lost (power failure before a sync): drop this and later lines
             self.records.append(record)
             self._locations.append(loc)
@@ -449,18 +522,19 @@ class StoreWriter:
         os.truncate(index_path, sum(sizes[: len(self.records)]))
         # Truncate shards to what the index accounts for; drop shards nothing points into.
         ends: dict[int, int] = {}
-        for record, loc in zip(self.records, self._locations):
+        own = [(r, l) for r, l in zip(self.records, self._locations) if l.part is None]
+        for record, loc in own:
             ends[loc.shard] = max(ends.get(loc.shard, 0), loc.offset + record.num_samples)
         self._shard = max(ends) if ends else 0
-        for shard_file in sorted((self.path / SHARD_DIR).glob("audio-*.f32")):
+        suffix = _SHARD_SUFFIX[self.audio_dtype.str]
+        for shard_file in sorted((self.path / SHARD_DIR).glob(f"audio-*{suffix}")):
             shard = int(shard_file.stem.split("-")[1])
             if shard in ends:
-                os.truncate(shard_file, ends[shard] * DTYPE.itemsize)
+                os.truncate(shard_file, ends[shard] * self.audio_dtype.itemsize)
             else:
                 shard_file.unlink()
         self._shard_len = ends.get(self._shard, 0)
-        self._loud_len = max((l.loudness_offset + l.loudness_frames for l in self._locations),
-                             default=0)
+        self._loud_len = max((l.loudness_offset + l.loudness_frames for _, l in own), default=0)
         loud_path = self.path / LOUDNESS_FILE
         loud_path.touch()
         os.truncate(loud_path, self._loud_len * DTYPE.itemsize)
@@ -470,7 +544,7 @@ class StoreWriter:
         os.truncate(skipped_path, sum(skipped_sizes))
         self._index_fd = os.open(index_path, os.O_WRONLY | os.O_APPEND)
         self._skipped_fd = os.open(skipped_path, os.O_WRONLY | os.O_APPEND)
-        self._audio_f = open(_shard_path(self.path, self._shard), "ab")
+        self._audio_f = open(_shard_path(self.path, self._shard, self.audio_dtype), "ab")
         self._loud_f = open(loud_path, "ab")
 
     # -- writing --------------------------------------------------------------------------
@@ -487,11 +561,11 @@ class StoreWriter:
         self.close(complete=exc_type is None)
 
     def _next_shard_if_full(self) -> None:
-        if self._shard_len and self._shard_len * DTYPE.itemsize >= self.shard_bytes:
+        if self._shard_len and self._shard_len * self.audio_dtype.itemsize >= self.shard_bytes:
             self._audio_f.close()
             self._shard += 1
             self._shard_len = 0
-            self._audio_f = open(_shard_path(self.path, self._shard), "ab")
+            self._audio_f = open(_shard_path(self.path, self._shard, self.audio_dtype), "ab")
 
     def add(self, clip_id: str, blocks: np.ndarray | Iterable[np.ndarray], *, source: str,
             dataset: str, labels: Sequence[str] = (), fold: str | None = None,
@@ -512,19 +586,20 @@ class StoreWriter:
         n = 0
         try:
             for block in blocks:
-                block = np.ascontiguousarray(np.asarray(block).ravel(), dtype=DTYPE)
+                block = np.asarray(block).ravel()
                 if not np.all(np.isfinite(block)):
                     raise ValueError(f"{int(np.count_nonzero(~np.isfinite(block)))} NaN/Inf samples")
-                self._audio_f.write(block.data)
-                digest.update(block.data)
-                meter.update(block)
+                stored = encode_samples(block, self.audio_dtype)
+                self._audio_f.write(stored.data)
+                digest.update(stored.data)
+                meter.update(decode_samples(stored))  # levels of what readers will get
                 n += len(block)
             if n == 0:
                 raise ValueError("no audio samples")
         except BaseException:
             # Undo the partial clip so the shard stays exactly what the index describes.
             self._audio_f.flush()
-            os.truncate(self._audio_f.name, offset * DTYPE.itemsize)
+            os.truncate(self._audio_f.name, offset * self.audio_dtype.itemsize)
             raise
         levels = meter.finish()
         self._audio_f.flush()
@@ -543,6 +618,36 @@ class StoreWriter:
         self._ids.add(clip_id)
         self._run["added"] += 1
         return record
+
+    def adopt_part(self, part: str | Path) -> int:
+        """Join the clips of a complete store part under `parts/` into this store's index
+        (the part's audio stays where it is); returns how many were new. Idempotent: clips
+        already indexed are left alone, so a join interrupted by a crash is redone safely."""
+        part_store = ClipStore(part)
+        relative = Path(part).resolve().relative_to(self.path.resolve()).as_posix()
+        _safe_part(relative)
+        if (part_store.sample_rate, part_store.audio_dtype) != (self.sample_rate,
+                                                                 self.audio_dtype):
+            raise StoreError(f"{part} holds {part_store.audio_dtype} audio at "
+                             f"{part_store.sample_rate} Hz, not {self.audio_dtype} at "
+                             f"{self.sample_rate} Hz")
+        added = 0
+        for record, loc in zip(part_store.records, part_store._locations):
+            if record.clip_id in self._ids:
+                continue
+            loc = _Location(loc.shard, loc.offset, loc.loudness_offset, loc.loudness_frames,
+                            loc.sha256, relative)
+            line = json.dumps(_record_to_json(record, loc), separators=(",", ":")) + "\n"
+            os.write(self._index_fd, line.encode())  # the commit point, as in `add`
+            self.records.append(record)
+            self._locations.append(loc)
+            self._ids.add(record.clip_id)
+            added += 1
+        for row in _read_jsonl(Path(part) / SKIPPED_FILE)[0]:
+            if row not in self._skipped:
+                self.skip(row["path"], row["reason"], row.get("clip_id"), row.get("source"))
+        self._run["added"] += added
+        return added
 
     def skip(self, path: str, reason: str, clip_id: str | None = None,
              source: str | None = None) -> None:
@@ -573,7 +678,8 @@ class StoreWriter:
 
     def content_sha256(self) -> str:
         return digest_content(self.sample_rate,
-                              ((r.clip_id, l.sha256) for r, l in zip(self.records, self._locations)))
+                              ((r.clip_id, l.sha256) for r, l in zip(self.records, self._locations)),
+                              self.audio_dtype)
 
     def _write_manifest(self, status: str, **fields) -> dict:
         runs = list(self.previous_manifest.get("runs", []))
@@ -617,8 +723,16 @@ def _refuse_foreign_directory(path: Path) -> None:
                          "choose a new or empty directory")
 
 
-def _file_samples(path: Path) -> int:
-    return path.stat().st_size // DTYPE.itemsize if path.is_file() else 0
+def _file_samples(path: Path, dtype: np.dtype = DTYPE) -> int:
+    return path.stat().st_size // dtype.itemsize if path.is_file() else 0
+
+
+def existing_audio_dtype(path: str | Path) -> np.dtype | None:
+    """The sample type of the clip store at `path`, or None when there is none yet."""
+    try:
+        return audio_dtype_of(read_manifest(path, kind=KIND)["config"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
 
 
 def _utc_now() -> str:

@@ -29,3 +29,12 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def urban_eval_dir() -> Path:
     return _require(SHARED / "data" / "urban-eval")
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance with 2 CPUs for every Ray test (starting Ray takes seconds)."""
+    ray = pytest.importorskip("ray", reason="Ray tests need the cluster extra")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

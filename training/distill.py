@@ -32,6 +32,7 @@ from sea.configs import ModelConfig
 from sea.manifest import atomic_write_bytes, read_manifest
 from sea.reducer import KIND as REDUCER_KIND, load_targets
 from sea.store import ClipStore
+from training import ddp
 from training.checkpoint import load_checkpoint, load_tensors, save_checkpoint
 from training.distill_data import WindowCache, iter_batches, split_clips
 from training.embedder import default_device
@@ -42,6 +43,7 @@ from training.prefetch import Prefetcher
 from training.teacher_embed import set_cpu_threads
 
 log = logging.getLogger(__name__)
+AMP_MODES = ("auto", "fp16", "bf16", "off")  # auto: fp16 on CUDA, off on CPU
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windows_per_second",
                   "data_wait_share")
 
@@ -62,6 +64,7 @@ class DistillSettings:
     device: str | None = None
     threads: int | None = None  # CPU threads; None: every core
     cache_dir: str | None = None  # None: OUT/cache
+    amp: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -72,6 +75,31 @@ class DistillSettings:
         if self.final_activation not in FINAL_ACTIVATIONS:
             raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
         make_loss(self.loss)  # ValueError for an unknown loss
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"--amp {self.amp!r} not in {AMP_MODES}")
+
+
+class MixedPrecisionStudent(torch.nn.Module):
+    """The student as trained: the log-mel frontend in float32 (float16 cannot hold its dB
+    range), the conv body under autocast in `dtype` when given. One module, so that DDP sees
+    one forward per step."""
+
+    def __init__(self, model: L3Net, dtype: torch.dtype | None) -> None:
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        logmel = self.model.frontend(windows)
+        with torch.autocast(windows.device.type, dtype=self.dtype or torch.float32,
+                            enabled=self.dtype is not None):
+            return self.model.body(logmel)
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of an --amp mode on `device` (None: full float32)."""
+    if mode == "auto":
+        mode = "fp16" if device.type == "cuda" else "off"
+    return {"fp16": torch.float16, "bf16": torch.bfloat16, "off": None}[mode]
 
 
 def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
@@ -150,15 +178,17 @@ class Distiller:
         self.train_rows = np.flatnonzero(~is_val)
         self.val_rows = np.flatnonzero(is_val)
         self.split.update(train_windows=len(self.train_rows), val_windows=len(self.val_rows))
-        self.cache = WindowCache(self.store, self.index, self.cfg.frontend.sample_rate,
-                                 settings.cache_dir or self.out / "cache", settings.resampler)
+        self.ranks = ddp.current()
+        with ddp.main_first():  # rank 0 builds the audio cache, the others then read it
+            self.cache = WindowCache(self.store, self.index, self.cfg.frontend.sample_rate,
+                                     settings.cache_dir or self.out / "cache", settings.resampler)
         self.device = torch.device(settings.device) if settings.device else default_device()
         set_cpu_threads(self.device, settings.threads)
         torch.manual_seed(settings.seed)
         self.model = L3Net(self.cfg).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
-        self.amp = self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.amp = amp_dtype(settings.amp, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.loss_fn = make_loss(settings.loss, settings.relational_weight)
         self.history: list[dict[str, Any]] = []
         self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0}
@@ -166,6 +196,11 @@ class Distiller:
             self._load_last()
         else:
             self._init_output_scale()
+        self.student = MixedPrecisionStudent(self.model, self.amp)
+        self.trainer = self.student  # what a training step runs: DDP-wrapped under torchrun
+        if self.ranks.world > 1:
+            self.trainer = torch.nn.parallel.DistributedDataParallel(
+                self.student, device_ids=[self.device] if self.device.type == "cuda" else None)
 
     def _init_output_scale(self, count: int = 256) -> None:
         rows = np.sort(np.random.default_rng(self.settings.seed).permutation(
@@ -207,9 +242,12 @@ class Distiller:
                 "clip_store": self.reducer["embeddings"]["clip_store"],
                 "split": self.split,
                 "training": {**dataclasses.asdict(self.settings), "device": str(self.device),
-                             "amp": self.amp}}
+                             "amp": str(self.amp).replace("torch.", "") if self.amp else False,
+                             "processes": self.ranks.world}}
 
     def _save_epoch(self, improved: bool) -> None:
+        if not self.ranks.main:
+            return
         extra = {**self._record(), **self.state}
         if improved:
             save_checkpoint(self.out, self.model, extra)
@@ -225,16 +263,12 @@ class Distiller:
         atomic_write_bytes(self.out / "history.csv", text.getvalue().encode())
 
     # -- training --------------------------------------------------------------------------
-    def _forward(self, windows: np.ndarray) -> torch.Tensor:
-        """Student embeddings; on CUDA the conv body runs in float16, the log-mel frontend
-        (whose dB range float16 cannot hold) in float32."""
-        logmel = self.model.frontend(torch.from_numpy(windows).to(self.device, non_blocking=True))
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            return self.model.body(logmel)
+    def _forward(self, net: torch.nn.Module, windows: np.ndarray) -> torch.Tensor:
+        return net(torch.from_numpy(windows).to(self.device, non_blocking=True))
 
     def _step(self, windows: np.ndarray, targets: np.ndarray) -> float:
         y = torch.from_numpy(targets).to(self.device, non_blocking=True)
-        loss = self.loss_fn(self._forward(windows), y)
+        loss = self.loss_fn(self._forward(self.trainer, windows).float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -246,43 +280,51 @@ class Distiller:
         self.model.train()
         rng = np.random.default_rng([self.settings.seed, epoch])
         batches = iter_batches(self.train_rows, self.settings.batch_size, rng, self.cache,
-                               self.targets)
+                               self.targets, self.ranks.rank, self.ranks.world)
         total, count = 0.0, 0
         with Prefetcher(batches, depth=3) as data, tqdm(
                 total=len(self.train_rows), unit="win", desc=f"epoch {epoch}", leave=False,
-                dynamic_ncols=True) as bar:
+                dynamic_ncols=True, disable=not self.ranks.main) as bar:
             for windows, targets in data:
                 total += self._step(windows, targets) * len(windows)
                 count += len(windows)
-                bar.update(len(windows))
+                bar.update(len(windows) * self.ranks.world)
             wait = data.wait_seconds
-        return total / max(count, 1), count, wait
+        total, count = ddp.all_sum(np.array([total, count]))
+        return total / max(count, 1), int(count), wait
 
     @torch.inference_mode()
     def evaluate(self, rows: np.ndarray) -> tuple[float, float]:
-        """(mean loss, pooled R^2) of the student on `rows`."""
+        """(mean loss, pooled R^2) of the student on `rows` (each rank scores its share)."""
         self.model.eval()
+        ddp.broadcast_buffers(self.model)  # every rank scores rank 0's (saved) model
+        dim = self.targets.shape[1]
         total, sse, n = 0.0, 0.0, 0
-        y_sum = np.zeros(self.targets.shape[1])
-        y_sq = np.zeros(self.targets.shape[1])
-        for windows, targets in iter_batches(rows, 4 * self.settings.batch_size, None,
+        y_sum = np.zeros(dim)
+        y_sq = np.zeros(dim)
+        for windows, targets in iter_batches(rows[self.ranks.rank::self.ranks.world],
+                                             4 * self.settings.batch_size, None,
                                              self.cache, self.targets):
-            pred = self._forward(windows)
+            pred = self._forward(self.student, windows).float()
             y = torch.from_numpy(targets).to(self.device)
             total += float(self.loss_fn(pred, y)) * len(windows)
-            sse += float(((pred.float() - y) ** 2).sum())
+            sse += float(((pred - y) ** 2).sum())
             y_sum += targets.sum(axis=0, dtype=np.float64)
             y_sq += (targets.astype(np.float64) ** 2).sum(axis=0)
             n += len(windows)
+        summed = ddp.all_sum(np.concatenate([[total, sse, n], y_sum, y_sq]))
+        total, sse, n = summed[:3]
+        y_sum, y_sq = summed[3:3 + dim], summed[3 + dim:]
         sst = float((y_sq - y_sum ** 2 / max(n, 1)).sum())
         return total / max(n, 1), r2_score(sse, sst)
 
     def fit(self) -> list[dict[str, Any]]:
         """Train until `epochs` or early stopping; returns the history rows."""
         s = self.settings
-        tb = _tensorboard(self.out)
-        log.info("distilling %s (%d windows train, %d val, %s split) on %s", self.cfg.name,
-                 len(self.train_rows), len(self.val_rows), self.split["by"], self.device)
+        tb = _tensorboard(self.out) if self.ranks.main else None
+        log.info("distilling %s (%d windows train, %d val, %s split) on %s%s", self.cfg.name,
+                 len(self.train_rows), len(self.val_rows), self.split["by"], self.device,
+                 f" x {self.ranks.world} ranks" if self.ranks.world > 1 else "")
         for epoch in range(self.state["epoch"] + 1, s.epochs + 1):
             if self.state["bad_epochs"] >= s.patience:
                 break

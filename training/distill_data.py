@@ -102,10 +102,17 @@ def split_clips(store: ClipStore, val_fraction: float = 0.1, val_folds: list[str
 
 
 def iter_batches(rows: np.ndarray, batch_size: int, rng: np.random.Generator | None,
-                 cache: WindowCache, targets: np.ndarray
+                 cache: WindowCache, targets: np.ndarray, rank: int = 0, world: int = 1
                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(windows, targets) batches over `rows`, shuffled when `rng` is given."""
+    """(windows, targets) batches over `rows`, shuffled when `rng` is given.
+
+    With `world` > 1 ranks, batches are cut from the same global order on every rank and each
+    rank gets its strided share of each one; a last batch too small to give every rank a row
+    is dropped (every rank must take the same number of steps)."""
     order = rng.permutation(rows) if rng is not None else rows
     for begin in range(0, len(order), batch_size):
         chunk = np.sort(order[begin: begin + batch_size])  # sorted reads are sequential reads
+        if len(chunk) < world:
+            break
+        chunk = chunk[rank::world]
         yield cache.windows(chunk), np.asarray(targets[chunk], dtype=np.float32)

@@ -21,17 +21,49 @@ from training.sampling import group_ids, sample_rows
 log = logging.getLogger(__name__)
 
 
+class ColumnStats:
+    """Per-column mean and variance (Chan et al.'s pairwise merge, float64) and the minimum,
+    accumulated block by block so the targets never have to be in memory at once."""
+
+    def __init__(self, dim: int) -> None:
+        self.n, self.mean, self.m2 = 0, np.zeros(dim), np.zeros(dim)
+        self.minimum = np.inf
+
+    def update(self, block: np.ndarray) -> None:
+        if not len(block):
+            return
+        block = np.asarray(block, dtype=np.float64)
+        n_b, mean_b = len(block), block.mean(axis=0)
+        m2_b = ((block - mean_b) ** 2).sum(axis=0)
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.m2 += m2_b + delta ** 2 * self.n * n_b / n
+        self.mean += delta * n_b / n
+        self.n = n
+        self.minimum = min(self.minimum, float(block.min()))
+
+    @property
+    def total_variance(self) -> float:
+        """Sum over columns of the population variance (numpy's `var`, ddof 0)."""
+        return float(self.m2.sum() / max(self.n, 1))
+
+
 def write_targets(reducer: Reducer, embeddings: EmbeddingStore, path: Path) -> dict[str, Any]:
     """Transform every embedding (shard by shard) into `path` (.npy, renamed into place)."""
     tmp = path.with_name(f".{path.name}.tmp")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
                                     shape=(len(embeddings), reducer.out_dim))
     start = time.perf_counter()
-    for begin, shard in tqdm(list(embeddings.iter_shards()), desc="targets", unit="shard"):
-        out[begin: begin + len(shard)] = reducer.transform(np.asarray(shard, dtype=np.float32))
+    stats = ColumnStats(reducer.out_dim)
+    for begin, shard in tqdm(embeddings.iter_shards(), total=embeddings.num_shards,
+                             desc="targets", unit="shard"):
+        targets = reducer.transform(np.asarray(shard, dtype=np.float32))
+        out[begin: begin + len(shard)] = targets
+        stats.update(targets)
+        if begin // embeddings.shard_rows % 64 == 63:
+            out.flush()  # written pages go to disk instead of piling up as dirty memory
     out.flush()
-    variance = float(out.var(axis=0).sum())
-    minimum = float(out.min())
+    variance, minimum = stats.total_variance, stats.minimum
     del out
     os.replace(tmp, path)
     return {"rows": len(embeddings), "dim": reducer.out_dim, "total_variance": variance,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sea.cluster import RayOptions
 from sea.embedding_store import EmbeddingStoreWriter, clip_store_id
 from sea.store import ClipStore
 from training.embedder import Embedder
@@ -34,8 +35,11 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
                 hop_seconds: float = 1.0, center: bool = False, dtype: str = "float32",
                 batch_size: int = 64, shard_rows: int = 4096,
                 device: str | torch.device | None = None, resampler: str = "soxr",
-                threads: int | None = None) -> dict:
-    """Write (or finish) the embedding store `out`; returns its manifest."""
+                threads: int | None = None, ray: RayOptions | None = None) -> dict:
+    """Write (or finish) the embedding store `out`; returns its manifest.
+
+    With `ray`, the missing shards are computed by Ray actors (`training.ray_embed`); the
+    shards are the same, byte for byte on CPU at the same thread count per process."""
     window_seconds = model.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, hop_seconds, center)
     if len(index) == 0:
@@ -51,6 +55,19 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
     if done_rows:
         log.info("resuming %s: %d of %d shards already done", out, writer.num_shards - len(missing),
                  writer.num_shards)
+
+    if ray is not None:
+        from training.ray_embed import embed_shards_on_ray
+
+        start = time.perf_counter()
+        embed_shards_on_ray(store, index, model, writer, missing, ray, batch_size, resampler,
+                            done_rows)
+        elapsed = time.perf_counter() - start
+        computed = len(index) - done_rows
+        log.info("embedded %d windows in %.1f s (%.1f windows/s) on %d Ray workers", computed,
+                 elapsed, computed / max(elapsed, 1e-9), ray.workers)
+        return writer.finish(teacher=teacher_info, device=f"ray x{ray.workers}",
+                             last_run={"windows": computed, "seconds": round(elapsed, 3)})
 
     def shards() -> Iterator[tuple[int, np.ndarray]]:
         for shard in missing:

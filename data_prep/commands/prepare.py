@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from sea.cluster import add_ray_arguments, ray_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="NAME:ARG input spec")
@@ -34,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synth-background", metavar="DIR",
                         help="synth:  use background files from DIR/<any>/ instead of generated ones")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--audio-dtype", choices=("auto", "float32", "int16"), default="auto",
+                        help="stored sample type: int16 halves disk and I/O; auto (default) "
+                             "picks int16 when every input is 16-bit PCM or narrower, float32 "
+                             "otherwise; an existing store keeps its type")
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                             synth_foreground=args.synth_foreground,
                             synth_background=args.synth_background)
     manifest = prepare(args.sources, args.out, sample_rate=args.sample_rate,
-                       workers=args.workers, options=options, progress=not args.no_progress)
+                       workers=args.workers, options=options, progress=not args.no_progress,
+                       ray=ray_options(args), audio_dtype=args.audio_dtype)
     print(f"{args.out}: {manifest['clips']} clips, {manifest['seconds']:.1f} s, "
           f"{len(manifest['skipped'])} skipped inputs, content {manifest['content_sha256'][:16]}")
     for row in manifest["skipped"][:10]:

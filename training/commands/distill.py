@@ -67,6 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int,
                         help="CPU threads for torch (default: every core; fewer can be faster "
                              "on a machine busy with other work)")
+    parser.add_argument("--amp", choices=("auto", "fp16", "bf16", "off"), default="auto",
+                        help="mixed precision of the conv body: auto (fp16 on CUDA, off on CPU), "
+                             "fp16 (with gradient scaling), bf16, or off")
+    parser.add_argument("--nproc", type=int, default=1, metavar="N",
+                        help="data-parallel processes on this machine (DDP via torchrun: one "
+                             "per GPU on CUDA, gloo on CPU); --batch-size and --lr stay the "
+                             "global values. Several machines: run `torchrun --nnodes ... -m "
+                             "sea.cli distill ...` yourself (see README, Scaling out)")
 
 
 def student_config(args: argparse.Namespace):
@@ -94,8 +102,27 @@ def student_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from training import ddp
+
+    if args.nproc < 1:
+        log.error("--nproc must be at least 1")
+        return 2
+    if args.nproc > 1 and not ddp.under_torchrun():
+        return ddp.launch(args.nproc, args._argv)
+    try:
+        return _train(args)
+    finally:
+        ddp.finish()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training import ddp
     from training.distill import DistillSettings, Distiller
 
+    ranks, device = ddp.init_from_env(args.device)
+    if not ranks.main:  # one rank reports; the others would repeat it
+        logging.getLogger().setLevel(logging.WARNING)
+    threads = args.threads or (ddp.local_cpu_threads() if ranks.world > 1 else None)
     try:
         cfg = student_config(args)
         settings = DistillSettings(
@@ -104,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             val_fraction=args.val_fraction,
             val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
             final_activation=args.final_activation, resampler=args.resampler,
-            device=args.device, threads=args.threads, cache_dir=args.cache_dir)
+            device=device, threads=threads, cache_dir=args.cache_dir, amp=args.amp)
         distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)

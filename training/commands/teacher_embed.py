@@ -13,6 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sea.cluster import add_ray_arguments, ray_options
+
 log = logging.getLogger("sea.teacher_embed")
 
 
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for torch (default: every core; fewer can be faster "
                              "on a machine busy with other work)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a random-weight teacher")
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("--hop and --batch-size must be positive")
         return 2
     try:
+        ray = ray_options(args)
         store = ClipStore(args.store)
         model, info = load_teacher(args.teacher, args.weights, args.seed)
         manifest = embed_store(store, model, args.out, info, hop_seconds=args.hop,
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                                dtype="float16" if args.float16 else "float32",
                                batch_size=args.batch_size, shard_rows=args.shard_rows,
                                device=args.device, resampler=args.resampler,
-                               threads=args.threads)
+                               threads=args.threads, ray=ray)
     except (FileNotFoundError, KeyError, ValueError, WeightsUnavailable) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sea.cluster import RayOptions
 from sea.manifest import atomic_save_npz, read_manifest, write_manifest
 from sea.store import ClipStore
 
@@ -63,12 +64,22 @@ def embedder_info(embedder) -> dict:
             for k in ("name", "dim", "num_params", "size_bytes", "sample_rate")}
 
 
+def write_part(store: ClipStore, embedder, directory: Path, part: int, hop_seconds: float,
+               clips_per_part: int) -> None:
+    """Embed the clips of cache part `part` and write it atomically."""
+    begin = part * clips_per_part
+    positions = range(begin, min(begin + clips_per_part, len(store)))
+    atomic_save_npz(_part_path(directory, part),
+                    **_embed_part(store, embedder, positions, hop_seconds))
+
+
 def load_or_compute(store: ClipStore, embedder_factory, directory: Path, hop_seconds: float,
-                    progress: bool = True) -> FrameEmbeddings:
+                    progress: bool = True, ray: RayOptions | None = None) -> FrameEmbeddings:
     """Embeddings of every clip of `store`; parts already on disk are reused, not recomputed.
 
     `embedder_factory()` is only called when something is missing (loading a model is slow).
-    The manifest, written once every part exists, marks the cache complete.
+    The manifest, written once every part exists, marks the cache complete. With `ray`, the
+    missing parts are computed by Ray actors (`training.evaluate.ray_cache`).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -82,11 +93,15 @@ def load_or_compute(store: ClipStore, embedder_factory, directory: Path, hop_sec
                        hop_seconds=hop_seconds, center=True)
     bar = tqdm(missing, desc=f"embed {directory.name.split('__')[0]}", unit="part",
                disable=not progress, leave=False)
-    for part in bar:
-        begin = part * CLIPS_PER_PART
-        positions = range(begin, min(begin + CLIPS_PER_PART, len(store)))
-        atomic_save_npz(_part_path(directory, part),
-                        **_embed_part(store, embedder, positions, hop_seconds))
+    if ray is not None and missing:
+        from training.evaluate.ray_cache import write_parts_on_ray
+
+        write_parts_on_ray(store, embedder_factory, directory, hop_seconds, CLIPS_PER_PART,
+                           missing, ray, on_done=bar.update)
+    else:
+        for part in bar:
+            write_part(store, embedder, directory, part, hop_seconds, CLIPS_PER_PART)
+    bar.close()
     loaded = [np.load(_part_path(directory, p), allow_pickle=False) for p in parts]
     counts = np.concatenate([d["counts"] for d in loaded])
     if len(counts) != len(store):

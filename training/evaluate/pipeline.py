@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
+from sea.cluster import RayOptions
 from sea.store import ClipStore
 from training.evaluate import plots
 from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
@@ -44,6 +45,7 @@ class EvaluationConfig:
     device: str | None = None
     threads: int | None = None
     progress: bool = True
+    ray: RayOptions | None = None  # compute the embedding caches on Ray
     methods: list[Method] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,7 +90,7 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
     directory = cache_dir(cfg.cache or cfg.out / "cache", key, store, cfg.hop_seconds)
     emb = load_or_compute(store, lambda: load_embedder(spec, cfg.batch_size, cfg.device,
                                                        cfg.threads),
-                          directory, cfg.hop_seconds, progress=cfg.progress)
+                          directory, cfg.hop_seconds, progress=cfg.progress, ray=cfg.ray)
     info = emb.model_info
     entry = {"spec": spec.text, "id": key, "kind": spec.kind, "name": spec.name,
              "dim": info.get("dim"), "num_params": info.get("num_params"),
