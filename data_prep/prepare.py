@@ -16,20 +16,44 @@ from typing import Callable, Iterable, Iterator
 
 from data_prep.decode import BLOCK_FRAMES, Decoded, describe_error, materialize, task_blocks
 from data_prep.sources import SourceOptions, plan_sources
-from data_prep.tasks import ClipTask
-from sea.store import SPOOL_DIR, StoreWriter
+from data_prep.tasks import ClipTask, SourceError
+from sea.output import existing_kind
+from sea.store import KIND as STORE_KIND, SPOOL_DIR, ClipStore, StoreWriter
 
 log = logging.getLogger(__name__)
 
 
-def unique_tasks(tasks: Iterable[ClipTask]) -> tuple[list[ClipTask], list[ClipTask]]:
-    """(first task per clip id, later duplicates)."""
-    seen: set[str] = set()
-    unique, dupes = [], []
+def unique_tasks(tasks: Iterable[ClipTask]) -> list[ClipTask]:
+    """One task per clip id. The same input planned twice (a source given twice) is kept once;
+    two different inputs that map to one clip id stop the run, naming both (never one dropped)."""
+    seen: dict[str, ClipTask] = {}
     for task in tasks:
-        (dupes if task.clip_id in seen else unique).append(task)
-        seen.add(task.clip_id)
-    return unique, dupes
+        first = seen.setdefault(task.clip_id, task)
+        if first != task:
+            raise SourceError(f"{first.source} and {task.source} both map to clip id "
+                              f"{task.clip_id!r}; rename one, or prepare them into separate "
+                              "stores")
+    return list(seen.values())
+
+
+def check_stored_sources(out: Path, tasks: list[ClipTask]) -> None:
+    """Refuse a task whose clip id the store at `out` already holds from another input (it
+    would be skipped as 'already done' and silently lost)."""
+    if existing_kind(out) != STORE_KIND or not (out / "manifest.json").is_file():
+        return
+    stored = {r.clip_id: r.source for r in ClipStore(out).records}
+    for task in tasks:
+        source = stored.get(task.clip_id)
+        if source is not None and source != task.source:
+            raise SourceError(f"{task.source} maps to clip id {task.clip_id!r}, which "
+                              f"{out} already holds from {source}; prepare it into "
+                              "another store")
+
+
+def source_paths(sources: list[str], options: SourceOptions) -> list[str]:
+    """The files and folders the sources read (the output must not overlap them)."""
+    paths = [arg for name, _, arg in (s.partition(":") for s in sources) if name != "synth"]
+    return paths + [p for p in (options.synth_foreground, options.synth_background) if p]
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -90,21 +114,24 @@ def _add(writer: StoreWriter, task: ClipTask, blocks, events: tuple) -> None:
 
 
 def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, workers: int = 1,
-            options: SourceOptions = SourceOptions(), progress: bool = True) -> dict:
-    """Build or extend the store at `out`; returns its manifest. Re-running resumes."""
+            options: SourceOptions = SourceOptions(), progress: bool = True,
+            overwrite: bool = False) -> dict:
+    """Build or extend the store at `out`; returns its manifest. Re-running resumes;
+    `overwrite` replaces an existing store instead."""
     from tqdm import tqdm
 
     plan = plan_sources(sources, options)
-    tasks, dupes = unique_tasks(plan.tasks)
-    writer = StoreWriter(out, sample_rate=sample_rate)
+    tasks = unique_tasks(plan.tasks)
+    check_stored_sources(Path(out), tasks)
+    writer = StoreWriter(out, sample_rate=sample_rate, overwrite=overwrite,
+                         inputs=source_paths(sources, options))
     spool = Path(out) / SPOOL_DIR
     shutil.rmtree(spool, ignore_errors=True)  # leftovers of a killed run
     spool.mkdir()
     try:
         for path, reason in plan.problems:
+            log.warning("skipped %s: %s", path, reason)
             writer.skip(path, reason)
-        for task in dupes:
-            writer.skip(task.source, f"duplicate clip id {task.clip_id!r}", task.clip_id)
         todo = [t for t in tasks if t.clip_id not in writer]
         log.info("%d clips planned, %d already stored, %d to do", len(tasks),
                  len(tasks) - len(todo), len(todo))

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synth:  use event files from DIR/<label>/ instead of procedural ones")
     parser.add_argument("--synth-background", metavar="DIR",
                         help="synth:  use background files from DIR/<any>/ instead of generated ones")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the clip store in --out instead of extending it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                             synth_foreground=args.synth_foreground,
                             synth_background=args.synth_background)
     manifest = prepare(args.sources, args.out, sample_rate=args.sample_rate,
-                       workers=args.workers, options=options, progress=not args.no_progress)
+                       workers=args.workers, options=options, progress=not args.no_progress,
+                       overwrite=args.overwrite)
     print(f"{args.out}: {manifest['clips']} clips, {manifest['seconds']:.1f} s, "
           f"{len(manifest['skipped'])} skipped inputs, content {manifest['content_sha256'][:16]}")
     for row in manifest["skipped"][:10]:

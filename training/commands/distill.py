@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of initialisation, validation split and shuffling (0)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the checkpoint in --out with a new run")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
                         help="store rate -> student rate resampler for the audio cache (soxr)")
@@ -105,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
             val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
             final_activation=args.final_activation, resampler=args.resampler,
             device=args.device, threads=args.threads, cache_dir=args.cache_dir)
-        distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume)
+        if args.resume and args.overwrite:
+            raise ValueError("--resume and --overwrite exclude each other")
+        distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume,
+                              args.overwrite)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2
