@@ -29,10 +29,14 @@ def unique_tasks(tasks: Iterable[ClipTask]) -> list[ClipTask]:
     seen: dict[str, ClipTask] = {}
     for task in tasks:
         first = seen.setdefault(task.clip_id, task)
-        if first != task:
-            raise SourceError(f"{first.source} and {task.source} both map to clip id "
-                              f"{task.clip_id!r}; rename one, or prepare them into separate "
-                              "stores")
+        if first == task:
+            continue
+        if first.source == task.source:
+            raise SourceError(f"{task.source} is listed twice with different metadata "
+                              f"({first.labels}, fold {first.fold} vs {task.labels}, fold "
+                              f"{task.fold}); fix the metadata file")
+        raise SourceError(f"{first.source} and {task.source} both map to clip id "
+                          f"{task.clip_id!r}; rename one, or prepare them into separate stores")
     return list(seen.values())
 
 
@@ -151,7 +155,7 @@ def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, worke
                     error = describe_error(exc)
             if error is not None:
                 skipped += 1
-                log.debug("skipped %s: %s", task.source, error)
+                log.warning("skipped %s: %s", task.source, error)
                 writer.skip(task.source, error, task.clip_id)
             bar.update()
             mb_s = stored_bytes / 1e6 / max(time.monotonic() - start, 1e-9)

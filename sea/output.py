@@ -66,7 +66,7 @@ def check_not_an_input(out: Path, inputs: Iterable[str | Path]) -> None:
                               "change or destroy what is being read; choose another output")
 
 
-def _clear(path: Path) -> None:
+def clear_output(path: Path) -> None:
     """Remove an artifact's content, manifest first (the commit point of every artifact)."""
     (path / MANIFEST_FILE).unlink(missing_ok=True)
     for entry in path.iterdir():
@@ -149,7 +149,7 @@ def claim_output(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (
     if overwrite and (finished or any(p.name != LOCK_FILE for p in out.iterdir())):
         log.warning("%s: replacing the existing %s (--overwrite)", out, kind)
         try:
-            _clear(out)
+            clear_output(out)
         except BaseException:
             lock.release()
             raise
