@@ -55,8 +55,9 @@ def check_stored_sources(out: Path, tasks: list[ClipTask]) -> None:
 
 
 def source_paths(sources: list[str], options: SourceOptions) -> list[str]:
-    """The files and folders the sources read (the output must not overlap them)."""
-    paths = [arg for name, _, arg in (s.partition(":") for s in sources) if name != "synth"]
+    """The folders read whole (every file under them): the output must not overlap them.
+    Dataset sources read only the files their metadata lists, so a store beside them is safe."""
+    paths = [arg for name, _, arg in (s.partition(":") for s in sources) if name == "folder"]
     return paths + [p for p in (options.synth_foreground, options.synth_background) if p]
 
 

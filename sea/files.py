@@ -60,9 +60,8 @@ def walk_files(root: str | Path, skip_hidden: bool = False) -> tuple[list[Path],
                 if entry.is_file():
                     files.append(Path(entry.path))
                     continue
-            except OSError as exc:
-                problems.append((entry.path, f"cannot read: {exc.strerror or exc}"))
-                continue
+            except OSError:
+                pass  # e.g. ELOOP from a link to itself: _link_problem says which
             problems.append((entry.path, _link_problem(entry.path)))
 
     visit(str(root))

@@ -53,6 +53,8 @@ def output_path(audio_path: Path, output_dir: Path | None, suffix: str) -> Path:
 
 
 OUTPUT_KIND = "audio-embeddings"
+# What makes two outputs interchangeable (the --model text may differ for the same weights).
+PRODUCER_KEYS = ("model_sha256", "hop", "center", "resampler")
 
 
 def check_unique_outputs(files: list[Path], output_dir: Path | None, suffix: str) -> None:
@@ -139,14 +141,14 @@ def run(args: argparse.Namespace) -> int:
         for path in tqdm(files, desc="embed", unit="file"):
             out = output_path(path, args.output_dir, args.suffix)
             if out.exists() and not args.overwrite:
-                found = read_producer(out)
-                if found == producer:
+                found = read_producer(out) or {}
+                differs = [k for k in PRODUCER_KEYS if found.get(k) != producer[k]]
+                if not differs:
                     log.info("%s: exists, skipped", out)
                     continue
-                differs = sorted(k for k in producer if (found or {}).get(k) != producer[k])
                 log.error("%s: exists but was made by another model or settings (%s); pass "
                           "--overwrite to redo it", out,
-                          "no record" if found is None else "differs in " + ", ".join(differs))
+                          "differs in " + ", ".join(differs) if found else "no producer record")
                 failures += 1
                 continue
             try:
