@@ -29,3 +29,20 @@ def artifacts(tmp_path_factory):
                root / "emb", "--hop", "0.5", "--threads", "1", "--shard-rows", "8") == 0
     assert sea("reduce", root / "emb", "--reducer", "identity", "--out", root / "red") == 0
     return {name: root / name for name in ("store", "teacher", "emb", "red")}
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A float bundle of a tiny random student (`ckpt` beside it is its checkpoint)."""
+    import torch
+
+    from sea.configs import custom_config
+    from training.checkpoint import save_checkpoint
+    from training.model import L3Net
+
+    root = tmp_path_factory.mktemp("bundle")
+    torch.manual_seed(1)
+    save_checkpoint(root / "ckpt", L3Net(custom_config(TEACHER_FILTERS, name="t")).eval())
+    assert sea("export", root / "ckpt", "--frontend", "outside", "--parity-windows", "2",
+               "--out", root / "bundle") == 0
+    return root / "bundle"

@@ -103,24 +103,8 @@ REASON = {"wav": "truncated", "flac": "", "ogg": "", "mp3": "truncated",
           "1hz": "implausible sample rate 1 Hz", "300ch": "implausible channel count 300"}
 
 
-@pytest.fixture(scope="module")
-def node_bundle(tmp_path_factory):
-    import torch
-
-    from sea.configs import custom_config
-    from training.checkpoint import save_checkpoint
-    from training.model import L3Net
-
-    root = tmp_path_factory.mktemp("decode")
-    torch.manual_seed(0)
-    save_checkpoint(root / "ckpt", L3Net(custom_config((4, 8, 8, 8), name="t")).eval())
-    assert sea("export", root / "ckpt", "--frontend", "outside", "--parity-windows", "2",
-               "--out", root / "bundle") == 0
-    return root
-
-
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_one_decoding_policy_for_prepare_embed_and_node(case, tmp_path, node_bundle, caplog):
+def test_one_decoding_policy_for_prepare_embed_and_node(case, tmp_path, tiny_bundle, caplog):
     """Each damaged or implausible file is refused by all three readers, for one reason."""
     from deploy.node.cli import main as node_main
 
@@ -135,11 +119,11 @@ def test_one_decoding_policy_for_prepare_embed_and_node(case, tmp_path, node_bun
     assert REASON[case] in reason and reason
 
     caplog.clear()
-    assert sea("embed", folder / name, "--model", node_bundle / "ckpt", "--output-dir",
+    assert sea("embed", folder / name, "--model", tiny_bundle.parent / "ckpt", "--output-dir",
                tmp_path / "emb") == 1
     assert reason in caplog.text and not list((tmp_path / "emb").glob("*.npz"))
 
-    assert node_main(["run", "--bundle", str(node_bundle / "bundle"), "--input",
+    assert node_main(["run", "--bundle", str(tiny_bundle), "--input",
                       str(folder / name), "--out", str(tmp_path / "node.jsonl")]) == 1
     lines = [json.loads(x) for x in (tmp_path / "node.jsonl").read_text().splitlines()]
     assert lines[-1] == {"source": str(folder / name), "error": reason}

@@ -9,7 +9,6 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 import torch
 
 from lost_support import crash_after, every_boundary, sea, write_wavs
@@ -135,27 +134,13 @@ def test_export_resumes_identically(tmp_path, monkeypatch):
     assert every_boundary(out, run, compare) >= 3
 
 
-@pytest.fixture(scope="module")
-def node_bundle(tmp_path_factory):
-    from sea.configs import custom_config
-    from training.checkpoint import save_checkpoint
-    from training.model import L3Net
-
-    root = tmp_path_factory.mktemp("node")
-    torch.manual_seed(1)
-    save_checkpoint(root / "ckpt", L3Net(custom_config((4, 8, 8, 8), name="t")).eval())
-    assert sea("export", root / "ckpt", "--frontend", "outside", "--parity-windows", "2",
-               "--out", root / "bundle") == 0
-    return root / "bundle"
-
-
-def test_node_output_is_whole_or_untouched_after_a_kill(node_bundle, tmp_path):
+def test_node_output_is_whole_or_untouched_after_a_kill(tiny_bundle, tmp_path):
     from deploy.node.cli import main as node_main
     from deploy.node.runner import NodeRunner
 
     wavs = write_wavs(tmp_path / "wavs", 2, seconds=2.0)
     out = tmp_path / "out.jsonl"
-    argv = ["run", "--bundle", str(node_bundle), "--input", str(wavs), "--hop", "0.5"]
+    argv = ["run", "--bundle", str(tiny_bundle), "--input", str(wavs), "--hop", "0.5"]
     assert node_main([*argv, "--out", str(tmp_path / "ref.jsonl")]) == 0
     ref = (tmp_path / "ref.jsonl").read_text()
     lines = ref.count("\n")
