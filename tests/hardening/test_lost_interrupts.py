@@ -104,21 +104,15 @@ def test_prepare_resumes_identically(tmp_path):
     assert every_boundary(out, run, compare) >= 4
 
 
-def test_export_resumes_identically(tmp_path, monkeypatch):
-    """Conversion is not a write boundary: the re-runs reuse the reference's .tflite bytes
-    (same model, same converter), so every boundary can be tried in a few seconds."""
+def test_export_resumes_identically(tiny_bundle, tmp_path, monkeypatch):
+    """Conversion is not a write boundary: the re-runs reuse the reference bundle's .tflite
+    bytes (same checkpoint, same converter), so every boundary can be tried in seconds."""
     import deploy.exporter as exporter
-    from sea.configs import custom_config
-    from training.checkpoint import save_checkpoint
-    from training.model import L3Net
 
-    torch.manual_seed(0)
-    ckpt = tmp_path / "ckpt"
-    save_checkpoint(ckpt, L3Net(custom_config((4, 8, 8, 8), name="t")).eval())
-    argv = ["export", ckpt, "--frontend", "outside", "--parity-windows", "2", "--out"]
-    assert sea(*argv, tmp_path / "ref") == 0
-    ref = read_manifest(tmp_path / "ref")
-    tflite = (tmp_path / "ref" / ref["variants"]["outside"]["file"]).read_bytes()
+    argv = ["export", tiny_bundle.parent / "ckpt", "--frontend", "outside", "--parity-windows",
+            "2", "--out"]  # as the fixture made `tiny_bundle`
+    ref = read_manifest(tiny_bundle)
+    tflite = (tiny_bundle / ref["variants"]["outside"]["file"]).read_bytes()
     monkeypatch.setattr(exporter, "build_variant", lambda *a, **k: tflite)
     out = tmp_path / "out"
 
@@ -128,8 +122,9 @@ def test_export_resumes_identically(tmp_path, monkeypatch):
     def compare() -> None:
         manifest = read_manifest(out)
         assert manifest["variants"] == ref["variants"]
+        assert manifest["parity"] == ref["parity"]
         assert sorted(p.name for p in out.iterdir()) == sorted(
-            p.name for p in (tmp_path / "ref").iterdir())
+            p.name for p in tiny_bundle.iterdir())
 
     assert every_boundary(out, run, compare) >= 3
 
