@@ -136,8 +136,11 @@ class Distiller:
                  out: str | Path, settings: DistillSettings, resume: bool = False,
                  overwrite: bool = False) -> None:
         self.settings, self.out = settings, Path(out)
+        if not overwrite:
+            self._check_out(resume)
+        # Without --resume a finished checkpoint in `out` is replaced only with --overwrite.
         self._lock = claim_output(self.out, CHECKPOINT_KIND, inputs=(store_path, reducer_dir),
-                                  overwrite=overwrite)
+                                  overwrite=overwrite, resume=resume)
         try:
             self._setup(store_path, reducer_dir, cfg, resume)
         except BaseException:
@@ -147,7 +150,6 @@ class Distiller:
     def _setup(self, store_path: str | Path, reducer_dir: str | Path, cfg: ModelConfig,
                resume: bool) -> None:
         settings = self.settings
-        self._check_out(resume)
         self.reducer = read_manifest(reducer_dir, kind=REDUCER_KIND)
         self.reducer_dir = Path(reducer_dir)
         self.targets = np.load(self.reducer_dir / TARGETS_FILE, mmap_mode="r")
@@ -197,12 +199,14 @@ class Distiller:
 
     # -- checkpoint bookkeeping ------------------------------------------------------------
     def _check_out(self, resume: bool) -> None:
-        if committed_epochs(self.out) and not resume:
+        epochs = committed_epochs(self.out)
+        if epochs and not resume:
             raise ValueError(f"{self.out} already holds a training run: pass --resume to "
                              "continue it, --overwrite to replace it, or choose another --out")
-        if resume and not committed_epochs(self.out) and (self.out / "history.csv").exists():
-            raise ValueError(f"{self.out} was written by an older sea (no epochs/); cannot "
-                             "resume it: pass --overwrite or choose another --out")
+        if resume and not epochs and (self.out / "manifest.json").is_file():
+            raise ValueError(f"{self.out} holds a checkpoint without epochs/ (not made by this "
+                             "sea's distill); cannot resume it: pass --overwrite or choose "
+                             "another --out")
 
     def _epoch_dir(self, epoch: int) -> Path:
         return self.out / EPOCHS_DIR / f"{epoch:04d}"

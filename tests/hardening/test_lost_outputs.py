@@ -86,6 +86,17 @@ def test_distill_overwrite_and_resume(artifacts, tmp_path, caplog):
     assert [p.name for p in sorted((out / "epochs").iterdir())] == ["0001"]
 
 
+def test_distill_never_trains_over_another_checkpoint(artifacts, tmp_path, caplog):
+    other = tmp_path / "teacher"
+    shutil.copytree(artifacts["teacher"], other)
+    before = digests(other)
+    assert distill(artifacts, other, "--epochs", "1") == 2
+    assert "pass --overwrite" in caplog.text
+    assert distill(artifacts, other, "--epochs", "1", "--resume") == 2
+    assert "cannot resume" in caplog.text
+    assert digests(other) == before
+
+
 def test_resume_of_the_same_command_stays_allowed(artifacts, tmp_path):
     emb = tmp_path / "emb"
     assert teacher_embed(artifacts, emb) == 0
