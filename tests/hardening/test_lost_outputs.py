@@ -43,7 +43,8 @@ def digests(path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("victim", ["store", "emb", "red", "teacher"])
-@pytest.mark.parametrize("command", ["reduce", "distill", "teacher-embed", "prepare"])
+@pytest.mark.parametrize("command", ["reduce", "distill", "teacher-embed", "prepare", "export",
+                                     "evaluate", "quickstart", "embed"])
 def test_no_command_writes_into_another_kind_of_artifact(artifacts, tmp_path, caplog,
                                                          command, victim):
     target = tmp_path / victim
@@ -52,10 +53,15 @@ def test_no_command_writes_into_another_kind_of_artifact(artifacts, tmp_path, ca
     run = {"reduce": lambda: reduce(artifacts, target),
            "distill": lambda: distill(artifacts, target, "--epochs", "1"),
            "teacher-embed": lambda: teacher_embed(artifacts, target),
-           "prepare": lambda: prepare(write_wavs(tmp_path / "wavs", 1), target)}[command]
+           "prepare": lambda: prepare(write_wavs(tmp_path / "wavs", 1), target),
+           "export": lambda: _export(artifacts, target),
+           "evaluate": lambda: _evaluate(artifacts, target),
+           "quickstart": lambda: sea("quickstart", "--out", target),
+           "embed": lambda: sea("embed", write_wavs(tmp_path / "wavs", 1), "--model",
+                                artifacts["teacher"], "--output-dir", target)}[command]
     kind = read_manifest(target)["kind"]
     own = {"reduce": "reducer", "distill": "student-checkpoint",
-           "teacher-embed": "embedding_store", "prepare": "clip_store"}[command]
+           "teacher-embed": "embedding_store", "prepare": "clip_store"}.get(command)
     if kind == own:
         return  # same kind: covered by the --overwrite tests
     assert run() == 2
@@ -178,9 +184,7 @@ def test_concurrent_writers_share_one_lock(artifacts, tmp_path, caplog, command)
             "reduce": lambda: reduce(artifacts, out),
             "distill": lambda: distill(artifacts, out, "--epochs", "1"),
             "export": lambda: _export(artifacts, out),
-            "evaluate": lambda: sea("evaluate", "--model", artifacts["teacher"], "--data",
-                                    artifacts["store"], "--protocol", "folds", "--out", out,
-                                    "--classifier", "logreg", "--no-progress"),
+            "evaluate": lambda: _evaluate(artifacts, out),
             "embed": lambda: sea("embed", wavs, "--model", artifacts["teacher"],
                                  "--output-dir", out),
         }[command]
@@ -194,3 +198,8 @@ def test_concurrent_writers_share_one_lock(artifacts, tmp_path, caplog, command)
 def _export(a, out) -> int:
     return sea("export", a["teacher"], "--out", out, "--frontend", "outside",
                "--parity-windows", "2")
+
+
+def _evaluate(a, out) -> int:
+    return sea("evaluate", "--model", a["teacher"], "--data", a["store"], "--protocol", "folds",
+               "--out", out, "--classifier", "logreg", "--no-progress")
