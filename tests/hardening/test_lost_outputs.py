@@ -42,9 +42,16 @@ def digests(path: Path) -> dict[str, str]:
             if p.is_file()}
 
 
-@pytest.mark.parametrize("victim", ["store", "emb", "red", "teacher"])
-@pytest.mark.parametrize("command", ["reduce", "distill", "teacher-embed", "prepare", "export",
-                                     "evaluate", "quickstart", "embed"])
+VICTIM_KINDS = {"store": "clip_store", "emb": "embedding_store", "red": "reducer",
+                "teacher": "student-checkpoint"}
+OWN_KIND = {"reduce": "reducer", "distill": "student-checkpoint",
+            "teacher-embed": "embedding_store", "prepare": "clip_store"}
+WRITERS = ["reduce", "distill", "teacher-embed", "prepare", "export", "evaluate", "quickstart",
+           "embed"]
+
+
+@pytest.mark.parametrize("command, victim", [  # same kind: the --overwrite tests below
+    (c, v) for c in WRITERS for v, kind in VICTIM_KINDS.items() if OWN_KIND.get(c) != kind])
 def test_no_command_writes_into_another_kind_of_artifact(artifacts, tmp_path, caplog,
                                                          command, victim):
     target = tmp_path / victim
@@ -60,10 +67,7 @@ def test_no_command_writes_into_another_kind_of_artifact(artifacts, tmp_path, ca
            "embed": lambda: sea("embed", write_wavs(tmp_path / "wavs", 1), "--model",
                                 artifacts["teacher"], "--output-dir", target)}[command]
     kind = read_manifest(target)["kind"]
-    own = {"reduce": "reducer", "distill": "student-checkpoint",
-           "teacher-embed": "embedding_store", "prepare": "clip_store"}.get(command)
-    if kind == own:
-        return  # same kind: covered by the --overwrite tests
+    assert kind == VICTIM_KINDS[victim]
     assert run() == 2
     assert f"holds a {kind!r} artifact" in caplog.text
     assert digests(target) == before  # nothing written, nothing replaced
