@@ -4,8 +4,9 @@ The student computes its own log-mel frontend (8 kHz for the SEA students) from 
 audio, resampled once into `CKPT/cache` (or --cache-dir). Validation clips are held out whole
 (by --val-folds, or a seeded --val-fraction of recordings); training stops early after
 --patience epochs without a lower validation loss. CKPT holds the best epoch's checkpoint
-(with the reducer id) and history.csv; CKPT/last is written every epoch and `--resume`
-continues from it. Uses CUDA with mixed precision when present, every CPU core otherwise;
+(with the reducer id) and history.csv; every epoch is committed whole (model, optimizer
+state, history) as CKPT/epochs/NNNN in one rename, and `--resume` continues from the last one
+exactly, wherever the run was killed. A finished CKPT is replaced only with --overwrite. Uses CUDA with mixed precision when present, every CPU core otherwise;
 logs to TensorBoard when installed.
 """
 
