@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,30 +21,6 @@ from sea.audio import AudioError, iter_audio_blocks, read_info
 
 BLOCK_FRAMES = 1 << 18
 SPOOL_SAMPLES = 1 << 23  # above this (~175 s at 48 kHz) a worker spools to disk
-_UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)  # streaming writers leave the data size unset
-
-
-def wav_truncation(path: str | Path) -> str | None:
-    """Why a RIFF/WAVE file is truncated (data chunk longer than the file), else None.
-
-    libsndfile silently shortens such files to what is there, so check the header ourselves.
-    """
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        size = Path(path).stat().st_size
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                return None
-            cid, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if cid == b"data":
-                available = size - f.tell()
-                if length not in _UNKNOWN_WAV_SIZES and length > available:
-                    return f"truncated: data chunk declares {length} bytes, file holds {available}"
-                return None
-            f.seek(length + (length & 1), 1)
 
 
 def decoded_blocks(path: str | Path, sr_out: int,
@@ -54,11 +29,7 @@ def decoded_blocks(path: str | Path, sr_out: int,
 
     The output length is floor(n_in * sr_out / sr_in), as `sea.audio.resample` gives.
     """
-    info = read_info(path)
-    if info.frames <= 0:
-        raise AudioError("file holds no audio frames")
-    if info.format == "WAV" and (why := wav_truncation(path)):
-        raise AudioError(why)
+    info = read_info(path)  # the shared decoding policy; iter_audio_blocks checks the length
     sr_in = int(info.samplerate)
     n_in = 0
     if sr_in == sr_out:
@@ -83,10 +54,6 @@ def decoded_blocks(path: str | Path, sr_out: int,
         tail = np.pad(pending, (0, max(remaining - len(pending), 0)))[:max(remaining, 0)]
         if len(tail):
             yield tail
-    # MPEG frame counts in headers are estimates; other formats must deliver all frames.
-    tolerance = info.frames // 100 if info.format == "MP3" else 0
-    if n_in < info.frames - tolerance:
-        raise AudioError(f"truncated: header promises {info.frames} frames, {n_in} decoded")
 
 
 def task_blocks(task: ClipTask, sr: int) -> tuple[Iterator[np.ndarray], tuple]:

@@ -17,21 +17,50 @@ from typing import Callable, Iterable, Iterator
 from data_prep.decode import BLOCK_FRAMES, Decoded, describe_error, materialize, task_blocks
 from data_prep.sources import SourceOptions, plan_sources
 from data_prep.sample_type import choose_audio_dtype
-from data_prep.tasks import ClipTask
+from data_prep.tasks import ClipTask, SourceError
 from sea.cluster import RayOptions
-from sea.store import SPOOL_DIR, StoreWriter
+from sea.output import existing_kind
+from sea.store import KIND as STORE_KIND, SPOOL_DIR, ClipStore, StoreWriter
 
 log = logging.getLogger(__name__)
 
 
-def unique_tasks(tasks: Iterable[ClipTask]) -> tuple[list[ClipTask], list[ClipTask]]:
-    """(first task per clip id, later duplicates)."""
-    seen: set[str] = set()
-    unique, dupes = [], []
+def unique_tasks(tasks: Iterable[ClipTask]) -> list[ClipTask]:
+    """One task per clip id. The same input planned twice (a source given twice) is kept once;
+    two different inputs that map to one clip id stop the run, naming both (never one dropped)."""
+    seen: dict[str, ClipTask] = {}
     for task in tasks:
-        (dupes if task.clip_id in seen else unique).append(task)
-        seen.add(task.clip_id)
-    return unique, dupes
+        first = seen.setdefault(task.clip_id, task)
+        if first == task:
+            continue
+        if first.source == task.source:
+            raise SourceError(f"{task.source} is listed twice with different metadata "
+                              f"({first.labels}, fold {first.fold} vs {task.labels}, fold "
+                              f"{task.fold}); fix the metadata file")
+        raise SourceError(f"{first.source} and {task.source} both map to clip id "
+                          f"{task.clip_id!r}; rename one, or prepare them into separate stores")
+    return list(seen.values())
+
+
+def check_stored_sources(out: Path, tasks: list[ClipTask]) -> None:
+    """Refuse a task whose clip id the store at `out` already holds from another input (it
+    would be skipped as 'already done' and silently lost)."""
+    if existing_kind(out) != STORE_KIND or not (out / "manifest.json").is_file():
+        return
+    stored = {r.clip_id: r.source for r in ClipStore(out).records}
+    for task in tasks:
+        source = stored.get(task.clip_id)
+        if source is not None and source != task.source:
+            raise SourceError(f"{task.source} maps to clip id {task.clip_id!r}, which "
+                              f"{out} already holds from {source}; prepare it into "
+                              "another store")
+
+
+def source_paths(sources: list[str], options: SourceOptions) -> list[str]:
+    """The folders read whole (every file under them): the output must not overlap them.
+    Dataset sources read only the files their metadata lists, so a store beside them is safe."""
+    paths = [arg for name, _, arg in (s.partition(":") for s in sources) if name == "folder"]
+    return paths + [p for p in (options.synth_foreground, options.synth_background) if p]
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -102,7 +131,7 @@ def store_task(writer: StoreWriter, task: ClipTask, blocks, events: tuple,
         except Exception as exc:
             error = describe_error(exc)
     if error is not None:
-        log.debug("skipped %s: %s", task.source, error)
+        log.warning("skipped %s: %s", task.source, error)
         writer.skip(task.source, error, task.clip_id)
     return error
 
@@ -118,8 +147,10 @@ def open_decoder(task: ClipTask, sample_rate: int) -> tuple[Iterator | None, tup
 
 def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, workers: int = 1,
             options: SourceOptions = SourceOptions(), progress: bool = True,
-            ray: RayOptions | None = None, audio_dtype: str = "auto") -> dict:
-    """Build or extend the store at `out`; returns its manifest. Re-running resumes.
+            ray: RayOptions | None = None, audio_dtype: str = "auto",
+            overwrite: bool = False) -> dict:
+    """Build or extend the store at `out`; returns its manifest. Re-running resumes;
+    `overwrite` replaces an existing store instead.
 
     With `ray`, Ray actors write store parts that this store's index joins
     (`data_prep.ray_prepare`); the clips, their order and the content digest are the same.
@@ -127,17 +158,18 @@ def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, worke
     from tqdm import tqdm
 
     plan = plan_sources(sources, options)
-    tasks, dupes = unique_tasks(plan.tasks)
-    writer = StoreWriter(out, sample_rate=sample_rate,
+    tasks = unique_tasks(plan.tasks)
+    check_stored_sources(Path(out), tasks)
+    writer = StoreWriter(out, sample_rate=sample_rate, overwrite=overwrite,
+                         inputs=source_paths(sources, options),
                          audio_dtype=choose_audio_dtype(audio_dtype, tasks, out))
     spool = Path(out) / SPOOL_DIR
     shutil.rmtree(spool, ignore_errors=True)  # leftovers of a killed run
     spool.mkdir()
     try:
         for path, reason in plan.problems:
+            log.warning("skipped %s: %s", path, reason)
             writer.skip(path, reason)
-        for task in dupes:
-            writer.skip(task.source, f"duplicate clip id {task.clip_id!r}", task.clip_id)
         todo = [t for t in tasks if t.clip_id not in writer]
         log.info("%d clips planned, %d already stored, %d to do", len(tasks),
                  len(tasks) - len(todo), len(todo))

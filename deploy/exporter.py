@@ -29,6 +29,7 @@ from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
 from sea.integrity import record_files
 from sea.manifest import atomic_save_npz, atomic_write_bytes, sha256_file, write_manifest
+from sea.output import MANIFEST_FILE, claim_output, clear_output
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +94,30 @@ def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFron
 def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                   quantize: str = "none", variants: tuple[str, ...] = ("outside", "in-graph"),
                   num_calibration: int = 128, head: str | Path | None = None,
-                  sources: dict | None = None) -> dict:
+                  sources: dict | None = None, overwrite: bool = False,
+                  inputs: tuple[str | Path, ...] = ()) -> dict:
     """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
-    manifest. Raises ParityError (after writing the report) when a target is missed."""
+    manifest. Raises ParityError (after writing the report) when a target is missed. A bundle
+    already in `out` is replaced only with `overwrite`; `out` must not overlap `inputs`."""
     if quantize not in convert.QUANTIZATIONS:
         raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty; choose a new --out")
+    created = not out.exists()
+    lock = claim_output(out, BUNDLE_KIND, inputs=inputs, overwrite=overwrite, resume=False)
+    try:
+        clear_output(out)  # what an interrupted export moved in before its manifest
+        return _export(model, out, windows, quantize, variants, num_calibration, head, sources)
+    except BaseException:
+        if created:  # a failed export leaves nothing that looks like an output
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        lock.release()
+
+
+def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str,
+            variants: tuple[str, ...], num_calibration: int, head: str | Path | None,
+            sources: dict | None) -> dict:
     cfg = model.cfg
     model = model.eval()
     calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
@@ -183,9 +200,9 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
             sources={**(sources or {}), "windows": windows.source},
             files=record_files(work, listed))
         work.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
-        if out.exists():
-            out.rmdir()
-        os.replace(work, out)
+        # Into the locked `out`: every file first, the manifest (the commit point) last.
+        for entry in sorted(work.iterdir(), key=lambda p: p.name == MANIFEST_FILE):
+            os.replace(entry, out / entry.name)
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)

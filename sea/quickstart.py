@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -23,10 +22,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sea.errors import SeaError
-from sea.manifest import atomic_write_json, read_manifest
+from sea.manifest import atomic_write_json, read_manifest, write_manifest
+from sea.output import claim_output
 
 log = logging.getLogger("sea.quickstart")
 
+KIND = "quickstart"
 STATE_FILE = "quickstart.json"
 # The published EdgeL3 SEA-64 weights kept next to a development checkout (`<repo>/../shared`).
 SEA64_FIXTURE = (Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
@@ -89,11 +90,17 @@ class Quickstart:
     """Runs (or resumes) the pipeline in `out` with `settings`; `sea_main` is `sea.cli.main`."""
 
     def __init__(self, out: str | Path, settings: Settings,
-                 sea_main: Callable[[list[str]], int]) -> None:
+                 sea_main: Callable[[list[str]], int], overwrite: bool = False) -> None:
         self.out = Path(out)
         self.settings = settings
         self.sea_main = sea_main
-        self.state = self._load_state()
+        self._lock = claim_output(self.out, KIND, overwrite=overwrite,
+                                  allowed={STATE_FILE, *(name for name, _ in STEPS)})
+        try:
+            self.state = self._load_state()
+        except BaseException:
+            self._lock.release()
+            raise
 
     # -- state ---------------------------------------------------------------------------
     def _load_state(self) -> dict[str, Any]:
@@ -146,7 +153,14 @@ class Quickstart:
         self._save_state()
 
     def run(self) -> dict[str, Any]:
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            state = self._run()
+            write_manifest(self.out, KIND, self.settings.as_json(), state=STATE_FILE)
+            return state
+        finally:
+            self._lock.release()
+
+    def _run(self) -> dict[str, Any]:
         self._save_state()
         start = time.perf_counter()
         for name, marker in STEPS:
@@ -222,7 +236,8 @@ class Quickstart:
     def student(self) -> None:
         s = self.settings
         _, student = self.target_dim_and_student()
-        resume = ["--resume"] if (self.path("student") / "history.csv").exists() else []
+        # --resume continues the committed epochs of an interrupted run (none: a fresh start).
+        resume = ["--resume"] if self.path("student").exists() else []
         self.sea("distill", "--store", self.path("store"), "--targets", self.path("reducer"),
                  *student, "--epochs", s.epochs, "--lr", s.lr, "--batch-size", s.batch_size,
                  "--seed", s.seed, "--out", self.path("student"), *resume)
@@ -230,12 +245,11 @@ class Quickstart:
     def bundle(self) -> None:
         bundle = self.path("bundle")
         failed = self.out / "bundle.failed-parity.json"  # what `sea export` leaves on a miss
-        if bundle.exists():  # an interrupted export; `sea export` wants a fresh directory
-            shutil.rmtree(bundle)
         failed.unlink(missing_ok=True)
         # The exporter draws 3 windows per clip; keep calibration + parity within that.
         clips = self.settings.clips
-        options = ["--out", bundle, "--calibration", self.path("store"), "--frontend",
+        # --overwrite: a bundle from an interrupted run of this step is redone.
+        options = ["--out", bundle, "--overwrite", "--calibration", self.path("store"), "--frontend",
                    NODE_VARIANT, "--calibration-windows", min(128, max(8, 2 * clips)),
                    "--parity-windows", min(32, max(4, clips)), "--seed", self.settings.seed]
         try:
@@ -247,7 +261,6 @@ class Quickstart:
             line = "!" * 78
             print(f"{line}\n int8 MISSED THE PARITY TARGETS (report: {failed});\n exporting "
                   f"float16 instead so that the pipeline can go on.\n{line}", flush=True)
-            shutil.rmtree(bundle, ignore_errors=True)
             self.sea("export", self.path("student"), "--quantize", "float16", *options)
 
     def teacher_model_spec(self) -> str | None:

@@ -16,7 +16,6 @@ drops a torn last line and truncates shard bytes that no index line accounts for
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +32,7 @@ from sea.framing import hop_samples, num_windows
 from sea.errors import SeaError
 from sea.loudness import SILENCE_DB, LoudnessMeter, db_to_power, power_to_db
 from sea.manifest import read_manifest, write_manifest
+from sea.output import LOCK_FILE, OutputBusy, OutputLock, claim_output
 from sea.paths import confined
 
 KIND = "clip_store"
@@ -51,7 +51,6 @@ INDEX_FILE = "index.jsonl"
 SKIPPED_FILE = "skipped.jsonl"
 LOUDNESS_FILE = "loudness.f32"
 SHARD_DIR = "shards"
-LOCK_FILE = ".lock"
 SPOOL_DIR = ".spool"  # scratch space of a writing job (data_prep's decoder spool files)
 PARTS_DIR = "parts"  # store parts written by parallel workers, joined by this store's index
 
@@ -414,11 +413,8 @@ def _audio_sha256(audio: np.ndarray, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-class StoreBusy(StoreError):
-    """Another writer holds the store open."""
+StoreBusy = OutputBusy  # another writer holds the store open
 
-
-_WRITING: set[str] = set()  # stores this process holds open for writing
 # What a store directory holds before its first manifest is written.
 _STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR,
                   PARTS_DIR}
@@ -434,26 +430,16 @@ class StoreWriter:
     def __init__(self, path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE,
                  loudness_frame_seconds: float = DEFAULT_LOUDNESS_FRAME_SECONDS,
                  shard_bytes: int = DEFAULT_SHARD_BYTES, sync_seconds: float = 2.0,
+                 overwrite: bool = False, inputs: Sequence[str | Path] = (),
                  audio_dtype: str | None = None) -> None:
         """`audio_dtype`: "float32" or "int16"; None keeps an existing store's (else float32)."""
         self.path = Path(path)
         if sample_rate <= 0 or loudness_frame_seconds * sample_rate < 1:
             raise StoreError(f"invalid sample rate {sample_rate} / loudness frame "
                              f"{loudness_frame_seconds} s")
-        _refuse_foreign_directory(self.path)
+        self._lock: OutputLock = claim_output(self.path, KIND, inputs=inputs,
+                                              overwrite=overwrite, allowed=_STORE_ENTRIES)
         (self.path / SHARD_DIR).mkdir(parents=True, exist_ok=True)
-        self._lock_key = str(self.path.resolve())
-        if self._lock_key in _WRITING:  # POSIX locks do not exclude the same process
-            raise StoreBusy(f"{self.path} is already open for writing in this process")
-        self._lock = open(self.path / LOCK_FILE, "a")
-        try:
-            # A POSIX record lock, not flock: forked decoder processes do not inherit it, so
-            # a killed writer never leaves the store locked by its orphaned children.
-            fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.close()
-            raise StoreBusy(f"{self.path} is being written by another process") from None
-        _WRITING.add(self._lock_key)
         if audio_dtype is not None and audio_dtype not in AUDIO_DTYPES:
             self._release_lock()
             raise StoreError(f"audio dtype {audio_dtype!r} not in {sorted(AUDIO_DTYPES)}")
@@ -696,7 +682,7 @@ class StoreWriter:
         `complete=False` marks a run that stopped early (status `interrupted`); rerunning the
         same job resumes it.
         """
-        if self._lock.closed:
+        if not self._lock.held:
             return read_manifest(self.path, kind=KIND)
         self._maybe_sync(force=True)
         manifest = self._write_manifest(status="complete" if complete else "interrupted",
@@ -709,18 +695,7 @@ class StoreWriter:
         return manifest
 
     def _release_lock(self) -> None:
-        self._lock.close()
-        _WRITING.discard(self._lock_key)
-
-
-def _refuse_foreign_directory(path: Path) -> None:
-    """Never scatter store files into a folder that holds something else (e.g. recordings)."""
-    if not path.is_dir() or (path / "manifest.json").exists():
-        return
-    foreign = sorted(p.name for p in path.iterdir() if p.name not in _STORE_ENTRIES)
-    if foreign:
-        raise StoreError(f"{path} is not empty and not a clip store (holds {foreign[:3]}); "
-                         "choose a new or empty directory")
+        self._lock.release()
 
 
 def _file_samples(path: Path, dtype: np.dtype = DTYPE) -> int:

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from sea.audio import AudioError, iter_audio_blocks, read_info
+from sea.audio import iter_audio_blocks, read_info
 from sea.framing import hop_samples
 
 
@@ -101,8 +101,6 @@ def iter_file_windows(path: str, sample_rate: int, hop_seconds: float, center: b
     """The windows `frame_audio` would cut from the whole resampled file, streamed: memory is
     bounded by one block and one window, whatever the file's length."""
     info = read_info(path)
-    if info.frames == 0:
-        raise AudioError("file holds no audio frames")
     resampler = StreamResampler(int(info.samplerate), sample_rate, int(info.frames))
     windows = WindowStream(int(round(window_seconds * sample_rate)),
                            hop_samples(sample_rate, hop_seconds), center)

@@ -1,12 +1,17 @@
 """Knowledge distillation: train a student to reproduce the reduced teacher embeddings.
 
 Checkpoint directory `out/`:
-- `model.pt`, `config.json`, `manifest.json`: the best epoch so far (lowest validation loss),
-  written by `training.checkpoint.save_checkpoint`; the manifest records the reducer id, the
-  teacher, the clip store, the split and the training settings;
-- `history.csv`: `epoch,train_loss,val_loss,val_r2` (+ seconds, windows/s, data wait share);
-- `last/`: the latest epoch's checkpoint plus `trainer.pt` (optimizer, early-stopping state),
-  written every epoch, which `--resume` continues from;
+- `epochs/NNNN/`: one complete checkpoint per committed epoch (`model.pt`, `config.json`,
+  `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and
+  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.tmp`
+  and renamed into place: that rename commits model, trainer state and history row together,
+  so a run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it
+  had never stopped. Only the best and the latest epoch are kept;
+- `manifest.json`, `config.json`: the best epoch so far (lowest validation loss), its manifest
+  pointing at `epochs/NNNN/model.pt` and recording the reducer id, the teacher, the clip store,
+  the split and the training settings; `history.csv`: `epoch,train_loss,val_loss,val_r2`
+  (+ seconds, windows/s, data wait share); `last` -> the latest epoch. All three are derived
+  from the committed epochs and repaired on resume;
 - `cache/` (or --cache-dir): the store's audio resampled to the student's rate, 4 bytes per
   sample (about 115 MB per hour of audio at 8 kHz); safe to delete after training.
 """
@@ -19,6 +24,8 @@ import io
 import json
 import logging
 import math
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +36,12 @@ import torch
 from tqdm import tqdm
 
 from sea.configs import ModelConfig
-from sea.manifest import atomic_write_bytes, read_manifest
+from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest
+from sea.output import claim_output
 from sea.reducer import KIND as REDUCER_KIND, load_targets
 from sea.store import ClipStore
 from training import ddp
-from training.checkpoint import load_checkpoint, load_tensors, save_checkpoint
+from training.checkpoint import CHECKPOINT_KIND, load_checkpoint, load_tensors, save_checkpoint
 from training.distill_data import WindowCache, iter_batches, split_clips
 from training.embedder import default_device
 from training.losses import make_loss
@@ -44,6 +52,7 @@ from training.teacher_embed import set_cpu_threads
 
 log = logging.getLogger(__name__)
 AMP_MODES = ("auto", "fp16", "bf16", "off")  # auto: fp16 on CUDA, off on CPU
+EPOCHS_DIR = "epochs"
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windows_per_second",
                   "data_wait_share")
 
@@ -152,9 +161,29 @@ class Distiller:
     """Sets up data, model and optimizer for `out`, then `fit()` runs or resumes training."""
 
     def __init__(self, store_path: str | Path, reducer_dir: str | Path, cfg: ModelConfig,
-                 out: str | Path, settings: DistillSettings, resume: bool = False) -> None:
+                 out: str | Path, settings: DistillSettings, resume: bool = False,
+                 overwrite: bool = False) -> None:
         self.settings, self.out = settings, Path(out)
-        self._check_out(resume)
+        if not overwrite:
+            self._check_out(resume)
+        # Without --resume a finished checkpoint in `out` is replaced only with --overwrite.
+        # Under DDP rank 0 alone writes, so it alone claims the output.
+        self._lock = (claim_output(self.out, CHECKPOINT_KIND, inputs=(store_path, reducer_dir),
+                                   overwrite=overwrite, resume=resume)
+                      if ddp.current().main else None)
+        try:
+            self._setup(store_path, reducer_dir, cfg, resume)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    def _setup(self, store_path: str | Path, reducer_dir: str | Path, cfg: ModelConfig,
+               resume: bool) -> None:
+        settings = self.settings
         self.reducer = read_manifest(reducer_dir, kind=REDUCER_KIND)
         self.reducer_dir = Path(reducer_dir)
         self.targets = load_targets(self.reducer_dir, self.reducer)
@@ -192,7 +221,7 @@ class Distiller:
         self.loss_fn = make_loss(settings.loss, settings.relational_weight)
         self.history: list[dict[str, Any]] = []
         self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0}
-        if resume and (self.out / "last" / "trainer.pt").is_file():
+        if resume and committed_epochs(self.out):
             self._load_last()
         else:
             self._init_output_scale()
@@ -211,12 +240,20 @@ class Distiller:
 
     # -- checkpoint bookkeeping ------------------------------------------------------------
     def _check_out(self, resume: bool) -> None:
-        if (self.out / "history.csv").exists() and not resume:
+        epochs = committed_epochs(self.out)
+        if epochs and not resume:
             raise ValueError(f"{self.out} already holds a training run: pass --resume to "
-                             "continue it, or choose another --out")
+                             "continue it, --overwrite to replace it, or choose another --out")
+        if resume and not epochs and (self.out / "manifest.json").is_file():
+            raise ValueError(f"{self.out} holds a checkpoint without epochs/ (not made by this "
+                             "sea's distill); cannot resume it: pass --overwrite or choose "
+                             "another --out")
+
+    def _epoch_dir(self, epoch: int) -> Path:
+        return self.out / EPOCHS_DIR / f"{epoch:04d}"
 
     def _load_last(self) -> None:
-        last = self.out / "last"
+        last = self._epoch_dir(committed_epochs(self.out)[-1])
         saved_cfg = ModelConfig.from_dict(json.loads((last / "config.json").read_text()))
         if saved_cfg != self.cfg:
             raise ValueError(f"{self.out} was trained with another student config; cannot resume")
@@ -227,9 +264,9 @@ class Distiller:
         self.optimizer.load_state_dict(trainer["optimizer"])
         self.scaler.load_state_dict(trainer["scaler"])
         self.state = trainer["state"]
-        with open(self.out / "history.csv", newline="") as f:
-            self.history = [row for row in csv.DictReader(f)
-                            if int(row["epoch"]) <= self.state["epoch"]]
+        with open(last / "history.csv", newline="") as f:
+            self.history = list(csv.DictReader(f))
+        self._publish()  # repair what a kill between commit and publication left behind
         log.info("resuming %s after epoch %d (best val loss %.4g at epoch %d)", self.out,
                  self.state["epoch"], self.state["best_val"], self.state["best_epoch"])
 
@@ -245,22 +282,51 @@ class Distiller:
                              "amp": str(self.amp).replace("torch.", "") if self.amp else False,
                              "processes": self.ranks.world}}
 
-    def _save_epoch(self, improved: bool) -> None:
+    def _save_epoch(self) -> None:
+        """Commit this epoch's model, trainer state and history in one rename (rank 0 only)."""
         if not self.ranks.main:
             return
-        extra = {**self._record(), **self.state}
-        if improved:
-            save_checkpoint(self.out, self.model, extra)
-        save_checkpoint(self.out / "last", self.model, extra)
+        final = self._epoch_dir(self.state["epoch"])
+        work = final.with_name(f".{final.name}.tmp")
+        shutil.rmtree(work, ignore_errors=True)  # left by a run killed while writing it
+        save_checkpoint(work, self.model, {**self._record(), **self.state})
         buf = io.BytesIO()
         torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                     "state": self.state, "reducer_id": self.reducer["reducer_id"]}, buf)
-        atomic_write_bytes(self.out / "last" / "trainer.pt", buf.getvalue())
+        atomic_write_bytes(work / "trainer.pt", buf.getvalue())
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS)
         writer.writeheader()
         writer.writerows(self.history)
-        atomic_write_bytes(self.out / "history.csv", text.getvalue().encode())
+        atomic_write_bytes(work / "history.csv", text.getvalue().encode())
+        os.replace(work, final)  # the commit point
+        _fsync_dir(final.parent)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Point the root at the committed epochs (best model, `last`, history) and drop the
+        epochs no longer needed. Idempotent: derived from committed epochs only."""
+        best, last = self.state["best_epoch"], self.state["epoch"]
+        if best:
+            best_dir = self._epoch_dir(best)
+            manifest = read_manifest(best_dir, CHECKPOINT_KIND)
+            atomic_write_bytes(self.out / "config.json", (best_dir / "config.json").read_bytes())
+            atomic_write_json(self.out / "manifest.json", {
+                **manifest, "weights": f"{EPOCHS_DIR}/{best_dir.name}/{manifest['weights']}"})
+        link = self.out / "last"
+        tmp_link = self.out / ".last.tmp"
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to(Path(EPOCHS_DIR) / f"{last:04d}")
+        os.replace(tmp_link, link)
+        atomic_write_bytes(self.out / "history.csv",
+                           (self._epoch_dir(last) / "history.csv").read_bytes())
+        for epoch in committed_epochs(self.out):
+            if epoch not in (best, last):
+                shutil.rmtree(self._epoch_dir(epoch))
+
+    def close(self) -> None:
+        """Release the output's write lock."""
+        self._release()
 
     # -- training --------------------------------------------------------------------------
     def _forward(self, net: torch.nn.Module, windows: np.ndarray) -> torch.Tensor:
@@ -320,6 +386,12 @@ class Distiller:
 
     def fit(self) -> list[dict[str, Any]]:
         """Train until `epochs` or early stopping; returns the history rows."""
+        try:
+            return self._fit()
+        finally:
+            self.close()
+
+    def _fit(self) -> list[dict[str, Any]]:
         s = self.settings
         tb = _tensorboard(self.out) if self.ranks.main else None
         log.info("distilling %s (%d windows train, %d val, %s split) on %s%s", self.cfg.name,
@@ -344,7 +416,7 @@ class Distiller:
                    "windows_per_second": f"{count / max(train_seconds, 1e-9):.1f}",
                    "data_wait_share": f"{wait / max(train_seconds, 1e-9):.3f}"}
             self.history.append(row)
-            self._save_epoch(improved)
+            self._save_epoch()
             log.info("epoch %d: train %.4g  val %.4g  val R^2 %.4f  (%.0f win/s, %.0f%% data wait)%s",
                      epoch, train_loss, val_loss, val_r2, count / max(train_seconds, 1e-9),
                      100 * wait / max(train_seconds, 1e-9), "  *best*" if improved else "")
@@ -356,6 +428,23 @@ class Distiller:
         if tb is not None:
             tb.close()
         return self.history
+
+
+def committed_epochs(out: Path) -> list[int]:
+    """Epoch numbers with a committed directory under `out/epochs`, ascending."""
+    folder = Path(out) / EPOCHS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (a power cut must not undo the commit)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _tensorboard(out: Path):

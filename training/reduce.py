@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from sea.embedding_store import EmbeddingStore
 from sea.manifest import sha256_file, atomic_save_npz
-from sea.reducer import TARGETS_FILE, Reducer, save_reducer
+from sea.output import claim_output
+from sea.reducer import KIND as REDUCER_KIND, TARGETS_FILE, Reducer, save_reducer
 from sea.store import ClipStore
 from training.reducers import check_dims, fit_reducer
 from training.sampling import group_ids, sample_rows
@@ -72,8 +73,9 @@ def write_targets(reducer: Reducer, embeddings: EmbeddingStore, path: Path) -> d
 
 def reduce_embeddings(emb_path: str | Path, out: str | Path, sampling: str, n_fit: int,
                       kind: str, dim: int | None, seed: int = 0, store_path: str | Path | None = None,
-                      max_dpp_size: int = 500) -> dict[str, Any]:
-    """Run the whole `sea reduce` step; returns the reducer manifest fields written."""
+                      max_dpp_size: int = 500, overwrite: bool = False) -> dict[str, Any]:
+    """Run the whole `sea reduce` step; returns the reducer manifest fields written.
+    An existing reducer in `out` is replaced only with `overwrite`."""
     if n_fit <= 0:
         raise ValueError(f"--n-fit must be positive, got {n_fit}")
     embeddings = EmbeddingStore(emb_path)
@@ -81,6 +83,15 @@ def reduce_embeddings(emb_path: str | Path, out: str | Path, sampling: str, n_fi
     dim = check_dims(kind, embeddings.dim, dim, min(n_fit, len(embeddings)))
     store = ClipStore(store_path or embeddings.config["clip_store"]["path"])
     embeddings.check_clip_store(store)
+    with claim_output(out, REDUCER_KIND, inputs=(emb_path, store.path), overwrite=overwrite,
+                      resume=False):
+        return _reduce(embeddings, store, emb_path, out, sampling, n_fit, kind, dim, seed,
+                       max_dpp_size)
+
+
+def _reduce(embeddings: EmbeddingStore, store: ClipStore, emb_path: str | Path, out: Path,
+            sampling: str, n_fit: int, kind: str, dim: int, seed: int,
+            max_dpp_size: int) -> dict[str, Any]:
     index = store.window_index(**embeddings.window_rules)
     groups, grouped_by = group_ids(store.records, index.clip_pos)
     loudness = store.window_loudness(index) if sampling in ("loudness", "dpp") else None

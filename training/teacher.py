@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from sea.configs import get_config
-from sea.manifest import sha256_file
+from sea.manifest import read_manifest, sha256_file
 from sea.weights import find_local, has_pretrained, resolve_weights
 from training.checkpoint import build_model, is_checkpoint
 from training.model import L3Net
@@ -55,7 +55,8 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
             raise ValueError("--weights cannot be combined with a checkpoint directory teacher")
         model = build_model(teacher)
         info = {"source": "checkpoint", "path": str(Path(teacher).resolve()),
-                "weights_sha256": sha256_file(Path(teacher) / "model.pt")}
+                "weights_sha256": sha256_file(Path(teacher) / read_manifest(teacher).get(
+                    "weights", "model.pt"))}
     else:
         if Path(teacher).suffix == ".h5":
             raise ValueError(f"--teacher {teacher} is a weight file: pass the architecture as "

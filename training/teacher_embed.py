@@ -13,7 +13,8 @@ import torch
 from tqdm import tqdm
 
 from sea.cluster import RayOptions
-from sea.embedding_store import EmbeddingStoreWriter, clip_store_id
+from sea.embedding_store import KIND as EMBEDDING_KIND, EmbeddingStoreWriter, clip_store_id
+from sea.output import claim_output
 from sea.store import ClipStore
 from training.embedder import Embedder
 from training.model import L3Net
@@ -35,11 +36,22 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
                 hop_seconds: float = 1.0, center: bool = False, dtype: str = "float32",
                 batch_size: int = 64, shard_rows: int = 4096,
                 device: str | torch.device | None = None, resampler: str = "soxr",
-                threads: int | None = None, ray: RayOptions | None = None) -> dict:
-    """Write (or finish) the embedding store `out`; returns its manifest.
+                threads: int | None = None, ray: RayOptions | None = None,
+                overwrite: bool = False) -> dict:
+    """Write (or finish) the embedding store `out`; returns its manifest. `overwrite`
+    replaces an embedding store already in `out` instead of resuming it.
 
     With `ray`, the missing shards are computed by Ray actors (`training.ray_embed`); the
     shards are the same, byte for byte on CPU at the same thread count per process."""
+    with claim_output(out, EMBEDDING_KIND, inputs=(store.path,), overwrite=overwrite):
+        return _embed_store(store, model, out, teacher_info, hop_seconds, center, dtype,
+                            batch_size, shard_rows, device, resampler, threads, ray)
+
+
+def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: dict[str, Any],
+                 hop_seconds: float, center: bool, dtype: str, batch_size: int,
+                 shard_rows: int, device: str | torch.device | None, resampler: str,
+                 threads: int | None, ray: RayOptions | None) -> dict:
     window_seconds = model.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, hop_seconds, center)
     if len(index) == 0:

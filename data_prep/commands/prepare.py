@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synth:  use event files from DIR/<label>/ instead of procedural ones")
     parser.add_argument("--synth-background", metavar="DIR",
                         help="synth:  use background files from DIR/<any>/ instead of generated ones")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the clip store in --out instead of extending it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--audio-dtype", choices=("auto", "float32", "int16"), default="auto",
                         help="stored sample type: int16 halves disk and I/O; auto (default) "
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
                             synth_background=args.synth_background)
     manifest = prepare(args.sources, args.out, sample_rate=args.sample_rate,
                        workers=args.workers, options=options, progress=not args.no_progress,
-                       ray=ray_options(args), audio_dtype=args.audio_dtype)
+                       ray=ray_options(args), audio_dtype=args.audio_dtype,
+                       overwrite=args.overwrite)
     print(f"{args.out}: {manifest['clips']} clips, {manifest['seconds']:.1f} s, "
           f"{len(manifest['skipped'])} skipped inputs, content {manifest['content_sha256'][:16]}")
     for row in manifest["skipped"][:10]:

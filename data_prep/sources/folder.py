@@ -1,4 +1,5 @@
-"""`folder:PATH`: a user's recordings, every non-hidden file under PATH (recursive).
+"""`folder:PATH`: a user's recordings, every non-hidden file under PATH (recursive;
+unreadable folders, dangling links and link loops are skipped with their reason).
 
 Options: `--folder-labels` takes each file's label from its first sub-folder under PATH;
 `--name-pattern` is a regular expression over the file name (without suffix) whose named
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from data_prep.tasks import ClipTask, SourceError, SourcePlan
+from sea.files import walk_files
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,12 @@ def plan(arg: str, options) -> SourcePlan:
     pattern = re.compile(options.name_pattern) if options.name_pattern else None
     name = root.resolve().name
     tasks = []
-    for path in sorted(root.rglob("*")):
+    files, problems = walk_files(root, skip_hidden=True)
+    for path in files:
         rel = path.relative_to(root)
-        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
-            continue
         labels = (rel.parts[0],) if options.folder_labels and len(rel.parts) > 1 else ()
         sensor, stamp = parse_name(path.stem, pattern, options.time_format)
         tasks.append(ClipTask(
             clip_id=f"{name}/{rel.as_posix()}", source=str(path), path=str(path),
             dataset=name, labels=labels, sensor_id=sensor, time=stamp, group=sensor))
-    return SourcePlan(tasks)
+    return SourcePlan(tasks, problems)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from data_prep.sources.tables import dataset_file, find_root, read_rows
 from data_prep.tasks import ClipTask, SourcePlan
+from sea.files import walk_files
 
 METADATA = "annotations.csv"
 COARSE_COLUMN = re.compile(r"^(\d+)_([A-Za-z-]+)_presence$")
@@ -53,15 +54,21 @@ def plan(arg: str, options) -> SourcePlan:
     by_file: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
         by_file[row["audio_filename"]].append(row)
-    audio = {p.name: p for p in sorted(root.rglob("*")) if p.suffix.lower() in AUDIO_SUFFIXES}
-    plan_ = SourcePlan()
+    files, problems = walk_files(root)
+    audio: dict[str, list[Path]] = defaultdict(list)
+    for p in files:
+        if p.suffix.lower() in AUDIO_SUFFIXES:
+            audio[p.name].append(p)
+    plan_ = SourcePlan(problems=problems)
     for name, file_rows in by_file.items():
         first = file_rows[0]
-        found = audio.get(name)
-        if found is None:
-            plan_.problems.append((str(root / name), "listed in annotations.csv but not found"))
+        found = audio.get(name, [])
+        if len(found) != 1:
+            plan_.problems.append((str(root / name), "listed in annotations.csv but not found"
+                                   if not found else "found more than once: "
+                                   + ", ".join(map(str, found))))
             continue
-        path = dataset_file(root, plan_, f"{METADATA} row", found.relative_to(root).as_posix())
+        path = dataset_file(root, plan_, f"{METADATA} row", found[0].relative_to(root).as_posix())
         if path is None:
             continue
         plan_.tasks.append(ClipTask(

@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="classifier head .npz to ship with the bundle (see sea.bundle)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the calibration/parity window draw (default 0)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a bundle already in --out")
 
 
 def default_store(model_path: str) -> Path | None:
@@ -79,6 +81,12 @@ def model_sources(args: argparse.Namespace) -> dict:
     return sources
 
 
+def export_inputs(args: argparse.Namespace, store: Path | None) -> tuple[Path, ...]:
+    """What the export reads from disk: --out must not overlap any of it."""
+    paths = [Path(args.model), args.weights and Path(args.weights), store, args.head]
+    return tuple(p for p in paths if p is not None and p.exists())
+
+
 def run(args: argparse.Namespace) -> int:
     from deploy.exporter import export_bundle
     from deploy.representative import generated_windows, store_windows
@@ -100,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     manifest = export_bundle(model, args.out, windows, quantize=args.quantize,
                              variants=FRONTEND_CHOICES[args.frontend],
                              num_calibration=args.calibration_windows, head=args.head,
-                             sources=model_sources(args))
+                             sources=model_sources(args), overwrite=args.overwrite,
+                             inputs=export_inputs(args, store))
     for variant, entry in manifest["variants"].items():
         p = manifest["parity"][variant]
         print(f"{variant:>9}: {entry['file']} {entry['size_bytes'] / 1024:.0f} KiB, "

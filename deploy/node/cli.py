@@ -3,8 +3,10 @@
     sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
-sounddevice), one JSON line per window is written and flushed as it is computed, bad inputs
-are reported and skipped, and SIGINT/SIGTERM stop the run cleanly after the current line.
+sounddevice), one JSON line per window is written and flushed as it is computed (into
+OUT.partial, renamed to OUT when the run ends, so a crashed run never leaves a cut-off OUT;
+unreadable inputs are reported with their reason and skipped), and SIGINT/SIGTERM stop the
+run cleanly after the current line.
 Exit status: 0 when every input was processed (or the run was stopped), 1 when some input
 failed, 2 for a bad bundle or arguments.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -74,12 +77,20 @@ def stop_on_signals(stop: threading.Event):
 
 @contextlib.contextmanager
 def open_output(target: str):
+    """The output stream. A file is written as `TARGET.partial` (flushed line by line, so it
+    can be followed live) and renamed to TARGET when the run ends; a run that crashes or is
+    killed leaves TARGET as it was, and re-running the same command writes it whole."""
     if target == "-":
         yield sys.stdout
         return
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", encoding="utf-8") as f:
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(final.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as f:
         yield f
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, final)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,12 +104,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     stop = threading.Event()
     live = [i for i in args.input if i == "mic"]
-    files, missing = find_audio_files([i for i in args.input if i != "mic"])
+    files, problems = find_audio_files([i for i in args.input if i != "mic"])
     with open_output(args.out) as out, stop_on_signals(stop):
         runner = NodeRunner(embedder, out, args.hop, args.center, args.top_k,
                             args.embeddings, stop)
-        for path in missing:
-            runner.report_error(str(path), "no such file or directory")
+        for path, reason in problems:
+            runner.report_error(path, reason)
         for path in files:
             if stop.is_set():
                 break

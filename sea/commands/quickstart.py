@@ -60,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also evaluate the teacher: auto (default) does when its measured "
                              "speed fits in 3 minutes and its weights are pretrained")
     parser.add_argument("--seed", type=int, default=0, help="seed of the soundscapes and training")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in --out instead of resuming what is there")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
                         dim=args.dim, student="custom" if args.filters else args.student,
                         filters=args.filters, lr=args.lr, batch_size=args.batch_size,
                         eval_hop=args.eval_hop, teacher_eval=args.teacher_eval)
-    state = Quickstart(args.out, settings, sea_main).run()
+    state = Quickstart(args.out, settings, sea_main, overwrite=args.overwrite).run()
     print(summary_text(args.out, state), flush=True)
     return 0

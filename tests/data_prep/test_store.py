@@ -12,6 +12,7 @@ import pytest
 
 from sea.framing import frame_audio
 from sea.loudness import LoudnessMeter, frame_loudness
+from sea.errors import SeaError
 from sea.store import INDEX_FILE, ClipStore, Event, StoreBusy, StoreError, StoreWriter
 
 SR = 8000
@@ -169,13 +170,13 @@ def test_writer_lock_and_config_checks(tmp_path):
     other = subprocess.run([sys.executable, "-c", "import sys; from sea.store import StoreWriter;"
                             f"StoreWriter({str(tmp_path)!r}, sample_rate={SR})"],
                            capture_output=True, text=True)
-    assert "StoreBusy" in other.stderr and "another process" in other.stderr
+    assert "OutputBusy" in other.stderr and "another process" in other.stderr
     w.close()
     with pytest.raises(StoreError, match="sample_rate"):
         StoreWriter(tmp_path, sample_rate=16000)
     StoreWriter(tmp_path, sample_rate=SR).close()  # the failed open released the lock
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "recording.wav").write_bytes(b"x")
-    with pytest.raises(StoreError, match="not a clip store"):
+    with pytest.raises(SeaError, match="not a sea artifact"):
         StoreWriter(tmp_path / "other", sample_rate=SR)
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["recording.wav"]

@@ -84,11 +84,12 @@ def test_missed_parity_fails_loudly(tmp_path, float_bundle, other_checkpoint, mo
 
 def test_refuses_non_empty_out(tmp_path, float_bundle):
     from deploy.exporter import export_bundle
+    from sea.output import OutputError
     from deploy.representative import generated_windows
 
     out = tmp_path / "taken"
     shutil.copytree(float_bundle, out)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OutputError, match="--overwrite"):
         export_bundle(None, out, generated_windows(8000, 2))
 
 

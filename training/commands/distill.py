@@ -4,8 +4,9 @@ The student computes its own log-mel frontend (8 kHz for the SEA students) from 
 audio, resampled once into `CKPT/cache` (or --cache-dir). Validation clips are held out whole
 (by --val-folds, or a seeded --val-fraction of recordings); training stops early after
 --patience epochs without a lower validation loss. CKPT holds the best epoch's checkpoint
-(with the reducer id) and history.csv; CKPT/last is written every epoch and `--resume`
-continues from it. Uses CUDA with mixed precision when present, every CPU core otherwise;
+(with the reducer id) and history.csv; every epoch is committed whole (model, optimizer
+state, history) as CKPT/epochs/NNNN in one rename, and `--resume` continues from the last one
+exactly, wherever the run was killed. A finished CKPT is replaced only with --overwrite. Uses CUDA with mixed precision when present, every CPU core otherwise;
 logs to TensorBoard when installed.
 """
 
@@ -59,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of initialisation, validation split and shuffling (0)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the checkpoint in --out with a new run")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
                         help="store rate -> student rate resampler for the audio cache (soxr)")
@@ -132,7 +135,10 @@ def _train(args: argparse.Namespace) -> int:
             val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
             final_activation=args.final_activation, resampler=args.resampler,
             device=device, threads=threads, cache_dir=args.cache_dir, amp=args.amp)
-        distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume)
+        if args.resume and args.overwrite:
+            raise ValueError("--resume and --overwrite exclude each other")
+        distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume,
+                              args.overwrite)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2

@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default: torch's; 1 is faster on a busy host)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_ray_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a report already in --out (default: resume it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             mil_aggregate=args.mil_aggregate, hop_seconds=args.hop, datasets=args.dataset,
             weights=args.weights, cache=args.cache, seed=args.seed, max_iter=args.max_iter,
             batch_size=args.batch_size, device=args.device, threads=args.threads,
-            progress=not args.no_progress, ray=ray_options(args))
+            progress=not args.no_progress, ray=ray_options(args), overwrite=args.overwrite)
         results = run_evaluation(cfg)
     except (ValueError, FileNotFoundError) as exc:  # bad arguments or store: a message, no trace
         raise SeaError(str(exc)) from exc

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clip store (default: the one recorded in the embedding store)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the sampling and of randomized reducers (default 0)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a reducer already in --out")
     parser.add_argument("--max-dpp-size", type=int, default=500,
                         help="exact k-DPP on chunks of at most this many windows per group")
 
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         fields = reduce_embeddings(args.embeddings, args.out, args.sampling, args.n_fit,
                                    args.reducer, args.dim, args.seed, args.store,
-                                   args.max_dpp_size)
+                                   args.max_dpp_size, overwrite=args.overwrite)
     except (FileNotFoundError, ValueError, ImportError) as exc:
         log.error("%s", exc)
         return 2

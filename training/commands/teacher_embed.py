@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on a machine busy with other work)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a random-weight teacher")
     add_ray_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an embedding store already in --out (default: resume it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                                dtype="float16" if args.float16 else "float32",
                                batch_size=args.batch_size, shard_rows=args.shard_rows,
                                device=args.device, resampler=args.resampler,
-                               threads=args.threads, ray=ray)
+                               threads=args.threads, ray=ray, overwrite=args.overwrite)
     except (FileNotFoundError, KeyError, ValueError, WeightsUnavailable) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2

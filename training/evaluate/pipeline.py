@@ -13,6 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from sea.cluster import RayOptions
+from sea.manifest import write_manifest
+from sea.output import claim_output
 from sea.store import ClipStore
 from training.evaluate import plots
 from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
@@ -24,6 +26,7 @@ from training.evaluate.report import write_report
 from training.evaluate.runner import FoldOutput, Method, run_folds, summarize
 
 log = logging.getLogger(__name__)
+REPORT_KIND = "evaluation-report"
 
 
 @dataclass
@@ -46,6 +49,7 @@ class EvaluationConfig:
     threads: int | None = None
     progress: bool = True
     ray: RayOptions | None = None  # compute the embedding caches on Ray
+    overwrite: bool = False
     methods: list[Method] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,7 +122,22 @@ def run_evaluation(cfg: EvaluationConfig) -> dict:
     store = ClipStore(cfg.data)
     protocol = PROTOCOLS[cfg.protocol]
     evalset = select(store, protocol, cfg.datasets)
-    cfg.out.mkdir(parents=True, exist_ok=True)
+    with claim_output(cfg.out, REPORT_KIND, inputs=(cfg.data, *model_paths(cfg.models)),
+                      overwrite=cfg.overwrite):
+        results = _evaluate(cfg, store, protocol, evalset)
+        write_manifest(cfg.out, REPORT_KIND, {"protocol": cfg.protocol, "hop_seconds":
+                                              cfg.hop_seconds, "models": list(cfg.models)},
+                       store=results["store"], results="results.json")
+    return results
+
+
+def model_paths(models: Sequence[str]) -> list[Path]:
+    """The files and directories named by --model specs (NAME, PATH or CONFIG=PATH)."""
+    paths = [Path(text.partition("=")[2] or text) for text in models]
+    return [p for p in paths if p.exists()]
+
+
+def _evaluate(cfg: EvaluationConfig, store: ClipStore, protocol, evalset: EvalSet) -> dict:
     results = {
         "protocol": {"name": protocol.name, "description": protocol.description,
                      "metric": protocol.metric, "multilabel": protocol.multilabel},
