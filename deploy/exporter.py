@@ -27,7 +27,8 @@ from sea.bundle import (BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE
 from sea.configs import count_parameters
 from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
-from sea.manifest import atomic_save_npz, atomic_write_bytes, sha256_file, write_manifest
+from sea.manifest import (atomic_save_npz, atomic_write_bytes, directory_mode, sha256_file,
+                          write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                     "reference": "torch float32 model (training.model.L3Net, matmul DFT)",
                     **parity},
             sources={**(sources or {}), "windows": windows.source})
-        work.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
+        work.chmod(directory_mode())  # mkdtemp makes it private; a bundle is meant to be shared
         if out.exists():
             out.rmdir()
         os.replace(work, out)

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from sea.errors import reading
 from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
 
 KIND = "embedding_store"
@@ -124,7 +125,9 @@ class EmbeddingStore:
 
     def shard(self, shard: int) -> np.ndarray:
         if shard not in self._shards:
-            self._shards[shard] = np.load(shard_path(self.path, shard), mmap_mode="r")
+            path = shard_path(self.path, shard)
+            with reading(path, "embedding shard .npy"):
+                self._shards[shard] = np.load(path, mmap_mode="r")
         return self._shards[shard]
 
     def iter_shards(self) -> Iterator[tuple[int, np.ndarray]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sea.errors import reading
 from sea.manifest import atomic_save_npz, atomic_write_bytes, read_manifest, sha256_file, write_manifest
 
 KIND = "reducer"
@@ -89,5 +90,5 @@ def load_reducer(directory: str | Path) -> Reducer:
         except ImportError as exc:
             raise ImportError("this reducer is a UMAP model: pip install umap-learn") from exc
         return Reducer(model=pickle.loads(path.read_bytes()), **common)
-    with np.load(path) as params:
+    with reading(path, "reducer .npz"), np.load(path) as params:
         return Reducer(mean=params["mean"], components=params["components"], **common)

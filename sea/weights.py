@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from sea.configs import EDGEL3_REDUCTION, OPENL3_FRONTENDS
 from sea.errors import SeaError
+from sea.manifest import file_mode
 
 
 class WeightsUnavailable(SeaError, RuntimeError):
@@ -88,6 +89,7 @@ def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 3
     """Download `url` to `dest` atomically (gunzipping .gz), checking sha256 when given."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.fchmod(fd, file_mode())  # mkstemp makes it 0600
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from sea.configs import ModelConfig, get_config
+from sea.errors import reading
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
 from sea.weights import has_pretrained, resolve_weights
 from training.keras_h5 import load_keras_weights
@@ -44,11 +45,13 @@ def load_checkpoint(directory: str | Path, weights_name: str | None = None,
                     dft_mode: str = "rfft") -> L3Net:
     directory = Path(directory)
     manifest = read_manifest(directory, CHECKPOINT_KIND)
-    cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
+    with reading(directory / "config.json", "checkpoint config"):
+        cfg = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
     model = L3Net(cfg, dft_mode=dft_mode)
-    state = torch.load(directory / (weights_name or manifest.get("weights", "model.pt")),
-                       map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    weights = directory / (weights_name or manifest.get("weights", "model.pt"))
+    with reading(weights, "torch weight file"):
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
     return model.eval()
 
 
