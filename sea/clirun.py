@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from sea import quiet
 from sea.errors import SeaError
-from sea.extras import missing_module_message
+from sea.extras import install_hint
 
 EXIT_OK = 0
 EXIT_SOME_INPUTS_FAILED = 1  # the rest was processed; the failed inputs are listed
@@ -127,7 +127,8 @@ def _outermost_failure(exc: BaseException, verbose: bool, program: str,
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     if isinstance(exc, ModuleNotFoundError) and exc.name:
-        _fail(missing_module_message(exc.name, command, program), verbose)
+        _fail(install_hint(exc.name, f"`{program} {command}`" if command else f"`{program}`"),
+              verbose)
         return EXIT_MISSING_EXTRA
     if isinstance(exc, OSError):
         _fail(describe_os_error(exc), verbose)

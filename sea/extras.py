@@ -1,46 +1,35 @@
-"""Which optional extra provides a Python module, and the one place the install hint is spelled.
+"""Which optional extra of the `sea-embed` distribution provides a missing module, in one line.
 
-The distribution name lives here only, so renaming the package on PyPI changes one line.
+The base install is what a sensor node needs; everything heavier comes with an extra. A command
+that imports a module of an extra that is not installed ends with `install_hint(...)` instead of
+a traceback (see `sea.cli.main`).
 """
 
 from __future__ import annotations
 
-DISTRIBUTION = "sea"
+DISTRIBUTION = "sea-embed"  # "sea" on the package index is an unrelated project
 
-# extra -> top-level modules it installs (pyproject.toml [project.optional-dependencies]).
-EXTRA_MODULES: dict[str, frozenset[str]] = {
-    "train": frozenset({"torch", "h5py", "librosa", "resampy", "pkg_resources", "scipy",
-                        "sklearn", "umap", "matplotlib"}),
-    "export": frozenset({"torch", "litert_torch", "ai_edge_litert", "tflite_micro",
-                         "torchao"}),
-    "data": frozenset({"soundata", "scipy"}),
-    "node": frozenset({"ai_edge_litert"}),
-    "node-legacy": frozenset({"tflite_runtime"}),
-    "mic": frozenset({"sounddevice", "_sounddevice_data"}),
-    "dev": frozenset({"pytest", "nbclient", "nbformat", "ipykernel"}),
+# top-level import name -> the extra that installs it
+MODULE_EXTRAS: dict[str, str] = {
+    "torch": "train", "h5py": "train", "librosa": "train", "resampy": "train",
+    "sklearn": "train", "umap": "train", "matplotlib": "train", "scipy": "train",
+    "soundata": "data",
+    "litert_torch": "export", "tflite_micro": "export",
+    "ai_edge_litert": "node", "tflite_runtime": "node-legacy",
+    "sounddevice": "mic",
+    "pytest": "dev", "nbclient": "dev", "nbformat": "dev",
 }
-# The extra a command is documented to need, preferred when it provides the missing module.
-COMMAND_EXTRAS = {"export": "export", "bench": "export", "download": "data"}
 
 
-def install_hint(extra: str) -> str:
-    """The pip command that installs `extra`."""
-    return f"pip install '{DISTRIBUTION}[{extra}]'"
+def extra_for(module_name: str) -> str | None:
+    """The extra providing `module_name` (dotted names map by their top-level package)."""
+    return MODULE_EXTRAS.get(module_name.split(".")[0])
 
 
-def extra_for(module: str, command: str | None = None) -> str | None:
-    """The extra providing top-level `module` (the command's own extra first), or None."""
-    top = module.split(".")[0]
-    preferred = COMMAND_EXTRAS.get(command or "")
-    if preferred and top in EXTRA_MODULES[preferred]:
-        return preferred
-    return next((extra for extra, modules in EXTRA_MODULES.items() if top in modules), None)
-
-
-def missing_module_message(module: str, command: str | None, program: str = "sea") -> str:
-    """One line telling which extra to install for a module that failed to import."""
-    what = f"`{program} {command}`" if command else f"`{program}`"
-    extra = extra_for(module, command)
+def install_hint(module_name: str, what: str = "this command") -> str:
+    """One line saying which extra to install for `module_name`, from a checkout or a wheel."""
+    extra = extra_for(module_name)
     if extra is None:
-        return f"{what} needs the Python module {module!r}, which is not installed"
-    return f"{what} needs the `{extra}` extra (module {module!r} is missing): {install_hint(extra)}"
+        return f"{what} needs the Python module {module_name!r}, which is not installed"
+    return (f"{what} needs {module_name!r} from the {DISTRIBUTION} extra '{extra}': "
+            f"pip install -e \".[{extra}]\" in the checkout (or \"WHEEL[{extra}]\" for a built wheel)")

@@ -2,16 +2,13 @@
 
 DATASET is urbansound8k, esc50 or any other soundata dataset name. SONYC-UST has no soundata
 loader (soundata 1.0.1); the command prints where to get it instead. Needs network access and
-the `data` extra.
+the `data` extra (pip install 'sea[data]').
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-
-from sea.clirun import EXIT_MISSING_EXTRA
-from sea.extras import missing_module_message
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         import soundata
     except ImportError:
-        log.error("%s", missing_module_message("soundata", "download"))
-        return EXIT_MISSING_EXTRA
+        log.error("`sea download` needs soundata: pip install soundata (or 'sea[data]')")
+        return 2
     name = SOUNDATA_NAMES.get(args.dataset, args.dataset)
     if name not in soundata.list_datasets():
         log.error("unknown dataset %r; soundata knows: %s", args.dataset,
