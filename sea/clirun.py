@@ -21,13 +21,16 @@ from sea.extras import install_hint
 
 EXIT_OK = 0
 EXIT_SOME_INPUTS_FAILED = 1  # the rest was processed; the failed inputs are listed
-EXIT_USAGE = 2  # bad arguments, input or artifact (corrupt file, parity missed, ...)
+EXIT_USAGE = 2  # bad arguments, input or artifact (corrupt or missing file, parity missed, ...)
 EXIT_MISSING_EXTRA = 3  # an optional dependency is not installed
 EXIT_SYSTEM = 4  # the operating system refused: disk full, permission denied, I/O error
 EXIT_INTERNAL = 70  # a bug (EX_SOFTWARE): please report it with the -v traceback
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away, as `| head` does (128 + SIGPIPE)
 
+# OSErrors about a path the user named (a usage error), not about the system refusing.
+PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ELOOP,
+               errno.ENAMETOOLONG}
 INTERRUPTED = "interrupted; re-run the same command to resume"
 RESUME_HINT = "re-run the same command to resume"
 
@@ -132,7 +135,8 @@ def _outermost_failure(exc: BaseException, verbose: bool, program: str,
         return EXIT_MISSING_EXTRA
     if isinstance(exc, OSError):
         _fail(describe_os_error(exc), verbose)
-        return EXIT_SYSTEM
+        # errno None: raised by our code or a library with its own message about the input
+        return EXIT_USAGE if exc.errno is None or exc.errno in PATH_ERRNOS else EXIT_SYSTEM
     if isinstance(exc, MemoryError):
         _fail(f"out of memory: use a smaller --batch-size or fewer workers, then {RESUME_HINT}",
               verbose)
