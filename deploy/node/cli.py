@@ -6,7 +6,8 @@ Audio is streamed in 1-s windows (files read in blocks, directories recursively,
 sounddevice), one JSON line per window is written and flushed as it is computed, bad inputs
 are reported and skipped, and SIGINT/SIGTERM stop the run cleanly after the current line.
 Exit status: 0 when every input was processed (or the run was stopped), 1 when some input
-failed, 2 for a bad bundle or arguments; 3, 4, 130 and 141 as for `sea` (README, "Exit codes").
+failed, 2 for a bad bundle or arguments; 3, 4, 70, 130 and 141 as for `sea` (README, "Errors
+and exit codes").
 """
 
 from __future__ import annotations

@@ -196,3 +196,16 @@ def test_sea_node_accepts_v_before_and_after_run(tmp_path, argv, caplog):
 def test_nested_store_info_accepts_v_after_its_action(tmp_path, caplog):
     assert main(["store", "info", str(tmp_path / "none"), "-v"]) == 2
     assert any("no manifest.json" in r.getMessage() for r in caplog.records)
+
+
+def test_a_nested_step_leaves_the_failure_to_the_outer_command(monkeypatch, caplog):
+    """`sea quickstart` runs its steps through main(): Ctrl-C in a step still ends the whole
+    command with one line and exit 130 (not a second 'step failed' error)."""
+    def interrupted_step(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sea.commands.models.run", interrupted_step)
+    monkeypatch.setattr("sea.commands.store.run", lambda args: main(["models"]))
+    assert main(["store", "info", "anything"]) == clirun.EXIT_INTERRUPTED
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        clirun.INTERRUPTED]
