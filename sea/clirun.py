@@ -48,15 +48,15 @@ def wants_verbose(argv: list[str]) -> bool:
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     """-v on the parser and on every (nested) subcommand, so both `sea -v embed` and
     `sea embed ... -v` work; subcommands use SUPPRESS so they never reset a top-level -v."""
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging, third-party warnings and tracebacks")
+    help_text = "debug logging, third-party warnings and tracebacks"
+    parser.add_argument("-v", "--verbose", action="store_true", help=help_text)
     pending = [parser]
     while pending:
         for action in pending.pop()._actions:
             if isinstance(action, argparse._SubParsersAction):  # argparse has no public walk
                 for sub in dict.fromkeys(action.choices.values()):
                     sub.add_argument("-v", "--verbose", action="store_true",
-                                     default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                                     default=argparse.SUPPRESS, help=help_text)
                     pending.append(sub)
 
 

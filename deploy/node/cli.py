@@ -28,8 +28,8 @@ from deploy.node.runner import NodeRunner  # noqa: E402
 from deploy.node.sources import file_source, mic_source  # noqa: E402
 from sea.argtypes import positive_int, seconds, threads  # noqa: E402
 from sea.audio import AudioError  # noqa: E402
-from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
+from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
 from sea.errors import SeaError  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
 

@@ -5,6 +5,7 @@ subcommand)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,22 +32,33 @@ def store_ids(store: Path) -> list[str]:
     return [json.loads(line)["clip_id"] for line in (store / "index.jsonl").read_text().splitlines()]
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    """A 64 KiB tmpfs (root only), grown by calling the fixture's value with a size."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+@contextlib.contextmanager
+def _tmpfs(directory: Path, options: str) -> Iterator[Path]:
+    """Mount a tmpfs on `directory` (root only); a context that unmounts it."""
+    directory.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
 
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 64 KiB tmpfs, grown by calling the fixture's second value with a size."""
     def grow(size: str) -> None:
         subprocess.run(["mount", "-o", f"remount,size={size}", str(mount)], check=True)
 
-    try:
+    with _tmpfs(tmp_path / "small", "size=64k") as mount:
         yield mount, grow
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def read_only_tmpfs(tmp_path):
+    with _tmpfs(tmp_path / "ro", "ro,size=64k") as mount:
+        yield mount
 
 
 def test_disk_full_on_a_real_filesystem_then_resume(tiny_tmpfs):
@@ -57,6 +70,12 @@ def test_disk_full_on_a_real_filesystem_then_resume(tiny_tmpfs):
     again = cli("sea", *PREPARE, "--out", str(store))
     assert again.returncode == 0, again.stderr
     assert sorted(store_ids(store)) == sorted(set(store_ids(store))) and len(store_ids(store)) == 3
+
+
+def test_read_only_file_system_is_one_line(read_only_tmpfs):
+    result = cli("sea", *PREPARE, "--out", str(read_only_tmpfs / "store"))
+    assert_one_line_failure(result, clirun.EXIT_SYSTEM, "read-only file system",
+                            str(read_only_tmpfs / "store"))
 
 
 def test_disk_full_in_the_atomic_writer_leaves_no_partial_file(tmp_path, monkeypatch, caplog):
@@ -122,7 +141,7 @@ def test_permission_denied_is_one_line(tmp_path):
 
 def test_ctrl_c_is_exit_130_and_the_same_command_resumes(tmp_path):
     store = tmp_path / "store"
-    cmd = [sys.executable, "-m", "sea.cli", "prepare", "synth:30", "--synth-duration", "3",
+    cmd = [sys.executable, "-m", "sea.cli", "prepare", "synth:20", "--synth-duration", "2",
            "--no-progress", "--out", str(store)]
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -131,6 +150,7 @@ def test_ctrl_c_is_exit_130_and_the_same_command_resumes(tmp_path):
         if index.exists() and index.read_bytes().count(b"\n") >= 2:
             break
         time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     result = subprocess.CompletedProcess(cmd, proc.returncode, "", stderr)
@@ -139,7 +159,7 @@ def test_ctrl_c_is_exit_130_and_the_same_command_resumes(tmp_path):
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     ids = store_ids(store)
-    assert len(ids) == len(set(ids)) == 30
+    assert len(ids) == len(set(ids)) == 20
 
 
 def test_closed_pipe_exits_quietly():
