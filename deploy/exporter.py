@@ -28,7 +28,8 @@ from sea.configs import count_parameters
 from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
 from sea.integrity import record_files
-from sea.manifest import atomic_save_npz, atomic_write_bytes, sha256_file, write_manifest
+from sea.manifest import (atomic_save_npz, atomic_write_bytes, directory_mode, sha256_file,
+                          write_manifest)
 from sea.output import MANIFEST_FILE, claim_output, clear_output
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                     **parity},
             sources={**(sources or {}), "windows": windows.source},
             files=record_files(work, listed))
-        work.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
+        work.chmod(directory_mode())  # mkdtemp makes it private; a bundle is meant to be shared
         # Into the locked `out`: every file first, the manifest (the commit point) last.
         for entry in sorted(work.iterdir(), key=lambda p: p.name == MANIFEST_FILE):
             os.replace(entry, out / entry.name)

@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 
 from sea.configs import ModelConfig, count_parameters
-from sea.errors import SeaError
+from sea.errors import SeaError, reading
 from sea.framing import frame_resampled
 from sea.frontend import LogMelFrontend
 from sea.integrity import verify_files
 from sea.manifest import read_manifest
+from sea.quiet import native_stderr_silenced
 
 BUNDLE_KIND = "sea-bundle"
 FRONTEND_FILE = "frontend.npz"
@@ -73,8 +74,10 @@ class TFLiteModel:
         if not self.path.is_file():
             raise BundleError(f"model file missing: {self.path}")
         interpreter_class = load_interpreter()
-        self.interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with reading(self.path, "TFLite model"), native_stderr_silenced():
+            self.interpreter = interpreter_class(model_path=str(self.path),
+                                                 num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.input_shape = tuple(int(s) for s in self.input["shape"])
@@ -108,7 +111,7 @@ class ClassifierHead:
     `mean`/`scale` to standardise embeddings first."""
 
     def __init__(self, path: str | Path):
-        with np.load(path, allow_pickle=False) as data:
+        with reading(path, "classifier head .npz"), np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         n_layers = sum(1 for k in arrays if k.startswith("weights_"))
         if n_layers == 0 or "labels" not in arrays:
@@ -146,7 +149,7 @@ class ClassifierHead:
 
 def read_frontend(path: Path, cfg: ModelConfig) -> LogMelFrontend:
     """The numpy frontend with the exact mel basis the bundle's model was exported with."""
-    with np.load(path, allow_pickle=False) as data:
+    with reading(path, "frontend .npz"), np.load(path, allow_pickle=False) as data:
         basis = data["mel_basis"] if "mel_basis" in data.files else None
     return LogMelFrontend(cfg.frontend, mel_basis=basis)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
-from sea.errors import SeaError
+from sea.clirun import add_verbose_flag, run_cli
 
 # subcommand -> (module, one-line help). Order is the pipeline's order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,32 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
         "small students from L3 teachers, evaluate, and deploy to TFLite sensor nodes.",
     )
     parser.add_argument("--version", action="version", version=f"sea {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
+    add_verbose_flag(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args._argv = list(sys.argv[1:] if argv is None else argv)  # for commands that relaunch
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args._run(args) or 0)
-    except SeaError as exc:
-        logging.getLogger("sea").error("%s", exc)
-        return 2
+    """The `sea` entry point; failures end as one line and an exit code (sea.clirun)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def body() -> int:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args._argv = argv  # for commands that relaunch themselves (distill --nproc)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return 2
+        return args._run(args)
+
+    # the command is known even when building the parser fails (a missing extra)
+    command = next((a for a in argv if a in COMMANDS), None)
+    return run_cli(body, argv, "sea", command)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from sea.errors import reading
 from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
 from sea.paths import confined
 
@@ -137,7 +138,8 @@ class EmbeddingStore:
         else:
             # a shard linked to a file outside the store is refused, not read
             path = confined(self.path, shard_name(shard), "embedding shard")
-            self._shards[shard] = np.load(path, mmap_mode="r", allow_pickle=False)
+            with reading(path, "embedding shard .npy"):
+                self._shards[shard] = np.load(path, mmap_mode="r", allow_pickle=False)
             if len(self._shards) > OPEN_SHARDS:
                 self._shards.popitem(last=False)
         return self._shards[shard]

@@ -1,5 +1,48 @@
 """User-facing errors: the CLI prints their message (no traceback) and exits with status 2."""
 
+from __future__ import annotations
+
+import contextlib
+import errno
+import pickle
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
 
 class SeaError(Exception):
     """Base of errors caused by input, configuration or environment, not by a bug."""
+
+
+class CorruptFile(SeaError, ValueError):
+    """A file that exists but cannot be decoded (truncated, damaged, or of another format)."""
+
+
+# What decoders raise on damaged input: json (ValueError), numpy/zipfile (ValueError, EOFError,
+# BadZipFile, KeyError), h5py (OSError without an errno), TFLite (ValueError, RuntimeError),
+# torch.load(weights_only=True) (UnpicklingError, RuntimeError).
+_DECODE_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError,
+                  UnicodeDecodeError, pickle.UnpicklingError)
+# OSErrors that are about the file system, not the content: never reported as corruption.
+_SYSTEM_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EIO,
+                  errno.EISDIR, errno.ENOTDIR, errno.ELOOP}
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str) -> Iterator[None]:
+    """Turn a decoder's failure inside the block into a one-line CorruptFile naming `path`."""
+    try:
+        yield
+    except SeaError:
+        raise
+    except OSError as exc:
+        if exc.errno in _SYSTEM_ERRNOS:
+            raise
+        raise CorruptFile(f"{path}: not a readable {what} ({_first_line(exc)})") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptFile(f"{path}: not a readable {what} ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

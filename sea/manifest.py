@@ -19,7 +19,32 @@ from typing import Any
 
 import numpy as np
 
+from sea.errors import CorruptFile, reading
+
 SCHEMA_VERSION = 1
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask sets it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new regular file under the user's umask (0644 under umask 022)."""
+    return 0o666 & ~current_umask()
+
+
+def directory_mode() -> int:
+    """Mode of a new directory under the user's umask (0755 under umask 022)."""
+    return 0o777 & ~current_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -27,6 +52,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())  # mkstemp makes it 0600: artifacts are meant to be shared
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -77,7 +103,10 @@ def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
     path = Path(directory) / "manifest.json"
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not a sea artifact (no manifest.json)")
-    manifest = json.loads(path.read_text())
+    with reading(path, "JSON manifest"):
+        manifest = json.loads(path.read_text())
+    if not isinstance(manifest, dict):
+        raise CorruptFile(f"{path}: not a readable JSON manifest (not a JSON object)")
     if kind is not None and manifest.get("kind") != kind:
         raise ValueError(f"{directory} holds a {manifest.get('kind')!r} artifact, expected {kind!r}")
     if manifest.get("schema_version", 0) > SCHEMA_VERSION:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sea.errors import SeaError
+from sea.errors import SeaError, reading
 from sea.integrity import IntegrityError, record_files, verify_files
 from sea.manifest import atomic_save_npz, atomic_write_bytes, read_manifest, sha256_file, write_manifest
 
@@ -117,5 +117,5 @@ def load_reducer(directory: str | Path, allow_pickle: bool = False) -> Reducer:
         except ImportError as exc:
             raise ImportError("this reducer is a UMAP model: pip install umap-learn") from exc
         return Reducer(model=pickle.loads(path.read_bytes()), **common)
-    with np.load(path, allow_pickle=False) as params:
+    with reading(path, "reducer .npz"), np.load(path, allow_pickle=False) as params:
         return Reducer(mean=params["mean"], components=params["components"], **common)

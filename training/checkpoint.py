@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from sea.configs import ModelConfig, get_config
-from sea.errors import SeaError
+from sea.errors import SeaError, reading
 from sea.integrity import record_files, verify_files
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
 from sea.paths import confined
@@ -68,10 +68,13 @@ def load_checkpoint(directory: str | Path, weights_name: str | None = None,
     directory = Path(directory)
     manifest = read_manifest(directory, CHECKPOINT_KIND)
     verify_files(directory, manifest)  # checkpoints written before digests were kept pass
-    cfg = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+    with reading(directory / CONFIG_FILE, "checkpoint config"):
+        cfg = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
     model = L3Net(cfg, dft_mode=dft_mode)
-    name = weights_name or manifest.get("weights", "model.pt")
-    model.load_state_dict(load_tensors(confined(directory, name, "checkpoint weights file")))
+    weights = confined(directory, weights_name or manifest.get("weights", "model.pt"),
+                       "checkpoint weights file")
+    with reading(weights, "torch weight file"):
+        model.load_state_dict(load_tensors(weights))
     return model.eval()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sea.errors import SeaError
+from sea.errors import SeaError, reading
 from training.frontend import windowed_dft_kernels
 from training.model import L3Net
 
@@ -34,7 +34,9 @@ def _short(name: str) -> str:
 
 def read_keras_layers(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
     """[(layer_name, {weight_short_name: array})] for weighted layers, in stored order."""
-    with h5py.File(path, "r") as f:
+    with reading(path, "Keras .h5 weight file"):
+        f = h5py.File(path, "r")
+    with f:
         root = f["model_weights"] if "model_weights" in f else f
         if "layer_names" not in root.attrs:
             raise WeightFileMismatch(f"{path}: no 'layer_names' attribute; not a Keras weight file")

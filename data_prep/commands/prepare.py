@@ -12,24 +12,25 @@ from __future__ import annotations
 
 import argparse
 
+from sea.argtypes import regex, sample_rate, seconds, workers
 from sea.cluster import add_ray_arguments, ray_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="NAME:ARG input spec")
     parser.add_argument("--out", required=True, help="clip store directory (created or extended)")
-    parser.add_argument("--sample-rate", type=int, default=48000,
+    parser.add_argument("--sample-rate", type=sample_rate, default=48000,
                         help="store sample rate in Hz (default 48000, the OpenL3 teacher's)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=workers, default=1,
                         help="decoding processes (default 1: decode in this process)")
     parser.add_argument("--folder-labels", action="store_true",
                         help="folder:  label each file by its first sub-folder")
-    parser.add_argument("--name-pattern", metavar="REGEX",
+    parser.add_argument("--name-pattern", type=regex, metavar="REGEX",
                         help="folder:  regex over file names with named groups sensor and/or "
                              "time, e.g. '(?P<sensor>[^_]+)_(?P<time>\\d{8}T\\d{6})'")
     parser.add_argument("--time-format", metavar="FMT",
                         help="folder:  strptime format of the time group (default ISO 8601)")
-    parser.add_argument("--synth-duration", type=float, default=10.0,
+    parser.add_argument("--synth-duration", type=seconds, default=10.0,
                         help="synth:  scene length in seconds (default 10)")
     parser.add_argument("--synth-foreground", metavar="DIR",
                         help="synth:  use event files from DIR/<label>/ instead of procedural ones")

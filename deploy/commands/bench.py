@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from sea.argtypes import seconds
 from sea.weights import weights_dir
 
 TARGET_SPEEDUP = 100.0
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-weights", help="weights for the teacher (default: random)")
     parser.add_argument("--work-dir", type=Path, default=weights_dir().parent / "bench",
                         help="where converted .tflite files are kept ($SEA_HOME/bench)")
-    parser.add_argument("--budget", type=float, default=3.0,
+    parser.add_argument("--budget", type=seconds, default=3.0,
                         help="seconds of timed runs per measurement (at least 20 runs)")
 
 

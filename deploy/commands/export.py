@@ -15,6 +15,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sea.argtypes import positive_int
+
 log = logging.getLogger("sea.export")
 
 FRONTEND_CHOICES = {"in-graph": ("in-graph",), "outside": ("outside",),
@@ -38,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration", type=Path, metavar="STORE",
                         help="clip store for calibration and parity windows (default: the store "
                              "named in the checkpoint manifest, else synthetic scenes)")
-    parser.add_argument("--calibration-windows", type=int, default=128,
+    parser.add_argument("--calibration-windows", type=positive_int, default=128,
                         help="windows used to calibrate int8 (128)")
-    parser.add_argument("--parity-windows", type=int, default=32,
+    parser.add_argument("--parity-windows", type=positive_int, default=32,
                         help="held-out real windows for the parity report (32)")
     parser.add_argument("--head", type=Path,
                         help="classifier head .npz to ship with the bundle (see sea.bundle)")

@@ -8,7 +8,8 @@ OUT.partial, renamed to OUT when the run ends, so a crashed run never leaves a c
 unreadable inputs are reported with their reason and skipped), and SIGINT/SIGTERM stop the
 run cleanly after the current line.
 Exit status: 0 when every input was processed (or the run was stopped), 1 when some input
-failed, 2 for a bad bundle or arguments.
+failed, 2 for a bad bundle or arguments; 3, 4, 70, 130 and 141 as for `sea` (README, "Errors
+and exit codes").
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ single_threaded_blas()  # before numpy is first imported, by the modules below
 
 from deploy.node.runner import NodeRunner  # noqa: E402
 from deploy.node.sources import file_source, mic_source  # noqa: E402
+from sea.argtypes import positive_int, seconds, threads  # noqa: E402
 from sea.audio import AudioError  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
+from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
 from sea.errors import SeaError  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
 
@@ -45,18 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", required=True, nargs="+", metavar="FILE|DIR|mic",
                      help="audio files, directories (recursive) or `mic`")
     run.add_argument("--out", required=True, help="output .jsonl file, or - for stdout")
-    run.add_argument("--hop", type=float, default=0.5, help="seconds between windows (0.5)")
+    run.add_argument("--hop", type=seconds, default=0.5, help="seconds between windows (0.5)")
     run.add_argument("--no-center", dest="center", action="store_false",
                      help="do not pad half a window at the start (times mark window starts)")
     run.add_argument("--variant", choices=VARIANTS, help="graph variant (default: outside)")
-    run.add_argument("--threads", type=int, default=1, help="interpreter threads (1)")
-    run.add_argument("--top-k", type=int, default=3, help="classes per line with a head (3)")
+    run.add_argument("--threads", type=threads, default=1, help="interpreter threads (1)")
+    run.add_argument("--top-k", type=positive_int, default=3,
+                     help="classes per line with a head (3)")
     run.add_argument("--no-embeddings", dest="embeddings", action="store_false",
                      help="with a classifier head, write only the top classes")
-    run.add_argument("--block-seconds", type=float, default=0.5,
+    run.add_argument("--block-seconds", type=seconds, default=0.5,
                      help="audio read per block (0.5)")
     run.add_argument("--device", help="sounddevice input device for `mic`")
-    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_verbose_flag(parser)
     return parser
 
 
@@ -132,14 +136,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command != "run":
-        parser.print_help()
-        return 2
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    return run(args)
+    """The `sea-node` entry point; failures end as one line and an exit code (sea.clirun)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def body() -> int:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command != "run":
+            parser.print_help()
+            return 2
+        return run(args)
+
+    return run_cli(body, argv, "sea-node", "run" if "run" in argv else None)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sea.argtypes import positive_float, positive_int, seconds
+
 
 def _filters(text: str) -> tuple[int, ...]:
     try:
@@ -42,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-weights", metavar="PATH",
                         help="Keras .h5 weights for a named --teacher, e.g. --teacher "
                              "edgel3-sea-64 --teacher-weights edgel3_sea_ust_audio_emb_64.h5")
-    parser.add_argument("--dim", type=int, default=128,
+    parser.add_argument("--dim", type=positive_int, default=128,
                         help="PCA target size for --student auto (default 128, the paper's "
                              "Student 2; capped at the teacher's embedding size)")
     parser.add_argument("--student", default="auto",
@@ -51,10 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filters", type=_filters, metavar="A,B,C,D",
                         help="custom student: filters per conv block, e.g. 8,16,16,32 (its "
                              "embedding size, the last number, sets the PCA size)")
-    parser.add_argument("--lr", type=float, default=1e-3,
+    parser.add_argument("--lr", type=positive_float, default=1e-3,
                         help="distillation learning rate (default 1e-3: few epochs)")
-    parser.add_argument("--batch-size", type=int, default=64, help="distillation batch (64)")
-    parser.add_argument("--eval-hop", type=float, default=1.0,
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="distillation batch (64)")
+    parser.add_argument("--eval-hop", type=seconds, default=1.0,
                         help="seconds between embedding windows in the evaluation (default 1.0)")
     parser.add_argument("--teacher-eval", choices=("auto", "yes", "no"), default="auto",
                         help="also evaluate the teacher: auto (default) does when its measured "

@@ -109,12 +109,12 @@ def test_negative_targets_get_a_linear_student(pipeline, tmp_path):
     (["--student", "custom", "--filters", "4,8,8,16", "--dim", "8"], "must equal"),
     (["--student", "student1", "--filters", "4,8,8,16"], "need --student custom"),
     (["--student", "custom", "--filters", "4,8,8,16", "--val-folds", "9"], "not in the store"),
-    (["--student", "custom", "--filters", "4,8,8,16", "--epochs", "0"], "positive"),
+    (["--student", "custom", "--filters", "4,8,8,16", "--epochs", "0"], "--epochs: must be at"),
 ])
-def test_bad_arguments_are_explained(pipeline, tmp_path, caplog, argv, message):
+def test_bad_arguments_are_explained(pipeline, tmp_path, caplog, capsys, argv, message):
     store, red = pipeline
     assert distill(store, red, tmp_path / "s", *argv) == 2
-    assert message in caplog.text
+    assert message in caplog.text + capsys.readouterr().err  # argparse errors go to stderr
 
 
 def test_wrong_store_is_refused(pipeline, tiny_store, tmp_path, caplog):

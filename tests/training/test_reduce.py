@@ -69,11 +69,11 @@ def test_tampered_reducer_is_refused(emb, tmp_path):
     (["--reducer", "identity", "--dim", "3"], "identity reducer keeps all"),
     (["--reducer", "pca"], "positive --dim"),
     (["--reducer", "pca", "--dim", "999"], "at most"),
-    (["--reducer", "pca", "--dim", "2", "--n-fit", "0"], "positive"),
+    (["--reducer", "pca", "--dim", "2", "--n-fit", "0"], "--n-fit: must be at least 1"),
 ])
-def test_bad_arguments_are_explained(emb, tmp_path, caplog, argv, message):
+def test_bad_arguments_are_explained(emb, tmp_path, caplog, capsys, argv, message):
     assert reduce(emb, tmp_path / "red", *argv) == 2
-    assert message in caplog.text
+    assert message in caplog.text + capsys.readouterr().err  # argparse errors go to stderr
 
 
 def test_incomplete_embeddings_are_refused(emb, tmp_path, caplog):

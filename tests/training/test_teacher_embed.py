@@ -84,11 +84,16 @@ def test_auto_teacher_falls_back_loudly(monkeypatch, tmp_path, caplog, fixtures_
 @pytest.mark.parametrize("argv, message", [
     (["--teacher", "no-such-model"], "unknown model"),
     (["--teacher", "x.h5"], "weight file"),
-    (["--hop", "0"], "positive"),
 ])
 def test_bad_arguments_are_explained(tiny_store, tmp_path, caplog, argv, message):
     assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"), *argv]) == 2
     assert message in caplog.text
+
+
+def test_bad_hop_is_refused_when_parsed(tiny_store, tmp_path, capsys):
+    assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"),
+                 "--hop", "0"]) == 2
+    assert "positive" in capsys.readouterr().err
 
 
 def test_missing_store_is_explained(tmp_path, caplog):

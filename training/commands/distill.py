@@ -16,6 +16,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sea.argtypes import positive_float, positive_int, sample_rate, threads
+
 log = logging.getLogger("sea.distill")
 
 
@@ -35,16 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", default="student3",
                         help="student0..student3 (SEA paper) or custom (with --filters)")
     parser.add_argument("--filters", type=_ints, help="custom student: filters per block, e.g. 16,32,32,64")
-    parser.add_argument("--dim", type=int, help="custom student: embedding size (= last filters)")
-    parser.add_argument("--n-mels", type=int, help="custom student: mel bands (default 64)")
-    parser.add_argument("--n-fft", type=int, help="custom student: DFT size (default 1024)")
-    parser.add_argument("--hop-length", type=int, help="custom student: STFT hop (default 160)")
-    parser.add_argument("--sample-rate", type=int, help="custom student: input rate (default 8000)")
+    parser.add_argument("--dim", type=positive_int, help="custom student: embedding size (= last filters)")
+    parser.add_argument("--n-mels", type=positive_int, help="custom student: mel bands (default 64)")
+    parser.add_argument("--n-fft", type=positive_int, help="custom student: DFT size (default 1024)")
+    parser.add_argument("--hop-length", type=positive_int, help="custom student: STFT hop (default 160)")
+    parser.add_argument("--sample-rate", type=sample_rate,
+                        help="custom student: input rate (default 8000)")
     parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint directory")
-    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
-    parser.add_argument("--lr", type=float, default=1e-4,
+    parser.add_argument("--epochs", type=positive_int, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--lr", type=positive_float, default=1e-4,
                         help="Adam learning rate (default 1e-4)")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per step (64)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per step (64)")
     parser.add_argument("--loss", choices=LOSSES, default="mse",
                         help="mse to the targets (default, the paper), cosine, or mse plus a "
                              "relational term on pairwise distances within a batch")
@@ -67,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store rate -> student rate resampler for the audio cache (soxr)")
     parser.add_argument("--cache-dir", help="where the student-rate copy of the store's audio "
                         "goes (default: CKPT/cache)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", type=threads,
                         help="CPU threads for torch (default: every core; fewer can be faster "
                              "on a machine busy with other work)")
     parser.add_argument("--amp", choices=("auto", "fp16", "bf16", "off"), default="auto",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sea.argtypes import file_name_part, positive_int, seconds
 from sea.audio import AudioError, load_audio, read_info
 from sea.errors import SeaError
 from sea.files import find_audio_files
@@ -34,13 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="config name (see `sea models`), student checkpoint dir, or .h5 file")
     parser.add_argument("--weights", help="weight file for a named model (default: registry/cache)")
     parser.add_argument("--config", help="architecture of a bare .h5 --model (a `sea models` name)")
-    parser.add_argument("--hop", type=float, default=0.1, help="hop between windows in seconds (0.1)")
+    parser.add_argument("--hop", type=seconds, default=0.1, help="hop between windows in seconds (0.1)")
     parser.add_argument("--no-center", dest="center", action="store_false",
                         help="do not pad half a window at the start (timestamps mark window starts)")
-    parser.add_argument("--batch-size", type=int, default=32,
+    parser.add_argument("--batch-size", type=positive_int, default=32,
                         help="windows per forward pass (default 32)")
     parser.add_argument("--output-dir", type=Path, help="where .npz files go (default: beside each input)")
-    parser.add_argument("--suffix", default="", help="appended to output names: <stem>_<suffix>.npz")
+    parser.add_argument("--suffix", type=file_name_part, default="", help="appended to output names: <stem>_<suffix>.npz")
     parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
                         help="soxr (default, fast, high quality) or resampy kaiser_best "
                              "(openl3/edgel3's; exact only with resampy 0.2.2)")

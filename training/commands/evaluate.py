@@ -11,6 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from sea.argtypes import positive_int, seconds, threads
 from sea.cluster import add_ray_arguments, ray_options
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="repeatable; frames -> clip (default: mil for sonyc-ust, else mean)")
     parser.add_argument("--mil-aggregate", choices=MIL_AGGREGATES, default="max",
                         help="how MIL turns frame scores into a clip score (default max)")
-    parser.add_argument("--hop", type=float, default=0.1,
+    parser.add_argument("--hop", type=seconds, default=0.1,
                         help="seconds between 1-s embedding windows (default 0.1)")
     parser.add_argument("--cache", type=Path,
                         help="embedding cache directory (default OUT/cache); share it "
                         "between reports to embed each (model, store) once")
     parser.add_argument("--seed", type=int, default=0, help="classifier seed (default 0)")
-    parser.add_argument("--max-iter", type=int, default=500, help="classifier iterations")
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--max-iter", type=positive_int, default=500, help="classifier iterations")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="windows per forward pass when embedding (default 64)")
     parser.add_argument("--device", help="torch device (default: cuda if available)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", type=threads,
                         help="torch CPU threads (default: torch's; 1 is faster on a busy host)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_ray_arguments(parser)
@@ -70,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
             parse_classifier(name)
         if args.weights and len(args.model) > 1:
             raise ValueError("--weights needs exactly one --model; use CONFIG=PATH.h5 instead")
-        if args.hop <= 0:
-            raise ValueError("--hop must be positive")
         cfg = EvaluationConfig(
             models=args.model, data=args.data, protocol=args.protocol, out=args.out,
             classifiers=classifiers, poolings=args.pooling or (),

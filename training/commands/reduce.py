@@ -14,6 +14,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sea.argtypes import positive_int
+
 log = logging.getLogger("sea.reduce")
 
 
@@ -26,12 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how the --n-fit windows are drawn, per timeframe/sensor group "
                              "(else per clip): random (default), loudness (louder likelier), "
                              "dpp-div (k-DPP diversity), dpp (loudness quality x diversity)")
-    parser.add_argument("--n-fit", type=int, default=500_000,
+    parser.add_argument("--n-fit", type=positive_int, default=500_000,
                         help="windows to fit the reducer on (default 500000, the paper's)")
     parser.add_argument("--reducer", choices=KINDS, default="pca",
                         help="the map fitted on the sample (default pca; incremental-pca for "
                              "data larger than memory)")
-    parser.add_argument("--dim", type=int, help="output dimension (not for identity)")
+    parser.add_argument("--dim", type=positive_int, help="output dimension (not for identity)")
     parser.add_argument("--out", type=Path, required=True, metavar="RED",
                         help="reducer directory to write")
     parser.add_argument("--store", type=Path,
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the sampling and of randomized reducers (default 0)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a reducer already in --out")
-    parser.add_argument("--max-dpp-size", type=int, default=500,
+    parser.add_argument("--max-dpp-size", type=positive_int, default=500,
                         help="exact k-DPP on chunks of at most this many windows per group")
 
 

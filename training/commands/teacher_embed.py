@@ -13,6 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from sea.argtypes import positive_int, seconds, threads
 from sea.cluster import add_ray_arguments, ray_options
 
 log = logging.getLogger("sea.teacher_embed")
@@ -25,18 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="Keras .h5 weights for a named --teacher")
     parser.add_argument("--out", type=Path, required=True, metavar="EMB",
                         help="embedding store directory to write (or resume)")
-    parser.add_argument("--hop", type=float, default=1.0, help="hop between windows, s (1.0)")
+    parser.add_argument("--hop", type=seconds, default=1.0, help="hop between windows, s (1.0)")
     parser.add_argument("--center", action="store_true",
                         help="centre windows on hop multiples (pad half a window at the start)")
     parser.add_argument("--float16", action="store_true", help="store embeddings as float16")
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="windows per forward pass (default 64)")
-    parser.add_argument("--shard-rows", type=int, default=4096, help="windows per shard file")
+    parser.add_argument("--shard-rows", type=positive_int, default=4096, help="windows per shard file")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
                         help="store rate -> teacher rate resampler (default soxr; resampy is "
                              "the one OpenL3/EdgeL3 used)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", type=threads,
                         help="CPU threads for torch (default: every core; fewer can be faster "
                              "on a machine busy with other work)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a random-weight teacher")
@@ -51,9 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from training.teacher import load_teacher
     from training.teacher_embed import embed_store
 
-    if args.hop <= 0 or args.batch_size <= 0:
-        log.error("--hop and --batch-size must be positive")
-        return 2
     try:
         ray = ray_options(args)
         store = ClipStore(args.store)

@@ -1,0 +1,89 @@
+"""Argument values are checked when parsed (sea.argtypes): a bad value is a usage error naming
+the option (exit 2) before any work or output; thread and worker counts are capped to the CPUs
+this process may use, with a note."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pytest
+
+from sea import argtypes
+from sea.cli import main
+
+STORE, OUT = "STORE_DIR", "OUT_DIR"  # replaced by paths under tmp_path
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["embed", "--model", "student3", "--hop", "0", "x.wav"], "--hop"),
+    (["embed", "--model", "student3", "--hop", "nan", "x.wav"], "--hop"),
+    (["embed", "--model", "student3", "--batch-size", "0", "x.wav"], "--batch-size"),
+    (["embed", "--model", "student3", "--suffix", "../../escaped", "x.wav"], "--suffix"),
+    (["teacher-embed", STORE, "--out", OUT, "--threads", "0"], "--threads"),
+    (["teacher-embed", STORE, "--out", OUT, "--shard-rows", "-4"], "--shard-rows"),
+    (["prepare", "synth:1", "--out", OUT, "--workers", "-1"], "--workers"),
+    (["prepare", "synth:1", "--out", OUT, "--name-pattern", "(?P<sensor"], "--name-pattern"),
+    (["prepare", "synth:1", "--out", OUT, "--sample-rate", "1"], "--sample-rate"),
+    (["prepare", "synth:1", "--out", OUT, "--synth-duration", "-5"], "--synth-duration"),
+    (["distill", "--store", STORE, "--targets", STORE, "--out", OUT, "--batch-size", "x"],
+     "--batch-size"),
+    (["distill", "--store", STORE, "--targets", STORE, "--out", OUT, "--lr", "0"], "--lr"),
+    (["evaluate", "--model", "student3", "--data", STORE, "--protocol", "folds", "--out", OUT,
+      "--hop", "-1"], "--hop"),
+    (["reduce", STORE, "--out", OUT, "--n-fit", "0"], "--n-fit"),
+    (["export", "student3", "--out", OUT, "--parity-windows", "0"], "--parity-windows"),
+    (["bench", "--budget", "inf"], "--budget"),
+    (["quickstart", "--out", OUT, "--eval-hop", "0"], "--eval-hop"),
+])
+def test_bad_values_are_refused_when_parsed(tmp_path, capsys, argv, option):
+    out = tmp_path / "out"
+    argv = [{STORE: str(tmp_path / "store"), OUT: str(out)}.get(a, a) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, option", [
+    (["--hop", "0"], "--hop"), (["--block-seconds", "inf"], "--block-seconds"),
+    (["--threads", "0"], "--threads"), (["--top-k", "0"], "--top-k")])
+def test_sea_node_values_are_refused_when_parsed(tmp_path, capsys, extra, option):
+    from deploy.node.cli import main as node_main
+
+    out = tmp_path / "out.jsonl"
+    argv = ["run", "--bundle", str(tmp_path), "--input", "x.wav", "--out", str(out), *extra]
+    assert node_main(argv) == 2
+    assert f"argument {option}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("parse", [argtypes.threads, argtypes.workers])
+def test_counts_are_capped_to_the_machine_with_a_note(parse, caplog):
+    cpus = argtypes.available_cpus()
+    with caplog.at_level(logging.INFO, logger="sea.args"):
+        assert parse(str(cpus + 7)) == cpus
+    assert f"{cpus + 7}" in caplog.text and f"using {cpus}" in caplog.text
+    assert parse("1") == 1
+
+
+def test_good_values_pass_through():
+    assert argtypes.seconds("0.5") == 0.5
+    assert argtypes.positive_int("64") == 64
+    assert argtypes.regex(r"(?P<sensor>[^_]+)_") == r"(?P<sensor>[^_]+)_"
+    assert argtypes.file_name_part("v2..final") == "v2..final"  # dots alone stay in the name
+    assert argtypes.sample_rate("8000") == 8000 and argtypes.sample_rate("192000") == 192000
+    for parse, text in [(argtypes.sample_rate, "7999"), (argtypes.positive_float, "-inf"),
+                        (argtypes.file_name_part, "a\0b"), (argtypes.positive_int, "1.5")]:
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(text)
+
+
+def test_capped_workers_still_run(tmp_path, caplog):
+    """`--workers` far above the machine's CPUs runs with what the machine has."""
+    cpus = argtypes.available_cpus()
+    out = tmp_path / "store"
+    with caplog.at_level(logging.INFO):
+        assert main(["prepare", "synth:2", "--synth-duration", "2", "--no-progress",
+                     "--workers", str(cpus + 30), "--out", str(out)]) == 0
+    assert f"using {cpus}" in caplog.text
