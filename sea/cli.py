@@ -65,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     except SeaError as exc:
         logging.getLogger("sea").error("%s", exc)
         return 2
+    except ModuleNotFoundError as exc:  # an optional extra is not installed: say which, in one line
+        from sea.extras import extra_for, install_hint
+
+        if exc.name is None or extra_for(exc.name) is None:
+            raise
+        logging.getLogger("sea").error("%s", install_hint(exc.name, f"`sea {args.command}`"))
+        return 2
 
 
 if __name__ == "__main__":
