@@ -18,7 +18,7 @@ def _evaluate(*args: str) -> int:
     return main(["evaluate", "--hop", "0.5", "--threads", "1", "--no-progress", *args])
 
 
-def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypatch):
+def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypatch, capsys):
     out = tmp_path / "report"
     code = _evaluate("--model", str(tiny_student), "--model", "no-such-model",
                      "--data", str(toy_store), "--protocol", "esc50", "--out", str(out),
@@ -28,6 +28,10 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
     good, bad = results["models"]
     assert "no-such-model" in bad["error"]
     assert good["num_params"] > 0 and good["dim"] == 8 and good["seconds_per_window"] > 0
+    assert good["network_latency_ms"] > 0  # the network alone, single windows (sea bench)
+    printed = capsys.readouterr().out  # the score table, on stdout
+    assert re.search(r"tiny\s+logreg\+mean\s+%.3f ± " % good["methods"]["logreg+mean"]["mean"]
+                     ["accuracy"], printed) and "model no-such-model skipped" in printed
     for key in ("logreg+mean", "mlp-0+mean"):
         res = good["methods"][key]
         assert len(res["folds"]) == 5

@@ -16,6 +16,7 @@ from sea.store import ClipStore
 from training.evaluate import plots
 from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
                                                store_digest)
+from training.evaluate.latency import cached_latency_ms
 from training.evaluate.model_specs import ModelSpec, load_embedder, model_id, parse_model
 from training.evaluate.pooling import pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
@@ -86,14 +87,20 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
                     evalset: EvalSet) -> dict:
     key = model_id(spec)
     directory = cache_dir(cfg.cache or cfg.out / "cache", key, store, cfg.hop_seconds)
-    emb = load_or_compute(store, lambda: load_embedder(spec, cfg.batch_size, cfg.device,
-                                                       cfg.threads),
-                          directory, cfg.hop_seconds, progress=cfg.progress)
+    made = []  # the embedder, built once: for a cache miss and for the latency measurement
+
+    def embedder():
+        if not made:
+            made.append(load_embedder(spec, cfg.batch_size, cfg.device, cfg.threads))
+        return made[0]
+
+    emb = load_or_compute(store, embedder, directory, cfg.hop_seconds, progress=cfg.progress)
     info = emb.model_info
     entry = {"spec": spec.text, "id": key, "kind": spec.kind, "name": spec.name,
              "dim": info.get("dim"), "num_params": info.get("num_params"),
              "size_bytes": info.get("size_bytes"), "sample_rate": info.get("sample_rate"),
              "seconds_per_window": emb.seconds_per_window, "embedding_cache": str(directory),
+             "network_latency_ms": cached_latency_ms(directory, embedder),
              "methods": {}}
     outputs = {}
     for method in cfg.methods:
