@@ -65,11 +65,25 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
         assert new["accuracy"] == old["accuracy"] and new["per_class"] == old["per_class"]
 
 
-def test_sonyc_protocol_with_mil(tmp_path, ust_store, tiny_student):
+def test_sonyc_protocol_with_mil(tmp_path, ust_store, tiny_student, monkeypatch):
+    from sklearn.metrics import average_precision_score
+
+    from training.evaluate.metrics import finite_scores
+
+    drawn = []
+    draw = pipeline.plots.pr_curves
+    monkeypatch.setattr(pipeline.plots, "pr_curves",
+                        lambda y, scores, *a: drawn.append((y, scores)) or draw(y, scores, *a))
     out = tmp_path / "ust"
     assert _evaluate("--model", str(tiny_student), "--data", str(ust_store), "--protocol",
                      "sonyc-ust", "--out", str(out), "--classifier", "logreg") == 0
     res = json.loads((out / "results.json").read_text())["models"][0]["methods"]["logreg+mil-max"]
+    (y, scores), = drawn  # the PR curves pool validate and test: their micro AP is the table's
+    assert len(y) == sum(f["n_test"] for f in res["folds"])
+    assert average_precision_score(y.ravel(), finite_scores(scores).ravel()) == pytest.approx(
+        res["pooled"]["micro_auprc"], abs=1e-12)
+    assert f"pooled out-of-fold micro_auprc {res['pooled']['micro_auprc']:.3f}" in (
+        out / "report.md").read_text()
     assert [f["fold"] for f in res["folds"]] == ["validate", "test"]
     assert res["per_class"]["tone"] > 0.9
     assert res["per_class"]["random"] < 0.85  # labels drawn at random: about their prevalence

@@ -29,7 +29,7 @@ def score_rows(results: dict) -> list[dict]:
                 "secondary": {m: [summary["mean"][m], summary["std"][m]]
                               for m in summary["mean"] if m != metric},
                 "num_params": model.get("num_params"), "size_bytes": model.get("size_bytes"),
-                "dim": model.get("dim"),
+                "dim": model.get("dim"), "pooled": summary.get("pooled", {}).get(metric),
                 "latency_ms_per_window": latency,
                 "per_class": summary["per_class"],
             })
@@ -58,6 +58,8 @@ def _score_table(tables: dict) -> tuple[list[str], list[list[str]]]:
     body = []
     for r in tables["scores"]:
         extra = "; ".join(f"{m} {_fmt(v[0])} ± {_fmt(v[1])}" for m, v in r["secondary"].items())
+        if r["pooled"] is not None:  # the AP of the PR-curve figure
+            extra += f"; pooled out-of-fold {metric} {_fmt(r['pooled'])}"
         body.append([r["model"], r["method"], f"**{_fmt(r['mean'])} ± {_fmt(r['std'])}** ({extra})",
                      " ".join(f"{k}:{_fmt(v, 2)}" for k, v in r["folds"].items()),
                      "" if r["num_params"] is None else f"{r['num_params']:,}",
@@ -105,8 +107,9 @@ def _header_lines(results: dict) -> list[str]:
 def summary_text(results: dict) -> str:
     """The score table as plain text for the terminal (what `sea evaluate` prints at the end)."""
     metric = results["protocol"]["metric"]
-    head = ["model", "method", f"{metric} mean ± std", "params", "size MB", "ms/window"]
-    body = [[r["model"], r["method"], f"{_fmt(r['mean'])} ± {_fmt(r['std'])}",
+    head = ["model", "method", f"{metric} mean ± std", "pooled", "params", "size MB",
+            "ms/window"]
+    body = [[r["model"], r["method"], f"{_fmt(r['mean'])} ± {_fmt(r['std'])}", _fmt(r["pooled"]),
              "" if r["num_params"] is None else f"{r['num_params']:,}",
              "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1e6:.2f}",
              _fmt(r["latency_ms_per_window"], 2)] for r in score_rows(results)]
