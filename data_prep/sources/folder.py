@@ -3,7 +3,9 @@
 Options: `--folder-labels` takes each file's label from its first sub-folder under PATH;
 `--name-pattern` is a regular expression over the file name (without suffix) whose named
 groups `sensor` and `time` give the sensor id and recording time (`--time-format`, strptime
-syntax; ISO 8601 when omitted). Files that are not audio are skipped with their reason.
+syntax; ISO 8601 when omitted) and optionally `recording`; `--folds N|by-sensor|by-day` puts
+every recording in one fold (data_prep/sources/folds.py). Files that are not audio are skipped
+with their reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from data_prep.sources.folds import assign_folds
 from data_prep.tasks import ClipTask, SourceError, SourcePlan
 
 log = logging.getLogger(__name__)
@@ -53,4 +56,6 @@ def plan(arg: str, options) -> SourcePlan:
         tasks.append(ClipTask(
             clip_id=f"{name}/{rel.as_posix()}", source=str(path), path=str(path),
             dataset=name, labels=labels, sensor_id=sensor, time=stamp, group=sensor))
+    if options.folds:
+        tasks = assign_folds(tasks, options.folds, pattern)
     return SourcePlan(tasks)
