@@ -66,3 +66,24 @@ def test_python_example_runs(tmp_path, monkeypatch, fixtures_dir, capsys):
     (example,) = blocks("python")
     exec(compile(example, "README.md", "exec"), {})
     assert capsys.readouterr().out.startswith("(26, 64) [0.  0.1 0.2]")
+
+
+def test_first_embed_line_runs_as_written(tmp_path, monkeypatch, fixtures_dir):
+    """`sea embed --model edgel3-sea-64 --output-dir emb/ recordings/` on one generated clip,
+    the published weights found where the registry looks (a cached download)."""
+    import numpy as np
+    import soundfile as sf
+
+    from sea.cli import main
+
+    sea64 = fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5"
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / sea64.name).symlink_to(sea64)
+    monkeypatch.setenv("SEA_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recordings").mkdir()
+    sf.write("recordings/street.wav", 0.1 * np.random.default_rng(0).standard_normal(16000), 16000)
+    (line,) = [a for a in command_lines() if a[:4] == ["sea", "embed", "--model", "edgel3-sea-64"]]
+    assert main(line[1:]) == 0
+    with np.load(tmp_path / "emb" / "street.npz") as out:
+        assert out["embedding"].shape == (6, 64)  # 1 s, hop 0.1 s, centred and "settings_json" in out.files
