@@ -155,12 +155,9 @@ def _embed_streams(model: Model, streams: Sequence[Iterable[np.ndarray]],
     return [np.concatenate(p) if p else np.zeros((0, model.dim), np.float32) for p in parts]
 
 
-def _timestamps(n: int, hop: float) -> np.ndarray:
-    return np.arange(n) * hop
-
-
-def get_audio_embedding(audio: AudioInput | Sequence[AudioInput], sr: int | Sequence[int] | None = None,
-                        model: Model | str | None = None, hop: float = 0.1, center: bool = True,
+def get_audio_embedding(audio: AudioInput | Sequence[AudioInput],
+                        sr: int | Sequence[int] | None = None, model: Model | str | None = None,
+                        hop: float = 0.1, center: bool = True,
                         batch_size: int = 32) -> tuple[Any, Any]:
     """(embedding T x D float32, timestamps T in seconds) of one input, or two lists for a list.
 
@@ -182,7 +179,7 @@ def get_audio_embedding(audio: AudioInput | Sequence[AudioInput], sr: int | Sequ
         else:
             streams.append(_array_windows(model, item, rate, hop, center))
     embeddings = _embed_streams(model, streams, batch_size)
-    timestamps = [_timestamps(len(e), hop) for e in embeddings]
+    timestamps = [np.arange(len(e)) * hop for e in embeddings]  # i * hop: centre with center
     return (embeddings[0], timestamps[0]) if single else (embeddings, timestamps)
 
 

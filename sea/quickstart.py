@@ -243,8 +243,9 @@ class Quickstart:
             # The paper's 128-d target, unless the teacher itself is smaller (EdgeL3 SEA-64) or
             # a small --clips gives PCA fewer windows than that.
             dim = min(s.dim, teacher_dim, windows)
+            narrow = ",".join(map(str, (*NARROW_BODY, dim)))
             student = (["--student", paper_student(dim)] if dim in PAPER_DIMS else
-                       ["--student", "custom", "--filters", ",".join(map(str, (*NARROW_BODY, dim)))])
+                       ["--student", "custom", "--filters", narrow])
         if dim > teacher_dim:
             raise QuickstartError(f"the student's {dim}-d embedding is wider than the teacher's "
                                   f"{teacher_dim}-d one: PCA cannot add dimensions")

@@ -99,7 +99,8 @@ def run_folds(method: Method, evalset: EvalSet, emb: FrameEmbeddings, work_dir: 
     return outputs
 
 
-def pooled_out_of_fold(evalset: EvalSet, outputs: list[FoldOutput]) -> tuple[np.ndarray, np.ndarray]:
+def pooled_out_of_fold(evalset: EvalSet,
+                       outputs: list[FoldOutput]) -> tuple[np.ndarray, np.ndarray]:
     """(labels, scores) of every clip's out-of-fold prediction, all folds together."""
     test = np.concatenate([o.test for o in outputs])
     return evalset.y[test], np.concatenate([o.scores for o in outputs])
