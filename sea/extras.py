@@ -16,7 +16,7 @@ MODULE_EXTRAS: dict[str, str] = {
     "soundata": "data",
     "litert_torch": "export", "tflite_micro": "export",
     "ai_edge_litert": "node", "tflite_runtime": "node-legacy",
-    "sounddevice": "mic",
+    "sounddevice": "mic", "ray": "cluster",
     "pytest": "dev", "nbclient": "dev", "nbformat": "dev",
 }
 

@@ -75,6 +75,28 @@ def local_pretrained_weights() -> bool:
     return any(find_local(name) is not None for name in WEIGHT_SOURCES)
 
 
+PAPER_DIMS = (64, 128, 256, 512)  # embedding sizes of the SEA paper's students 3..0
+NARROW_BODY = (32, 64, 128)  # Student 3's first blocks; a small --clips narrows only the last
+# A fixed torch thread count: float sums (hence the student) depend on how work is split.
+TRAIN_THREADS = 2
+DEFAULT_TEACHER = "openl3-mel256-env"  # the SEA paper's teacher
+DOWNLOAD_TIMEOUT_S = 10.0  # a short wait: offline machines fall back at once
+
+
+def download_default_teacher() -> str | None:
+    """Fetch the published OpenL3 weights (progress bar, sha256 where known) into the weights
+    cache; None with the reason printed when that is not possible (offline, say)."""
+    from sea.weights import WeightsUnavailable, resolve_weights
+
+    print(f"no teacher weights on this machine: downloading {DEFAULT_TEACHER} "
+          f"(timeout {DOWNLOAD_TIMEOUT_S:.0f} s)", flush=True)
+    try:
+        resolve_weights(DEFAULT_TEACHER, timeout=DOWNLOAD_TIMEOUT_S)
+    except WeightsUnavailable as exc:
+        return f"{DEFAULT_TEACHER} could not be downloaded: {exc}"
+    return None
+
+
 def paper_student(dim: int) -> str:
     """The SEA paper's student with a `dim`-d embedding (student0..student3)."""
     from sea.configs import MODEL_CONFIGS
@@ -107,6 +129,9 @@ class Quickstart:
         path = self.out / STATE_FILE
         current = self.settings.as_json()
         if not path.is_file():
+            if self.out.is_dir() and any(self.out.iterdir()):
+                raise QuickstartError(f"{self.out} is not empty and holds no {STATE_FILE}: it is "
+                                      "not a quickstart's directory; choose a new or empty --out")
             return {"settings": current, "steps": {}, "decisions": {}}
         state = json.loads(path.read_text())
         changed = {k: (state["settings"].get(k), v) for k, v in current.items()
@@ -183,10 +208,16 @@ class Quickstart:
             return ["--teacher", s.teacher, "--weights", str(Path(s.teacher_weights).resolve())]
         if s.teacher != "auto":
             return ["--teacher", s.teacher]
-        if not local_pretrained_weights() and SEA64_FIXTURE.is_file():
+        if local_pretrained_weights():
+            return ["--teacher", "auto"]
+        why = download_default_teacher()
+        if why is None:
+            return ["--teacher", DEFAULT_TEACHER]
+        self.state["decisions"]["teacher_fallback_reason"] = why
+        if SEA64_FIXTURE.is_file():
             # Real (published) weights beat a random-weight L3 network, even a smaller net.
             return ["--teacher", "edgel3-sea-64", "--weights", str(SEA64_FIXTURE)]
-        return ["--teacher", "auto"]
+        return ["--teacher", "auto"]  # teacher-embed falls back to random weights
 
     def teacher(self) -> None:
         args = self._decide("teacher_args", self.teacher_args)
@@ -206,26 +237,36 @@ class Quickstart:
         else:
             what = f"checkpoint {t.get('path')}"
         line = "=" * 78
-        return f"{line}\n TEACHER: {t['name']} - {what}\n{line}"
+        why = self.state["decisions"].get("teacher_fallback_reason")
+        because = f"\n because {why}" if why else ""
+        return f"{line}\n TEACHER: {t['name']} - {what}{because}\n{line}"
 
     def target_dim_and_student(self) -> tuple[int, list[str]]:
         """(reduced dimension, `sea distill` student options) for the teacher we got."""
         from sea.configs import get_config
 
         s = self.settings
-        teacher_dim = int(read_manifest(self.path("teacher"))["config"]["dim"])
+        teacher_config = read_manifest(self.path("teacher"))["config"]
+        teacher_dim, windows = int(teacher_config["dim"]), int(teacher_config["num_rows"])
         if s.filters:
             dim, student = s.filters[-1], ["--student", "custom", "--filters",
                                            ",".join(map(str, s.filters))]
         elif s.student != "auto":
             dim, student = get_config(s.student).embedding_dim, ["--student", s.student]
         else:
-            # The paper's 128-d target, unless the teacher itself is smaller (EdgeL3 SEA-64).
-            dim = min(s.dim, teacher_dim)
-            student = ["--student", paper_student(dim)]
+            # The paper's 128-d target, unless the teacher itself is smaller (EdgeL3 SEA-64) or
+            # a small --clips gives PCA fewer windows than that.
+            dim = min(s.dim, teacher_dim, windows)
+            narrow = ",".join(map(str, (*NARROW_BODY, dim)))
+            student = (["--student", paper_student(dim)] if dim in PAPER_DIMS else
+                       ["--student", "custom", "--filters", narrow])
         if dim > teacher_dim:
             raise QuickstartError(f"the student's {dim}-d embedding is wider than the teacher's "
                                   f"{teacher_dim}-d one: PCA cannot add dimensions")
+        if dim > windows:
+            raise QuickstartError(f"PCA to {dim} dims needs at least {dim} teacher windows and "
+                                  f"--clips {s.clips} gives {windows}: use more --clips or a "
+                                  "smaller student")
         return dim, student
 
     def reducer(self) -> None:
@@ -240,13 +281,15 @@ class Quickstart:
         resume = ["--resume"] if self.path("student").exists() else []
         self.sea("distill", "--store", self.path("store"), "--targets", self.path("reducer"),
                  *student, "--epochs", s.epochs, "--lr", s.lr, "--batch-size", s.batch_size,
-                 "--seed", s.seed, "--out", self.path("student"), *resume)
+                 "--seed", s.seed, "--threads", TRAIN_THREADS, "--out", self.path("student"),
+                 *resume)
 
     def bundle(self) -> None:
         bundle = self.path("bundle")
         failed = self.out / "bundle.failed-parity.json"  # what `sea export` leaves on a miss
         failed.unlink(missing_ok=True)
-        # The exporter draws 3 windows per clip; keep calibration + parity within that.
+        # The exporter draws 3 windows per clip; keep calibration + parity within that, so
+        # that a small --clips shrinks both instead of failing.
         clips = self.settings.clips
         # --overwrite: a bundle from an interrupted run of this step is redone.
         options = ["--out", bundle, "--overwrite", "--calibration", self.path("store"), "--frontend",
@@ -347,7 +390,28 @@ class Quickstart:
                            "folds": len(results["store"]["folds"]), "scores": scores,
                            "notes": results.get("notes", [])},
             "node": {"windows": len(node_lines)},
+            "versions": versions(),
         }
+
+
+VERSIONED = ("sea-embed", "torch", "numpy", "scikit-learn", "litert-torch", "ai-edge-litert",
+             "soxr")
+
+
+def versions() -> dict[str, str]:
+    """What produced the numbers: package versions, Python, CPU kind and cores."""
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "machine": platform.machine(),
+             "cpus": str(os.cpu_count())}
+    for dist in VERSIONED:
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
 
 
 def _number(x: float | None, fmt: str) -> str:
@@ -375,6 +439,10 @@ def summary_text(out: Path, state: dict[str, Any]) -> str:
         f"downstream   {d['protocol']} protocol, {d['clips']} clips, {d['classes']} classes, "
         f"{d['folds']} folds:",
     ]
+    from training.r2_warning import low_r2_warning
+
+    warning = low_r2_warning(st["val_r2"])
+    lines += [f"WARNING      {warning}"] if warning else []
     lines += [f"               {s['model']} {s['method']}: {s['metric']} "
               f"{s['mean']:.3f} +- {s['std']:.3f}" for s in d["scores"]]
     lines += [f"               note: {note}" for note in d["notes"]]
@@ -382,5 +450,6 @@ def summary_text(out: Path, state: dict[str, Any]) -> str:
         f"report       {out / 'report' / 'index.html'} (report.md, results.json, plots/)",
         f"node output  {out / 'node' / 'windows.jsonl'} ({n['windows']} windows of "
         f"{out / 'node' / 'clip.wav'})",
+        "versions     " + ", ".join(f"{k} {v}" for k, v in h.get("versions", {}).items()),
     ]
     return "\n".join(lines)

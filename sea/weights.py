@@ -90,14 +90,19 @@ def has_pretrained(model_name: str) -> bool:
     return model_name in WEIGHT_SOURCES
 
 
-def find_local(model_name: str) -> Path | None:
-    """The cached or package-installed weight file, without downloading."""
+def local_candidates(model_name: str) -> list[Path]:
+    """Where the weight file of a named model is looked for, in order (before downloading)."""
     source = WEIGHT_SOURCES[model_name]
     candidates = [weights_dir() / source.filename]
     package_dir = _package_dir(source.package)
     if package_dir is not None:
         candidates.append(package_dir / source.filename)
-    return next((p for p in candidates if p.is_file()), None)
+    return candidates
+
+
+def find_local(model_name: str) -> Path | None:
+    """The cached or package-installed weight file, without downloading."""
+    return next((p for p in local_candidates(model_name) if p.is_file()), None)
 
 
 def _fetch(url: str, dest: Path, timeout: float) -> str:
@@ -177,7 +182,7 @@ def check_weights(source: WeightSource, path: Path, origin: str) -> Path:
 
 
 def resolve_weights(model_name: str, weights: str | Path | None = None,
-                    allow_download: bool = True) -> Path:
+                    allow_download: bool = True, timeout: float = 30.0) -> Path:
     """Path to the .h5 weights of a named model (see the module docstring for the order)."""
     if weights is not None:
         path = Path(weights).expanduser()
@@ -196,7 +201,7 @@ def resolve_weights(model_name: str, weights: str | Path | None = None,
     if not allow_download:
         raise WeightsUnavailable(f"weights for {model_name} not found locally. {offline_help}")
     try:
-        path = download(source.url, target, source.sha256)
+        path = download(source.url, target, source.sha256, timeout=timeout)
     except WeightsUnavailable:
         raise
     except OSError as exc:  # URLError, timeouts, DNS failures are all OSErrors
@@ -207,3 +212,39 @@ def resolve_weights(model_name: str, weights: str | Path | None = None,
     except WeightsUnavailable:
         path.unlink(missing_ok=True)  # a fresh download that fails the policy is not kept
         raise
+
+
+def download_weights(names: list[str], force: bool = False, timeout: float = 30.0) -> int:
+    """`sea download weights NAME...`: fetch and check published weights ahead of time into
+    `weights_dir()`; prints one line per file. Returns 0, 1 if any failed, 2 for bad names."""
+    import logging
+
+    log = logging.getLogger("sea.weights")
+    published = sorted(n for n in WEIGHT_SOURCES if not n.endswith("-6144"))  # -6144 share files
+    wanted = published if names == ["all"] else names
+    unknown = [n for n in wanted if n not in WEIGHT_SOURCES]
+    if not wanted or unknown:
+        log.error("name models with published weights (or all): %s%s", ", ".join(published),
+                  f"; unknown: {', '.join(unknown)}" if unknown else "")
+        return 2
+    failed = 0
+    for name in wanted:
+        source = WEIGHT_SOURCES[name]
+        target = weights_dir() / source.filename
+        if force:
+            target.unlink(missing_ok=True)
+        local = find_local(name)
+        try:
+            path = local or resolve_weights(name, timeout=timeout)
+        except WeightsUnavailable as exc:
+            log.error("%s", exc)
+            failed += 1
+            continue
+        if local:
+            check = "already present, checked"
+        elif source.sha256 or source.h5_sha256:
+            check = "downloaded, published sha256 checked"
+        else:
+            check = f"downloaded; no digest is published, its sha256 is recorded in {DIGESTS_FILE}"
+        print(f"{name}: {path} ({check})", flush=True)
+    return 1 if failed else 0

@@ -118,9 +118,33 @@ def test_auto_teacher_prefers_local_weights_then_the_sea64_fixture(tmp_path, mon
     monkeypatch.setattr(quickstart, "SEA64_FIXTURE", fixture)
     qs = quickstart.Quickstart(tmp_path / "qs", quickstart.Settings(), FakeSea(tmp_path, False))
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
+    monkeypatch.setattr(quickstart, "download_default_teacher", lambda: None)  # online
+    assert qs.teacher_args() == ["--teacher", "openl3-mel256-env"]
+    offline = "openl3-mel256-env could not be downloaded: no network"
+    monkeypatch.setattr(quickstart, "download_default_teacher", lambda: offline)
     assert qs.teacher_args() == ["--teacher", "edgel3-sea-64", "--weights", str(fixture)]
+    assert qs.state["decisions"]["teacher_fallback_reason"] == offline  # the banner says why
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: True)
     assert qs.teacher_args() == ["--teacher", "auto"]
     fixture.unlink()
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
     assert qs.teacher_args() == ["--teacher", "auto"]  # teacher-embed falls back to random
+
+
+def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path):
+    import sea.quickstart as quickstart
+    from sea import weights
+
+    monkeypatch.setenv("SEA_HOME", str(tmp_path))
+    monkeypatch.setitem(weights.WEIGHT_SOURCES, quickstart.DEFAULT_TEACHER, weights.WeightSource(
+        "t.h5", "http://127.0.0.1:9/t.h5.gz", "none"))  # nothing listens on port 9
+    why = quickstart.download_default_teacher()
+    assert why.startswith("openl3-mel256-env could not be downloaded") and "t.h5" in why
+
+
+def test_unrelated_non_empty_out_is_refused(tmp_path):
+    from sea.quickstart import Quickstart, QuickstartError, Settings
+
+    (tmp_path / "thesis.tex").write_text("precious")
+    with pytest.raises(QuickstartError, match="not a quickstart"):
+        Quickstart(tmp_path, Settings(), FakeSea(tmp_path, False))

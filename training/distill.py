@@ -214,6 +214,9 @@ class Distiller:
         self.device = torch.device(settings.device) if settings.device else default_device()
         set_cpu_threads(self.device, settings.threads)
         torch.manual_seed(settings.seed)
+        # bit-reproducible for a given machine kind and thread count: deterministic kernels
+        # where torch has them (seeded data order above and in the epoch loop)
+        torch.use_deterministic_algorithms(True, warn_only=True)
         self.model = L3Net(self.cfg).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.amp = amp_dtype(settings.amp, self.device)

@@ -16,6 +16,15 @@ from sea.argtypes import regex, sample_rate, seconds, workers
 from sea.cluster import add_ray_arguments, ray_options
 
 
+def _folds(text: str) -> str:
+    from data_prep.sources.folds import parse_folds
+
+    try:
+        return parse_folds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="NAME:ARG input spec")
     parser.add_argument("--out", required=True, help="clip store directory (created or extended)")
@@ -28,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name-pattern", type=regex, metavar="REGEX",
                         help="folder:  regex over file names with named groups sensor and/or "
                              "time, e.g. '(?P<sensor>[^_]+)_(?P<time>\\d{8}T\\d{6})'")
+    parser.add_argument("--folds", type=_folds, metavar="N|by-sensor|by-day",
+                        help="folder:  assign folds for `sea evaluate --protocol folds`: N "
+                        "(recordings hashed into N folds), by-sensor or by-day; one recording "
+                        "(a file, or the `recording` group of --name-pattern) never spans two")
     parser.add_argument("--time-format", metavar="FMT",
                         help="folder:  strptime format of the time group (default ISO 8601)")
     parser.add_argument("--synth-duration", type=seconds, default=10.0,
@@ -53,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     options = SourceOptions(folder_labels=args.folder_labels, name_pattern=args.name_pattern,
                             time_format=args.time_format, synth_duration=args.synth_duration,
                             synth_foreground=args.synth_foreground,
-                            synth_background=args.synth_background)
+                            synth_background=args.synth_background, folds=args.folds)
     manifest = prepare(args.sources, args.out, sample_rate=args.sample_rate,
                        workers=args.workers, options=options, progress=not args.no_progress,
                        ray=ray_options(args), audio_dtype=args.audio_dtype,

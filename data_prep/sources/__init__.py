@@ -17,6 +17,7 @@ class SourceOptions:
     synth_duration: float = 10.0
     synth_foreground: str | None = None
     synth_background: str | None = None
+    folds: str | None = None  # folder: N, by-sensor or by-day (data_prep/sources/folds.py)
 
 
 PLANNERS: dict[str, Callable[[str, SourceOptions], SourcePlan]] = {

@@ -4,7 +4,9 @@ unreadable folders, dangling links and link loops are skipped with their reason)
 Options: `--folder-labels` takes each file's label from its first sub-folder under PATH;
 `--name-pattern` is a regular expression over the file name (without suffix) whose named
 groups `sensor` and `time` give the sensor id and recording time (`--time-format`, strptime
-syntax; ISO 8601 when omitted). Files that are not audio are skipped with their reason.
+syntax; ISO 8601 when omitted) and optionally `recording`; `--folds N|by-sensor|by-day` puts
+every recording in one fold (data_prep/sources/folds.py). Files that are not audio are skipped
+with their reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from data_prep.sources.folds import assign_folds
 from data_prep.tasks import ClipTask, SourceError, SourcePlan
 from sea.files import walk_files
 
@@ -54,4 +57,6 @@ def plan(arg: str, options) -> SourcePlan:
         tasks.append(ClipTask(
             clip_id=f"{name}/{rel.as_posix()}", source=str(path), path=str(path),
             dataset=name, labels=labels, sensor_id=sensor, time=stamp, group=sensor))
+    if options.folds:
+        tasks = assign_folds(tasks, options.folds, pattern)
     return SourcePlan(tasks, problems)

@@ -2,7 +2,9 @@
 
 Parameters are the conv body's trainable parameters (the SEA paper's Table 1 count); size is
 float32 bytes of every stored number (BatchNorm statistics included); activation memory is the largest single activation tensor for one
-window (the SEA paper's Table 1 metric).
+window (the SEA paper's Table 1 metric). The weights column says `present` for published
+weights found on this machine (`published`: would be downloaded); the lines after the table say
+where weights are looked for.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import json
 
 from sea.configs import MODEL_CONFIGS, activation_bytes, count_parameters
-from sea.weights import WEIGHT_SOURCES
+from sea.weights import WEIGHT_SOURCES, find_local, local_candidates, weights_dir
 
 
 def describe_models() -> list[dict]:
@@ -28,9 +30,28 @@ def describe_models() -> list[dict]:
             "size_mb": round(count_parameters(cfg) * 4 / 1e6, 2),
             "activation_mb": round(activation_bytes(cfg) / 1e6, 2),
             "pretrained": name in WEIGHT_SOURCES,
+            "weights_path": _local_path(name),
             "description": cfg.description,
         })
     return rows
+
+
+def _local_path(name: str) -> str | None:
+    path = find_local(name) if name in WEIGHT_SOURCES else None
+    return None if path is None else str(path)
+
+
+def weights_lookup_text() -> str:
+    """Where published weights are looked for, in order, and what is there now."""
+    dirs = sorted({str(p.parent) for n in WEIGHT_SOURCES for p in local_candidates(n)})
+    present = sorted({_local_path(n) for n in WEIGHT_SOURCES} - {None})
+    lines = ["", "Weights are looked for in this order: --weights PATH; "
+             f"{weights_dir()} ($SEA_HOME/weights);",
+             "the package directory of an installed openl3 / edgel3; then downloaded "
+             "(sea download weights NAME... fetches them ahead of time).",
+             "Searched here: " + ", ".join(dirs)]
+    lines.append("Present: " + (", ".join(present) if present else "none"))
+    return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for r in rows:
         shape = "x".join(map(str, r["input_shape"]))
-        weights = "published" if r["pretrained"] else "-"
+        weights = ("present" if r["weights_path"] else "published") if r["pretrained"] else "-"
         print(f"{r['name']:<26}{r['embedding_dim']:>6}{shape:>10}{r['params']:>11,}"
               f"{r['size_mb']:>8.2f}{r['activation_mb']:>8.2f}  {weights}")
+    print(weights_lookup_text())
     return 0

@@ -6,8 +6,8 @@ published EdgeL3 SEA-64 file next to a development checkout, else a seeded rando
 network; a banner says which), reducer/ (random-sampled PCA to --dim, capped at the teacher's
 width), student/ (`sea distill`: the SEA paper's student of that width, student2 for 128-d),
 bundle/ (`sea export --quantize int8`, calibrated on the store), report/ (`sea evaluate
---protocol folds` on the synth store's folds 1-5, single-label clips: the int8 bundle, the
-float student and, when pretrained and fast enough, the teacher), node/ (`sea-node run` on
+--protocol folds-multilabel` on the synth store's folds 1-5, multi-label clips: the int8 bundle,
+the float student and, when pretrained and fast enough, the teacher), node/ (`sea-node run` on
 the store's first clip). A finished step is skipped, so re-running the same command resumes.
 On 2 CPU cores the defaults took 1.8 minutes with the EdgeL3 SEA-64 teacher (7.5-9 minutes
 while other jobs loaded the machine) and 5.6 minutes with a random-weight OpenL3 teacher. When
@@ -34,7 +34,8 @@ def _filters(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="directory for every step's output (created; re-use it to resume)")
+                        help="directory for every step's output (created; re-use it to resume; "
+                             "a non-empty directory that is not a quickstart's is refused)")
     parser.add_argument("--clips", type=int, default=100,
                         help="synthesized 10-s soundscapes to build (default 100)")
     parser.add_argument("--epochs", type=int, default=5, help="distillation epochs (default 5)")

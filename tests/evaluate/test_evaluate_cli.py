@@ -18,7 +18,7 @@ def _evaluate(*args: str) -> int:
     return main(["evaluate", "--hop", "0.5", "--threads", "1", "--no-progress", *args])
 
 
-def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypatch):
+def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypatch, capsys):
     out = tmp_path / "report"
     code = _evaluate("--model", str(tiny_student), "--model", "no-such-model",
                      "--data", str(toy_store), "--protocol", "esc50", "--out", str(out),
@@ -28,6 +28,10 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
     good, bad = results["models"]
     assert "no-such-model" in bad["error"]
     assert good["num_params"] > 0 and good["dim"] == 8 and good["seconds_per_window"] > 0
+    assert good["network_latency_ms"] > 0  # the network alone, single windows (sea bench)
+    printed = capsys.readouterr().out  # the score table, on stdout
+    assert re.search(r"tiny\s+logreg\+mean\s+%.3f ± " % good["methods"]["logreg+mean"]["mean"]
+                     ["accuracy"], printed) and "model no-such-model skipped" in printed
     for key in ("logreg+mean", "mlp-0+mean"):
         res = good["methods"][key]
         assert len(res["folds"]) == 5
@@ -61,11 +65,25 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
         assert new["accuracy"] == old["accuracy"] and new["per_class"] == old["per_class"]
 
 
-def test_sonyc_protocol_with_mil(tmp_path, ust_store, tiny_student):
+def test_sonyc_protocol_with_mil(tmp_path, ust_store, tiny_student, monkeypatch):
+    from sklearn.metrics import average_precision_score
+
+    from training.evaluate.metrics import finite_scores
+
+    drawn = []
+    draw = pipeline.plots.pr_curves
+    monkeypatch.setattr(pipeline.plots, "pr_curves",
+                        lambda y, scores, *a: drawn.append((y, scores)) or draw(y, scores, *a))
     out = tmp_path / "ust"
     assert _evaluate("--model", str(tiny_student), "--data", str(ust_store), "--protocol",
                      "sonyc-ust", "--out", str(out), "--classifier", "logreg") == 0
     res = json.loads((out / "results.json").read_text())["models"][0]["methods"]["logreg+mil-max"]
+    (y, scores), = drawn  # the PR curves pool validate and test: their micro AP is the table's
+    assert len(y) == sum(f["n_test"] for f in res["folds"])
+    assert average_precision_score(y.ravel(), finite_scores(scores).ravel()) == pytest.approx(
+        res["pooled"]["micro_auprc"], abs=1e-12)
+    assert f"pooled out-of-fold micro_auprc {res['pooled']['micro_auprc']:.3f}" in (
+        out / "report.md").read_text()
     assert [f["fold"] for f in res["folds"]] == ["validate", "test"]
     assert res["per_class"]["tone"] > 0.9
     assert res["per_class"]["random"] < 0.85  # labels drawn at random: about their prevalence

@@ -175,3 +175,25 @@ def test_models_cli_json(capsys):
     assert main(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["student2"]["params"] == 583010 and rows["edgel3-sea-64"]["pretrained"]
+
+
+def test_download_weights_command_fetches_checks_and_reports(tmp_path, sea_home, monkeypatch,
+                                                             capsys):
+    gz, digest = _serve_gz(tmp_path, b"weights-bytes")
+    monkeypatch.setitem(weights.WEIGHT_SOURCES, "edgel3-sea-128",
+                        weights.WeightSource("x.h5", gz.as_uri(), "none", sha256=digest))
+    assert main(["download", "weights", "edgel3-sea-128"]) == 0
+    assert "edgel3-sea-128: " in capsys.readouterr().out and (sea_home / "weights" / "x.h5").is_file()
+    assert main(["download", "weights", "edgel3-sea-128"]) == 0
+    assert "already present" in capsys.readouterr().out
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["edgel3-sea-128"]["weights_path"] == str(sea_home / "weights" / "x.h5")
+    assert main(["models"]) == 0
+    table = capsys.readouterr().out
+    assert str(sea_home / "weights") in table and "Present: " + str(sea_home / "weights") in table
+    monkeypatch.setitem(weights.WEIGHT_SOURCES, "bad",
+                        weights.WeightSource("y.h5", gz.as_uri(), "none", sha256="0" * 64))
+    assert main(["download", "weights", "bad"]) == 1  # checksum mismatch: nothing kept
+    assert not (sea_home / "weights" / "y.h5").exists()
+    assert main(["download", "weights", "no-such-model"]) == 2

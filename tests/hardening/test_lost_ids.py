@@ -106,13 +106,13 @@ def test_embed_records_its_producer_and_never_trusts_another(tmp_path, student, 
     argv = ["embed", wavs, "--output-dir", out, "--hop", "0.5"]
     assert sea(*argv, "--model", student / "s0") == 0
     with np.load(out / "clip0.npz") as data:
-        producer = json.loads(str(data["producer"]))
+        settings = json.loads(str(data["settings_json"]))
         first = data["embedding"].copy()
-    assert producer["hop"] == 0.5 and len(producer["model_sha256"]) == 64
+    assert settings["hop"] == 0.5 and settings["model_id"] == str(data["model_id"])
     assert sea(*argv, "--model", student / "s0") == 0  # same model and settings: done
     caplog.clear()
     assert sea(*argv, "--model", student / "s1") == 1  # same name, other weights
-    assert "differs in model_sha256" in caplog.text
+    assert "differs in model_id" in caplog.text
     assert sea("embed", wavs, "--output-dir", out, "--hop", "0.25",
                "--model", student / "s0") == 1
     assert "hop" in caplog.text

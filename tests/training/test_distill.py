@@ -122,3 +122,18 @@ def test_wrong_store_is_refused(pipeline, tiny_store, tmp_path, caplog):
     assert distill(tiny_store, red, tmp_path / "s", "--student", "custom", "--filters",
                    "4,8,8,16") == 2
     assert "not the clip store" in caplog.text
+
+
+def test_same_command_same_thread_count_gives_bit_identical_students(pipeline, tmp_path):
+    """Seeded init and data order, deterministic kernels, fixed --threads: the weights and the
+    history's losses repeat to the bit (what makes the README's quickstart table reproducible)."""
+    store, red = pipeline
+    args = ["--student", "custom", "--filters", "4,8,8,16", "--epochs", "2", "--seed", "3"]
+    assert distill(store, red, tmp_path / "a", *args) == 0
+    assert distill(store, red, tmp_path / "b", *args) == 0
+    a, b = (torch.load(tmp_path / d / "model.pt", weights_only=True) for d in "ab")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = [{k: v for k, v in r.items() if k in ("train_loss", "val_loss", "val_r2")}
+             for r in history(tmp_path / "a")]
+    assert strip == [{k: v for k, v in r.items() if k in ("train_loss", "val_loss", "val_r2")}
+                     for r in history(tmp_path / "b")]

@@ -149,4 +149,9 @@ def _train(args: argparse.Namespace) -> int:
     best = distiller.state
     log.info("%s: best epoch %d of %d, val loss %.4g, val R^2 %s", args.out, best["best_epoch"],
              len(history), best["best_val"], best.get("best_r2"))
+    from training.r2_warning import low_r2_warning
+
+    warning = low_r2_warning(best.get("best_r2"))
+    if warning:
+        log.warning("%s", warning)
     return 0

@@ -3,7 +3,8 @@ linear SVM) on their clip embeddings, with each dataset's own folds (us8k: 10-fo
 5-fold CV, folds: any fold column, folds-multilabel: the same with multi-label AUPRC,
 sonyc-ust: train -> validate/test, multi-label AUPRC).
 Embeddings are cached per (model, store, hop) and finished folds are kept, so reruns resume.
-Writes results.json, report.md, report.json, plots/ and index.html to --out."""
+Writes results.json, report.md, report.json, plots/ and index.html to --out, and prints the score
+table (mean ± std over folds, params, size, per-window network latency) at the end."""
 
 from __future__ import annotations
 
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         results = run_evaluation(cfg)
     except (ValueError, FileNotFoundError) as exc:  # bad arguments or store: a message, no trace
         raise SeaError(str(exc)) from exc
+    from training.evaluate.report import summary_text
+
+    print(summary_text(results), flush=True)
     ok = [m for m in results["models"] if "error" not in m]
     log.info("report: %s (%d of %d models evaluated)", args.out / "index.html", len(ok),
              len(results["models"]))

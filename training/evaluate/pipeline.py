@@ -19,11 +19,13 @@ from sea.store import ClipStore
 from training.evaluate import plots
 from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
                                                store_digest)
+from training.evaluate.latency import cached_latency_ms
 from training.evaluate.model_specs import ModelSpec, load_embedder, model_id, parse_model
 from training.evaluate.pooling import pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
 from training.evaluate.report import write_report
-from training.evaluate.runner import FoldOutput, Method, run_folds, summarize
+from training.evaluate.runner import (FoldOutput, Method, pooled_out_of_fold, run_folds,
+                                     summarize)
 
 log = logging.getLogger(__name__)
 REPORT_KIND = "evaluation-report"
@@ -68,19 +70,23 @@ def _model_figures(cfg: EvaluationConfig, evalset: EvalSet, emb: FrameEmbeddings
     rel = Path("plots") / _slug(key)
     figures = {}
     y = evalset.y
-    colours = ([evalset.classes[i] for i in y] if y.ndim == 1 else
-               ["+".join(evalset.classes[i] for i in np.flatnonzero(row)) or "(none)" for row in y])
-    plots.embedding_map(pooled_clips(emb, evalset.positions, "mean"), colours,
-                        f"{name}: clip embeddings (mean over frames), PCA",
-                        cfg.out / rel / "pca.png")
+    clips = pooled_clips(emb, evalset.positions, "mean")
+    map_title = f"{name}: clip embeddings (mean over frames), PCA"
+    if y.ndim == 1:
+        plots.embedding_map(clips, [evalset.classes[i] for i in y], map_title,
+                            cfg.out / rel / "pca.png")
+    else:  # multi-label: one panel per class
+        plots.embedding_map_multilabel(clips, y, evalset.classes, map_title,
+                                       cfg.out / rel / "pca.png")
     figures["2-D PCA map of clip embeddings"] = str(rel / "pca.png")
     for method_key, folds in outputs.items():
         path = rel / f"{_slug(method_key)}.png"
         if evalset.protocol.multilabel:
-            last = folds[-1]  # 'test' when the store has it, else 'validate'
-            plots.pr_curves(y[last.test], last.scores, evalset.classes,
-                            f"{name} {method_key}: PR curves on '{last.name}'", cfg.out / path)
-            figures[f"PR curves {method_key} ({last.name})"] = str(path)
+            # pooled over all folds: the micro AP in the legend is the table's pooled figure
+            plots.pr_curves(*pooled_out_of_fold(evalset, folds), evalset.classes,
+                            f"{name} {method_key}: PR curves, out-of-fold predictions of "
+                            f"{len(folds)} folds pooled", cfg.out / path)
+            figures[f"PR curves {method_key} (out-of-fold, pooled)"] = str(path)
         else:
             plots.confusion_matrix(np.array(results[method_key]["confusion"]), evalset.classes,
                                    f"{name} {method_key}: out-of-fold confusion", cfg.out / path)
@@ -92,14 +98,21 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
                     evalset: EvalSet) -> dict:
     key = model_id(spec)
     directory = cache_dir(cfg.cache or cfg.out / "cache", key, store, cfg.hop_seconds)
-    emb = load_or_compute(store, lambda: load_embedder(spec, cfg.batch_size, cfg.device,
-                                                       cfg.threads),
-                          directory, cfg.hop_seconds, progress=cfg.progress, ray=cfg.ray)
+    made = []  # the embedder, built once: for a cache miss and for the latency measurement
+
+    def embedder():
+        if not made:
+            made.append(load_embedder(spec, cfg.batch_size, cfg.device, cfg.threads))
+        return made[0]
+
+    emb = load_or_compute(store, embedder, directory, cfg.hop_seconds, progress=cfg.progress,
+                          ray=cfg.ray)
     info = emb.model_info
     entry = {"spec": spec.text, "id": key, "kind": spec.kind, "name": spec.name,
              "dim": info.get("dim"), "num_params": info.get("num_params"),
              "size_bytes": info.get("size_bytes"), "sample_rate": info.get("sample_rate"),
              "seconds_per_window": emb.seconds_per_window, "embedding_cache": str(directory),
+             "network_latency_ms": cached_latency_ms(directory, embedder),
              "methods": {}}
     outputs = {}
     for method in cfg.methods:

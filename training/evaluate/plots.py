@@ -19,9 +19,9 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, rect: tuple[float, float, float, float] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)
     return path
@@ -71,14 +71,21 @@ def pr_curves(y: np.ndarray, scores: np.ndarray, classes: Sequence[str], title: 
     return _save(fig, path)
 
 
-def embedding_map(X: np.ndarray, labels: Sequence[str], title: str, path: Path) -> Path:
-    """2-D PCA projection of clip embeddings (standardised), one colour per class."""
-    plt = _pyplot()
+def _pca_2d(X: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Standardised clip embeddings projected on their first two principal components, with
+    the share of variance each explains."""
     X = np.asarray(X, dtype=np.float64)
     X = (X - X.mean(axis=0)) / np.maximum(X.std(axis=0), 1e-12)
     _, s, vt = np.linalg.svd(X, full_matrices=False)
     xy = X @ vt[:2].T if vt.shape[0] >= 2 else np.c_[X @ vt[:1].T, np.zeros(len(X))]
     explained = (s[:2] ** 2 / max((s ** 2).sum(), 1e-12)).tolist() + [0.0]
+    return xy, explained
+
+
+def embedding_map(X: np.ndarray, labels: Sequence[str], title: str, path: Path) -> Path:
+    """2-D PCA projection of clip embeddings (standardised), one colour per class."""
+    plt = _pyplot()
+    xy, explained = _pca_2d(X)
     fig, ax = plt.subplots(figsize=(6.5, 5))
     names = sorted(set(labels))
     cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
@@ -94,15 +101,58 @@ def embedding_map(X: np.ndarray, labels: Sequence[str], title: str, path: Path) 
     return _save(fig, path)
 
 
+def embedding_map_multilabel(X: np.ndarray, y: np.ndarray, classes: Sequence[str], title: str,
+                             path: Path) -> Path:
+    """Multi-label clips: one small PCA map per class (same projection), clips with the label
+    in colour over the others in grey, so overlapping labels stay readable."""
+    plt = _pyplot()
+    xy, explained = _pca_2d(X)
+    cols = min(4, len(classes))
+    rows = -(-len(classes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.4 * rows + 0.4),
+                             sharex=True, sharey=True, squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for k, ax in enumerate(axes.flat):
+        if k >= len(classes):
+            ax.axis("off")
+            continue
+        on = np.asarray(y[:, k], dtype=bool)
+        ax.scatter(xy[~on, 0], xy[~on, 1], s=5, color="0.8", label="other clips")
+        ax.scatter(xy[on, 0], xy[on, 1], s=7, color=cmap(k % cmap.N), label=classes[k])
+        ax.set_title(f"{classes[k]} ({int(on.sum())} clips)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"PC1 ({explained[0]:.0%})", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"PC2 ({explained[1]:.0%})", fontsize=8)
+    handles = [plt.Line2D([], [], marker="o", ls="", color="0.8", label="clips without the label"),
+               plt.Line2D([], [], marker="o", ls="", color=cmap(0), label="clips with it")]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path, rect=(0, 0.05, 1, 1))  # room for the legend below
+
+
 def score_vs_size(points: Sequence[tuple[str, float, float, float]], metric: str,
                   path: Path) -> Path:
     """(label, size in bytes, score, std) per model/method: score against model size."""
+    from matplotlib.ticker import FuncFormatter
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for label, size, score, std in points:
-        ax.errorbar(size / 1e6, score, yerr=std, fmt="o", capsize=3, label=label)
+    markers = "osD^vP*X"
+    same_size: dict[float, int] = {}
+    for k, (label, size, score, std) in enumerate(points):
+        # methods of one model share its size: spread them sideways so none hides another
+        slot = same_size[size] = same_size.get(size, -1) + 1
+        ax.errorbar(size / 1e6 * 1.06 ** slot, score, yerr=std, fmt=markers[k % len(markers)],
+                    capsize=3, label=label, alpha=0.85)
     ax.set_xscale("log")
-    ax.set_xlabel("model size (MB)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    sizes = sorted({size / 1e6 for _, size, _, _ in points})
+    ax.set_xticks(sizes, [f"{v:.3g}" for v in sizes], fontsize=8)
+    ax.set_xlim(min(sizes) / 1.5, max(sizes) * 1.8)
+    ax.set_xlabel("model size (MB; methods of one model are drawn side by side)")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")

@@ -21,7 +21,7 @@ def score_rows(results: dict) -> list[dict]:
     rows = []
     for model in results["models"]:
         for key, summary in model.get("methods", {}).items():
-            latency = model.get("seconds_per_window")
+            latency = model.get("network_latency_ms")
             rows.append({
                 "model": model["name"], "model_id": model["id"], "method": key,
                 "metric": metric, "mean": summary["mean"][metric], "std": summary["std"][metric],
@@ -29,8 +29,8 @@ def score_rows(results: dict) -> list[dict]:
                 "secondary": {m: [summary["mean"][m], summary["std"][m]]
                               for m in summary["mean"] if m != metric},
                 "num_params": model.get("num_params"), "size_bytes": model.get("size_bytes"),
-                "dim": model.get("dim"),
-                "latency_ms_per_window": None if latency is None else 1000 * latency,
+                "dim": model.get("dim"), "pooled": summary.get("pooled", {}).get(metric),
+                "latency_ms_per_window": latency,
                 "per_class": summary["per_class"],
             })
     return rows
@@ -58,6 +58,8 @@ def _score_table(tables: dict) -> tuple[list[str], list[list[str]]]:
     body = []
     for r in tables["scores"]:
         extra = "; ".join(f"{m} {_fmt(v[0])} ± {_fmt(v[1])}" for m, v in r["secondary"].items())
+        if r["pooled"] is not None:  # the AP of the PR-curve figure
+            extra += f"; pooled out-of-fold {metric} {_fmt(r['pooled'])}"
         body.append([r["model"], r["method"], f"**{_fmt(r['mean'])} ± {_fmt(r['std'])}** ({extra})",
                      " ".join(f"{k}:{_fmt(v, 2)}" for k, v in r["folds"].items()),
                      "" if r["num_params"] is None else f"{r['num_params']:,}",
@@ -96,9 +98,29 @@ def _header_lines(results: dict) -> list[str]:
             f"Store `{store['path']}` (content {store['content_sha256'][:12]}): "
             f"{store['clips']} clips of {', '.join(store['datasets'])}, {len(store['classes'])} "
             f"classes, folds {', '.join(store['folds'])}; frame hop {results['hop_seconds']} s.",
-            "Scores are mean ± std over the test folds/splits; latency is the embedding wall "
-            "time per 1-s window measured on the host that built the embedding cache (batched, "
-            "resampling included); size is float32 weights (the .tflite file for bundles)."]
+            "Scores are mean ± std over the test folds/splits; latency is the network's own "
+            "time per 1-s window as `sea bench` measures it (median of single-window calls after "
+            "a warm-up, log-mel in; TFLite for bundles, torch otherwise) on the host that wrote "
+            "this report; size is float32 weights (the .tflite file for bundles)."]
+
+
+def summary_text(results: dict) -> str:
+    """The score table as plain text for the terminal (what `sea evaluate` prints at the end)."""
+    metric = results["protocol"]["metric"]
+    head = ["model", "method", f"{metric} mean ± std", "pooled", "params", "size MB",
+            "ms/window"]
+    body = [[r["model"], r["method"], f"{_fmt(r['mean'])} ± {_fmt(r['std'])}", _fmt(r["pooled"]),
+             "" if r["num_params"] is None else f"{r['num_params']:,}",
+             "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1e6:.2f}",
+             _fmt(r["latency_ms_per_window"], 2)] for r in score_rows(results)]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in [head, ["-" * w for w in widths], *body]]
+    lines += [f"model {m['spec']} skipped: {m['error']}" for m in results["models"] if "error" in m]
+    store = results["store"]
+    return "\n".join([f"protocol {results['protocol']['name']}: {store['clips']} clips, "
+                      f"{len(store['classes'])} classes, folds {', '.join(store['folds'])}",
+                      *lines])
 
 
 def write_report(out_dir: Path, results: dict) -> dict[str, Path]:

@@ -99,6 +99,13 @@ def run_folds(method: Method, evalset: EvalSet, emb: FrameEmbeddings, work_dir: 
     return outputs
 
 
+def pooled_out_of_fold(evalset: EvalSet,
+                       outputs: list[FoldOutput]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, scores) of every clip's out-of-fold prediction, all folds together."""
+    test = np.concatenate([o.test for o in outputs])
+    return evalset.y[test], np.concatenate([o.scores for o in outputs])
+
+
 def summarize(method: Method, evalset: EvalSet, outputs: list[FoldOutput]) -> dict:
     """Per-fold and mean +- std scores, per-class scores and (single-label) the confusion
     matrix of all out-of-fold predictions."""
@@ -120,6 +127,9 @@ def summarize(method: Method, evalset: EvalSet, outputs: list[FoldOutput]) -> di
         "std": {m: float(np.std([f[m] for f in folds])) for m in metric_names},
     }
     if multilabel:
+        # what the report's PR curves show: one curve over every out-of-fold prediction
+        pooled = multilabel_scores(*pooled_out_of_fold(evalset, outputs))
+        result["pooled"] = {m: pooled[m] for m in metric_names}
         result["per_class"] = {c: float(np.mean([f["per_class"][c] for f in folds
                                                  if c in f["per_class"]]))
                                for c in classes if any(c in f["per_class"] for f in folds)}

@@ -1,0 +1,35 @@
+"""A command that needs a missing extra ends with one line naming the extra (no traceback)."""
+
+import logging
+
+from sea import cli
+from sea.clirun import EXIT_MISSING_EXTRA
+from sea.extras import extra_for, install_hint
+
+
+def test_missing_extra_is_one_line_naming_it(monkeypatch, caplog):
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr("sea.commands.models.run", needs_torch)
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(["models"]) == EXIT_MISSING_EXTRA
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "\n" not in message and "'train'" in message and 'pip install -e ".[train]"' in message
+
+
+def test_unknown_missing_modules_are_named(monkeypatch, caplog):
+    def buggy(args):
+        raise ModuleNotFoundError("No module named 'no_such_module'", name="no_such_module")
+
+    monkeypatch.setattr("sea.commands.models.run", buggy)
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(["models"]) == EXIT_MISSING_EXTRA
+    assert "'no_such_module', which is not installed" in caplog.text
+
+
+def test_extras_cover_the_optional_imports():
+    assert extra_for("sklearn.linear_model") == "train"
+    assert extra_for("ai_edge_litert.interpreter") == "node"
+    assert extra_for("soundata") == "data" and extra_for("numpy") is None
+    assert "sea-embed" in install_hint("litert_torch")
