@@ -20,6 +20,7 @@ SUITE=${SEA_DEBIAN_SUITE:-bookworm}
 MIRROR=${SEA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 QEMU=${SEA_QEMU_AARCH64:-$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)}
+CPU=${SEA_QEMU_CPU:-cortex-a72}  # Raspberry Pi 4's core (Pi 5: cortex-a76)
 
 die() { echo "aarch64.sh: $*" >&2; exit 2; }
 
@@ -66,10 +67,23 @@ build_rootfs() {
             touch /opt/sea-$v/.sea-ready
         done'
     echo "$(( $(date +%s) - started ))" >> "$tmp/.sea-build-seconds"
+    write_cpuinfo "$tmp"
     touch "$tmp/.sea-ready"
     rm -rf "$ROOTFS"
     mv "$tmp" "$ROOTFS"
     echo "aarch64.sh: rootfs built in $(awk '{s += $1} END {print s}' "$ROOTFS/.sea-build-seconds") s" >&2
+}
+
+# qemu-user passes the host's /proc/cpuinfo through (x86 text) unless the sysroot has one;
+# TFLite's CPU detection (cpuinfo) then finds no ARM cores and the interpreter segfaults in
+# allocate_tensors. A Raspberry Pi 4's cpuinfo in the rootfs (its /proc is not mounted by
+# these runs) is read instead, through -L.
+write_cpuinfo() {
+    local i
+    for i in 0 1 2 3; do
+        printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n' "$i"
+        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n'
+    done > "$1/proc/cpuinfo"
 }
 
 bundle="" ; input=() ; out="" ; venv=sea-node ; build_only=0 ; extra=()
@@ -88,6 +102,7 @@ done
 
 [ -n "$QEMU" ] || die "qemu-aarch64 not found: apt-get install qemu-user-static"
 [ -f "$ROOTFS/.sea-ready" ] || build_rootfs
+[ -s "$ROOTFS/proc/cpuinfo" ] || write_cpuinfo "$ROOTFS"
 [ "$build_only" = 1 ] && exit 0
 [ -n "$bundle" ] && [ ${#input[@]} -gt 0 ] && [ -n "$out" ] || die "need --bundle, --input and --out (see --help)"
 
@@ -97,7 +112,7 @@ for i in "${input[@]}"; do [ "$i" = mic ] && args+=(--input mic) || args+=(--inp
 
 # -0 sets argv[0], so python finds /opt/$venv/pyvenv.cfg (read through the -L sysroot).
 emulated() {
-    PYTHONPATH="$REPO" "$QEMU" -L "$ROOTFS" -0 "/opt/$venv/bin/python" \
+    PYTHONPATH="$REPO" "$QEMU" -cpu "$CPU" -L "$ROOTFS" -0 "/opt/$venv/bin/python" \
         "$ROOTFS/usr/bin/python3" "$@"
 }
 emulated -c 'import platform, sys; print("platform.machine():", platform.machine(), "| python", sys.version.split()[0], "| venv", sys.prefix)' >&2
