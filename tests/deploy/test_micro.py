@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -13,15 +14,18 @@ pytest.importorskip("tflite_micro", reason="tflite-micro (extra `export`) is not
 
 
 @pytest.fixture(scope="module")
-def micro_bundle(tmp_path_factory, tiny_checkpoint, calibration_store):
-    from sea.cli import main
+def micro_bundle(tmp_path_factory, int8_bundle, tiny_checkpoint):
+    """The micro build of a copy of the shared int8 bundle (the CLI path is tested below)."""
+    from deploy.exporter import torch_embed
+    from deploy.micro.build import build_micro
+    from deploy.representative import generated_windows
+    from training.checkpoint import build_model
 
-    store = calibration_store
     out = tmp_path_factory.mktemp("micro") / "bundle"
-    code = main(["export", str(tiny_checkpoint), "--out", str(out), "--target", "micro",
-                 "--frontend", "outside", "--calibration", str(store),
-                 "--calibration-windows", "12", "--parity-windows", "6"])
-    assert code == 0
+    shutil.copytree(int8_bundle, out)
+    windows = generated_windows(8000, 6, seed=1).windows
+    model = build_model(str(tiny_checkpoint), dft_mode="matmul").eval()
+    build_micro(out, torch_embed(model, windows), windows)
     return out
 
 
@@ -58,7 +62,7 @@ def test_micro_files_ops_and_budget(micro_bundle):
     assert budget["boards"]["stm32h7"]["fits"]
 
 
-def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle):
+def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle, tiny_checkpoint):
     """TFLM on fresh windows vs the TFLite int8 bundle and the float torch model."""
     from deploy.exporter import torch_embed
     from deploy.micro.build import TFLMModel
@@ -82,7 +86,7 @@ def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle):
     windows = generated_windows(8000, 6, seed=5).windows
     micro_out = np.stack([tflm(x) for x in embedder.frontend(windows)])
     micro_out *= embedder.bundle.output_scale
-    float_model = build_model(read_manifest(micro_bundle)["sources"]["model"], dft_mode="matmul")
+    float_model = build_model(str(tiny_checkpoint), dft_mode="matmul")
     assert cosine(embedder.embed_windows(windows), micro_out).min() >= 0.999
     assert cosine(torch_embed(float_model.eval(), windows), micro_out).mean() >= 0.99
 
@@ -99,7 +103,7 @@ def test_micro_refuses_a_board_it_does_not_fit(tmp_path, tiny_checkpoint, calibr
     code = main(["export", str(tiny_checkpoint), "--out", str(out), "--target", "micro",
                  "--board", "cortex-m4", "--frontend", "outside", "--calibration", str(store),
                  "--calibration-windows", "8", "--parity-windows", "4"])
-    assert code == 2
+    assert code == 2  # the node bundle is kept; only the micro build is refused
     assert not (out / "micro").exists()
     report = json.loads((out / "micro-refused.json").read_text())
     assert any("does not fit cortex-m4" in p for p in report["problems"])
