@@ -27,7 +27,7 @@ from deploy.arena import tflm_arena_bytes
 from deploy.micro import budget, csource
 from deploy.micro.frontend_header import C_SOURCES, frontend_header, table_bytes
 from deploy.micro.integer_model import InputRule, fully_integer, op_names
-from deploy.parity import cosine
+from deploy.parity import QUANTIZED_MEAN_COSINE, cosine
 from sea.bundle import BundleEmbedder
 from sea.errors import SeaError
 from sea.manifest import atomic_write_bytes, sha256_file, write_manifest
@@ -37,7 +37,7 @@ MICRO_KIND = "sea-micro"
 MICRO_MODEL = "model_int8.tflite"
 C_DIR = Path(__file__).with_name("c")
 TFLITE_MIN_COSINE = 0.999
-FLOAT_MEAN_COSINE = 0.99
+FLOAT_MEAN_COSINE = QUANTIZED_MEAN_COSINE  # the desktop int8 export target
 
 
 class MicroBuildError(SeaError):
