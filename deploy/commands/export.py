@@ -21,6 +21,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from deploy.micro.budget import BOARDS
+
 log = logging.getLogger("sea.export")
 
 FRONTEND_CHOICES = {"in-graph": ("in-graph",), "outside": ("outside",),
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=("node", "micro"), default="node",
                         help="node (default): the bundle only; micro: also BUNDLE/micro/, the "
                              "TFLite Micro build (implies --quantize int8)")
-    parser.add_argument("--board", default="stm32h7",
+    parser.add_argument("--board", default="stm32h7", choices=tuple(BOARDS),
                         help="micro board the build must fit: stm32h7 (2 MB flash, 1 MB RAM; "
                              "default) or cortex-m4 (1 MB flash, 256 KB RAM)")
     parser.add_argument("--seed", type=int, default=0,
