@@ -25,8 +25,8 @@ class Board:
 BOARDS = {
     "stm32h7": Board("stm32h7", "STM32H7 (Cortex-M7, the SEA paper's target)", 2048 * KIB,
                      1024 * KIB),
-    "cortex-m4": Board("cortex-m4", "Cortex-M4 class, 1 MB flash / 256 KB RAM (e.g. nRF52840)", 1024 * KIB,
-                       256 * KIB),
+    "cortex-m4": Board("cortex-m4", "Cortex-M4 class, 1 MB flash / 256 KB RAM (e.g. nRF52840)",
+                       1024 * KIB, 256 * KIB),
 }
 RESERVE_FLASH_BYTES = 160 * KIB  # TFLM + kernels + CMSIS-DSP tables + application (assumed)
 RESERVE_RAM_BYTES = 32 * KIB  # stack, heap, audio ring buffer (assumed)
