@@ -153,6 +153,10 @@ STUDENT_FILTERS = {
     "student2": (32, 64, 128, 128),
     "student3": (32, 64, 128, 64),
 }
+# MCU-sized student (issue 12): the filters of the real-data distillation proof
+# (benchmarks/distill_urban_eval.py); as a fully integer int8 model with its TFLM arena it fits a
+# Cortex-M4 with 1 MB flash and 256 KB RAM (`sea export student-micro ... --target micro`).
+MICRO_STUDENT_FILTERS = (16, 32, 32, 64)
 # edgel3's reduction factors per embedding size, applied to (64, 128, 256, 512).
 EDGEL3_REDUCTION = {512: (1, 1, 1, 1), 256: (2, 2, 2, 2), 128: (2, 2, 2, 4), 64: (2, 2, 2, 8)}
 
@@ -177,6 +181,9 @@ def _build_registry() -> dict[str, ModelConfig]:
     for name, filters in STUDENT_FILTERS.items():
         reg[name] = ModelConfig(name=name, frontend=SEA_FRONTEND, filters=filters,
                                 family="student", description=f"SEA paper {name}, {filters[-1]}-d")
+    reg["student-micro"] = ModelConfig(
+        name="student-micro", frontend=SEA_FRONTEND, filters=MICRO_STUDENT_FILTERS,
+        family="student", description="MCU-sized student (fits a Cortex-M4 as int8), 64-d")
     return reg
 
 

@@ -382,7 +382,7 @@ class Distiller:
             y_sq += (targets.astype(np.float64) ** 2).sum(axis=0)
             n += len(windows)
         summed = ddp.all_sum(np.concatenate([[total, sse, n], y_sum, y_sq]))
-        total, sse, n = summed[:3]
+        total, sse, n = map(float, summed[:3])  # plain floats: the trainer state loads weights-only
         y_sum, y_sq = summed[3:3 + dim], summed[3 + dim:]
         sst = float((y_sq - y_sum ** 2 / max(n, 1)).sum())
         return total / max(n, 1), r2_score(sse, sst)

@@ -7,6 +7,12 @@ int8 (PT2E post-training quantization) and float16 apply to the network only, ne
 frontend. Parity against the torch model is measured on real windows (from --calibration, a
 clip store; synthetic scenes when none is given) and on silence, noise and a sine; the export
 fails (exit 2) when float32 cosine < 0.9999 or quantized mean cosine < 0.99.
+
+`--target micro` (implies int8) also writes `BUNDLE/micro/`: the fully integer model as C
+source for TensorFlow Lite Micro, its op resolver, the arena measured by tflite-micro, the
+log-mel frontend in C on CMSIS-DSP, and the flash/RAM budget per board; it refuses (exit 2,
+report in BUNDLE/micro-refused.json) when the model misses its TFLM parity or does not fit
+`--board`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import logging
 from pathlib import Path
 
 from sea.argtypes import positive_int
+
+from deploy.micro.budget import BOARDS
 
 log = logging.getLogger("sea.export")
 
@@ -46,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out real windows for the parity report (32)")
     parser.add_argument("--head", type=Path,
                         help="classifier head .npz to ship with the bundle (see sea.bundle)")
+    parser.add_argument("--target", choices=("node", "micro"), default="node",
+                        help="node (default): the bundle only; micro: also BUNDLE/micro/, the "
+                             "TFLite Micro build (implies --quantize int8)")
+    parser.add_argument("--board", default="stm32h7", choices=tuple(BOARDS),
+                        help="micro board the build must fit: stm32h7 (2 MB flash, 1 MB RAM; "
+                             "default) or cortex-m4 (1 MB flash, 256 KB RAM)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the calibration/parity window draw (default 0)")
     parser.add_argument("--overwrite", action="store_true",
@@ -90,12 +104,19 @@ def export_inputs(args: argparse.Namespace, store: Path | None) -> tuple[Path, .
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.exporter import export_bundle
+    from deploy.exporter import ExportError, export_bundle
     from deploy.representative import generated_windows, store_windows
     import torch
 
     from training.checkpoint import build_model
 
+    if args.target == "micro":
+        if args.quantize != "int8":
+            log.info("--target micro: quantizing to int8")
+        args.quantize = "int8"
+        if args.frontend == "in-graph":
+            raise ExportError("--target micro runs the log-mel frontend in C: use "
+                              "--frontend outside or both")
     torch.manual_seed(args.seed)  # reproducible --random-init weights
     model = build_model(args.model, weights=args.weights, config=args.config,
                         pretrained=not args.random_init, dft_mode="matmul")
@@ -117,4 +138,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"{variant:>9}: {entry['file']} {entry['size_bytes'] / 1024:.0f} KiB, "
               f"cosine mean {p['real']['mean_cosine']:.6f} min {p['real']['min_cosine']:.6f}")
     print(f"bundle written to {args.out}")
+    if args.target == "micro":
+        return micro(args, model, windows)
+    return 0
+
+
+def micro(args: argparse.Namespace, model, windows) -> int:
+    """The TFLite Micro build of the bundle just written (parity on the held-out windows)."""
+    from deploy.exporter import torch_embed
+    from deploy.micro.budget import KIB, describe
+    from deploy.micro.build import build_micro
+
+    real = windows.split(args.calibration_windows)[1]
+    manifest = build_micro(args.out, torch_embed(model, real), real, board=args.board)
+    p = manifest["parity"]
+    print(f"    micro: {args.out / 'micro'}: ops {', '.join(manifest['ops'])}; arena "
+          f"{manifest['arena_bytes'] / KIB:.1f} KiB (tflite-micro); TFLM vs TFLite int8 cosine "
+          f"min {p['vs_tflite_int8']['min_cosine']:.6f}, vs float mean "
+          f"{p['vs_float']['mean_cosine']:.5f}")
+    for line in describe(manifest["budget"]):
+        print(f"    {line}")
     return 0

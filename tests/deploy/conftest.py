@@ -113,3 +113,8 @@ def audio_dir(tmp_path_factory) -> Path:
     (root / "notes.txt").write_text("not audio")
     return root
 
+
+
+@pytest.fixture(scope="session")
+def calibration_store(tmp_path_factory) -> Path:
+    return write_store(tmp_path_factory.mktemp("calibration") / "store")
