@@ -314,8 +314,13 @@ class Distiller:
             best_dir = self._epoch_dir(best)
             manifest = read_manifest(best_dir, CHECKPOINT_KIND)
             atomic_write_bytes(self.out / "config.json", (best_dir / "config.json").read_bytes())
+            in_epoch = f"{EPOCHS_DIR}/{best_dir.name}/"
+            # the digests stay those of the epoch's files, named from the root (config.json
+            # is copied there byte for byte, so it keeps its root name)
+            files = {(name if name == "config.json" else in_epoch + name): record
+                     for name, record in manifest.get("files", {}).items()}
             atomic_write_json(self.out / "manifest.json", {
-                **manifest, "weights": f"{EPOCHS_DIR}/{best_dir.name}/{manifest['weights']}"})
+                **manifest, "weights": in_epoch + manifest["weights"], "files": files})
         link = self.out / "last"
         tmp_link = self.out / ".last.tmp"
         tmp_link.unlink(missing_ok=True)

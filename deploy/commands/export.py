@@ -21,9 +21,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from sea.argtypes import positive_int
-
 from deploy.micro.budget import BOARDS
+from sea.argtypes import positive_int
 
 log = logging.getLogger("sea.export")
 

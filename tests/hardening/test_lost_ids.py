@@ -107,8 +107,9 @@ def test_embed_records_its_producer_and_never_trusts_another(tmp_path, student, 
     assert sea(*argv, "--model", student / "s0") == 0
     with np.load(out / "clip0.npz") as data:
         settings = json.loads(str(data["settings_json"]))
+        model_id = str(data["model_id"])
         first = data["embedding"].copy()
-    assert settings["hop"] == 0.5 and settings["model_id"] == str(data["model_id"])
+    assert settings["hop"] == 0.5 and settings["model_id"] == model_id
     assert sea(*argv, "--model", student / "s0") == 0  # same model and settings: done
     caplog.clear()
     assert sea(*argv, "--model", student / "s1") == 1  # same name, other weights

@@ -131,7 +131,7 @@ def test_same_command_same_thread_count_gives_bit_identical_students(pipeline, t
     args = ["--student", "custom", "--filters", "4,8,8,16", "--epochs", "2", "--seed", "3"]
     assert distill(store, red, tmp_path / "a", *args) == 0
     assert distill(store, red, tmp_path / "b", *args) == 0
-    a, b = (torch.load(tmp_path / d / "model.pt", weights_only=True) for d in "ab")
+    a, b = (torch.load(tmp_path / d / "last" / "model.pt", weights_only=True) for d in "ab")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     strip = [{k: v for k, v in r.items() if k in ("train_loss", "val_loss", "val_r2")}
              for r in history(tmp_path / "a")]

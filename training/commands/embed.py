@@ -83,16 +83,16 @@ def run(args: argparse.Namespace) -> int:
     from sea.api import embedding_settings, load_model, save_embedding
     from sea.output import claim_output
 
-    files, problems = find_audio_files(args.inputs)
-    for path, reason in problems:
-        log.error("%s: skipped: %s", path, reason)
-    check_unique_outputs(files, args.output_dir, args.suffix)
     try:
         model = load_model(args.model, weights=args.weights, device=args.device,
                            config=args.config, resampler=args.resampler,
                            batch_size=args.batch_size)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise SeaError(f"--model {args.model}: {exc}") from exc
+    files, problems = find_audio_files(args.inputs)
+    for path, reason in problems:
+        log.error("%s: skipped: %s", path, reason)
+    check_unique_outputs(files, args.output_dir, args.suffix)
     settings = embedding_settings(model, args.hop, args.center)
     lock = contextlib.nullcontext()
     if args.output_dir is not None:
