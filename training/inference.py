@@ -132,7 +132,7 @@ class FastL3(nn.Module):
         return pooled.permute(0, 2, 3, 1).flatten(1)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        if len(audio) == 0:
+        if audio.shape[0] == 0:
             return audio.new_zeros((0, self.cfg.embedding_dim))
         return torch.cat([self.body(self.frontend(part)) for part in audio.split(self.chunk)])
 

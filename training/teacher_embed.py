@@ -34,17 +34,19 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
                 hop_seconds: float = 1.0, center: bool = False, dtype: str = "float32",
                 batch_size: int = 64, shard_rows: int = 4096,
                 device: str | torch.device | None = None, resampler: str = "soxr",
-                threads: int | None = None) -> dict:
+                threads: int | None = None, precision: str = "float32") -> dict:
     """Write (or finish) the embedding store `out`; returns its manifest."""
     window_seconds = model.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, hop_seconds, center)
     if len(index) == 0:
         raise ValueError(f"{store.path} has no windows to embed")
-    embedder = Embedder(model, batch_size=batch_size, device=device)
+    embedder = Embedder(model, batch_size=batch_size, device=device, precision=precision)
     set_cpu_threads(embedder.device, threads)
     config = {"clip_store": clip_store_id(store), "window_seconds": window_seconds,
               "hop_seconds": hop_seconds, "center": center, "resampler": resampler,
               "producer": {k: v for k, v in teacher_info.items() if k != "path"}}
+    if precision != "float32":  # recorded so that a resume cannot mix precisions
+        config["precision"] = precision
     writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, shard_rows, dtype)
     missing = writer.missing_shards()
     done_rows = len(index) - sum(e - b for b, e in map(writer.shard_rows_range, missing))

@@ -5,7 +5,7 @@ log-mel in, computed on the node by the numpy frontend), frontend.npz (mel basis
 parameters), an optional classifier head, and manifest.json with sizes, parity and sources.
 int8 (PT2E post-training quantization) and float16 apply to the network only, never to the
 frontend. Parity against the torch model is measured on real windows (from --calibration, a
-clip store; synthetic scenes when none is given) and on silence, noise and a sine; the export
+clip store or a folder of recordings; synthetic scenes when none is given) and on silence, noise and a sine; the export
 fails (exit 2) when float32 cosine < 0.9999 or quantized mean cosine < 0.99.
 """
 
@@ -35,9 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the frontend always stays float")
     parser.add_argument("--frontend", choices=tuple(FRONTEND_CHOICES), default="both",
                         help="graph variants to write (default: both)")
-    parser.add_argument("--calibration", type=Path, metavar="STORE",
-                        help="clip store for calibration and parity windows (default: the store "
-                             "named in the checkpoint manifest, else synthetic scenes)")
+    parser.add_argument("--calibration", type=Path, metavar="STORE|DIR",
+                        help="clip store, or folder of real recordings, for calibration and "
+                             "parity windows (default: the store named in the checkpoint "
+                             "manifest, else synthetic scenes, and the manifest says so)")
     parser.add_argument("--calibration-windows", type=int, default=128,
                         help="windows used to calibrate int8 (128)")
     parser.add_argument("--parity-windows", type=int, default=32,
@@ -81,7 +82,7 @@ def model_sources(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from deploy.exporter import export_bundle
-    from deploy.representative import generated_windows, store_windows
+    from deploy.representative import folder_windows, generated_windows, store_windows
     import torch
 
     from training.checkpoint import build_model
@@ -92,11 +93,18 @@ def run(args: argparse.Namespace) -> int:
     rate = model.cfg.frontend.sample_rate
     needed = args.parity_windows + (args.calibration_windows if args.quantize == "int8" else 0)
     store = args.calibration or default_store(args.model)
-    if store is not None:
-        windows = store_windows(store, rate, needed, seed=args.seed)
-    else:
-        log.warning("no clip store given: calibrating and checking parity on synthetic scenes")
+    if store is None:
+        log.warning("no clip store or recordings given: calibrating and checking parity on "
+                    "synthetic scenes (the manifest says so; pass --calibration for real ones)")
         windows = generated_windows(rate, needed, seed=args.seed)
+    else:
+        draw = (folder_windows if store.is_dir() and not (store / "manifest.json").is_file()
+                else store_windows)  # a folder of recordings, or a clip store
+        try:
+            windows = draw(store, rate, needed, seed=args.seed)
+        except ValueError as exc:
+            log.error("--calibration %s: %s", store, exc)
+            return 2
     manifest = export_bundle(model, args.out, windows, quantize=args.quantize,
                              variants=FRONTEND_CHOICES[args.frontend],
                              num_calibration=args.calibration_windows, head=args.head,

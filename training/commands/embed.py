@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="soxr (default, fast, high quality) or resampy kaiser_best "
                              "(openl3/edgel3's; exact only with resampy 0.2.2)")
     parser.add_argument("--overwrite", action="store_true", help="recompute existing outputs")
+    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                        help="float32 (default) or bf16 (CPUs with AVX512-BF16 / AMX, or CUDA; "
+                             "refused elsewhere)")
 
 
 def output_path(audio_path: Path, output_dir: Path | None, suffix: str) -> Path:
@@ -83,8 +86,15 @@ def run(args: argparse.Namespace) -> int:
     files, missing = find_audio_files(args.inputs)
     for path in missing:
         log.error("%s: no such file or directory", path)
-    embedder = Embedder(build_model(args.model, weights=args.weights, config=args.config),
-                        batch_size=args.batch_size, resampler=args.resampler, name=args.model)
+    from training.inference import PrecisionUnavailable
+
+    try:
+        embedder = Embedder(build_model(args.model, weights=args.weights, config=args.config),
+                            batch_size=args.batch_size, resampler=args.resampler, name=args.model,
+                            precision=args.precision)
+    except PrecisionUnavailable as exc:
+        log.error("%s", exc)
+        return 2
     failures = len(missing)
     done = 0
     for path in tqdm(files, desc="embed", unit="file"):

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for torch (default: every core; fewer can be faster "
                              "on a machine busy with other work)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a random-weight teacher")
+    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                        help="float32 (default) or bf16: about 3x faster on CPUs with bf16 units "
+                             "(AVX512-BF16 / AMX) or CUDA, cosine >= 0.999 to float32; refused "
+                             "elsewhere")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                                dtype="float16" if args.float16 else "float32",
                                batch_size=args.batch_size, shard_rows=args.shard_rows,
                                device=args.device, resampler=args.resampler,
-                               threads=args.threads)
+                               threads=args.threads, precision=args.precision)
     except (FileNotFoundError, KeyError, ValueError, WeightsUnavailable) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2
