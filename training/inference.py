@@ -3,7 +3,9 @@
 What changes against `training.model.L3Net` (each lever measured by benchmarks/bench_teacher.py):
 - every conv + BatchNorm pair becomes one conv with folded weights (the BN pass over a large
   activation map goes away; the result differs by float32 round-off only);
-- the body runs channels-last (NHWC), the layout oneDNN's direct convolutions prefer;
+- the body runs channels-last (NHWC) where oneDNN's NHWC kernels are the fast ones (AVX-512
+  CPUs, CUDA); on an AVX2 CPU (AMD EPYC here) NHWC took 30 % more CPU time than NCHW, so
+  NCHW stays there (benchmarks/bench_teacher.py measures both);
 - 2x2 max-pools are a reshape + amax (torch's CPU max_pool2d also writes an index tensor);
 - a batch is run in small chunks (`chunk`), so activation buffers stay below glibc's mmap
   threshold and are reused from the heap instead of being mapped, zeroed by the kernel and
@@ -62,6 +64,10 @@ def check_precision(precision: str, device: torch.device,
             "than float32. Use the default --precision float32.")
 
 
+def prefers_channels_last(device: torch.device) -> bool:
+    return device.type == "cuda" or "avx512f" in cpu_flags()
+
+
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """One conv computing bn(conv(x)) in inference mode (folded in float64, stored float32)."""
     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
@@ -102,13 +108,15 @@ class FastL3(nn.Module):
     """Inference-only twin of an L3Net: same input, same output, to float32 round-off."""
 
     def __init__(self, model: L3Net, precision: str = "float32", chunk: int = DEFAULT_CHUNK,
-                 channels_last: bool = True):
+                 channels_last: bool | None = None):
         super().__init__()
         if precision not in PRECISIONS:
             raise PrecisionUnavailable(f"precision {precision!r} not in {PRECISIONS}")
         self.cfg = model.cfg
         self.precision = precision
         self.chunk = chunk
+        if channels_last is None:
+            channels_last = prefers_channels_last(next(model.parameters()).device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.frontend = copy.deepcopy(model.frontend)
         bn = model.body.input_bn

@@ -135,9 +135,10 @@ def sea_worker(args: argparse.Namespace) -> None:
     for line in sys.stdin:
         if line.strip() == "quit":
             break
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         windows = len(embedder.embed(timing, sr, 0.1, True)[0])
-        print(json.dumps({"seconds": time.perf_counter() - start, "windows": windows}), flush=True)
+        print(json.dumps({"seconds": time.perf_counter() - start, "windows": windows,
+                          "cpu_seconds": time.process_time() - cpu}), flush=True)
 
 
 class Worker:
@@ -148,6 +149,7 @@ class Worker:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env)
         self.rates: list[float] = []
+        self.cpu_rates: list[float] = []  # windows per CPU second of all its threads
 
     def wait_ready(self) -> bool:
         for line in self.proc.stdout:
@@ -163,6 +165,7 @@ class Worker:
         result = json.loads(self.proc.stdout.readline())
         rate = result["windows"] / result["seconds"]
         self.rates.append(rate)
+        self.cpu_rates.append(result["windows"] / max(result["cpu_seconds"], 1e-9))
         return rate
 
     def close(self) -> None:
@@ -233,7 +236,8 @@ def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict
             for worker in workers:  # alternating: a load spike hits every path alike
                 rate = worker.run_once()
                 print(f"round {r} {model:<7} {worker.path:<19} threads {worker.threads} "
-                      f"{rate:7.2f} windows/s  load {load_text()}", flush=True)
+                      f"{rate:7.2f} windows/s ({worker.cpu_rates[-1]:6.2f} per CPU-s)  "
+                      f"load {load_text()}", flush=True)
     finally:
         for worker in workers:
             worker.close()
@@ -244,6 +248,8 @@ def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict
         rows.append({"path": w.path, "model": MODELS[model][0], "threads": w.threads,
                      "precision": w.precision, "windows_per_second": round(max(w.rates), 3),
                      "rounds": [round(x, 3) for x in w.rates],
+                     # load-robust: windows per CPU second (x threads ~ the idle-machine rate)
+                     "windows_per_cpu_second": round(max(w.cpu_rates), 3),
                      "cosine_min": (round(min_cosine(reference, w.real_out), 7)
                                     if reference else None),
                      "load_at_end": load_text()})
@@ -280,11 +286,11 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         rows = [row for model in args.models for row in compare_model(args, model, work)]
     print(f"\n{'path':<20}{'model':<20}{'threads':>8}{'precision':>10}{'windows/s':>11}"
-          f"{'cosine_min':>12}")
+          f"{'per CPU-s':>11}{'cosine_min':>12}")
     for row in rows:
         cos = "-" if row["cosine_min"] is None else f"{row['cosine_min']:.6f}"
         print(f"{row['path']:<20}{row['model']:<20}{row['threads']:>8}{row['precision']:>10}"
-              f"{row['windows_per_second']:>11.2f}{cos:>12}")
+              f"{row['windows_per_second']:>11.2f}{row['windows_per_cpu_second']:>11.2f}{cos:>12}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
         print(f"rows written to {args.json}")

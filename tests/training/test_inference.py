@@ -79,9 +79,10 @@ def test_maxpool_without_indices_is_exact(h, w):
     assert torch.equal(MaxPool2x2()(x.contiguous(memory_format=torch.channels_last)), expected)
 
 
-@pytest.mark.parametrize("pool, final, chunk", [(None, True, 2), ((2, 3), False, 4)],
-                         ids=["global-pool", "openl3-style-flatten"])
-def test_fast_body_matches_float64_model(pool, final, chunk):
+@pytest.mark.parametrize("pool, final, chunk, nhwc", [(None, True, 2, False),
+                                                      ((2, 3), False, 4, True)],
+                         ids=["global-pool-nchw", "openl3-style-flatten-nhwc"])
+def test_fast_body_matches_float64_model(pool, final, chunk, nhwc):
     model = tiny_model(pool, final)
     x = audio(model.cfg)
     with torch.inference_mode():
@@ -89,7 +90,7 @@ def test_fast_body_matches_float64_model(pool, final, chunk):
         exact = model.body.double()(logmel.double())
         model.body.float()
         plain = model.body(logmel).double()
-        fast_model_ = FastL3(model, chunk=chunk)
+        fast_model_ = FastL3(model, chunk=chunk, channels_last=nhwc)
         fast = torch.cat([fast_model_.body(p) for p in logmel.split(chunk)]).double()
         end_to_end = fast_model_(x)
     scale = exact.abs().max()
