@@ -30,7 +30,7 @@ from training.model import L3Net
 PRECISIONS = ("float32", "bf16")
 # CPU flags of bf16 hardware: AVX512-BF16 (Cooper Lake, Zen 4+) or AMX tiles (Sapphire Rapids+).
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-DEFAULT_CHUNK = 4
+DEFAULT_CHUNK = 2  # beat chunks of 4 and whole batches of 8 in bench_teacher.py (1 thread)
 
 
 class PrecisionUnavailable(SeaError, ValueError):

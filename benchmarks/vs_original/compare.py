@@ -52,7 +52,8 @@ def load_text() -> str:
     return "%.2f %.2f %.2f" % os.getloadavg()
 
 
-def prepare_audio(model: str, work: Path, seconds: float, clips: int) -> Path:
+def prepare_audio(model: str, work: Path, seconds: float, clips: int,
+                  clip_seconds: float | None = None) -> Path:
     """npz with `sr`, `timing` (the real clips joined and looped to `seconds`), `real_<i>`
     clips (fidelity) and `calib_<i>` clips (other files: int8 calibration), at the model's
     own rate."""
@@ -69,6 +70,7 @@ def prepare_audio(model: str, work: Path, seconds: float, clips: int) -> Path:
 
     def read(path: Path) -> np.ndarray:
         audio, sr = sf.read(path, dtype="float64", always_2d=True)
+        audio = audio[:int(clip_seconds * sr)] if clip_seconds else audio
         return resample(audio.mean(axis=1), sr, rate).astype(np.float64)
 
     real = [read(files[i]) for i in spread[::4]]
@@ -228,7 +230,7 @@ def min_cosine(reference: Path, candidate: Path) -> float:
 
 
 def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict]:
-    audio = prepare_audio(model, work, args.seconds, args.clips)
+    audio = prepare_audio(model, work, args.seconds, args.clips, args.clip_seconds)
     bundles = export_bundles(model, work, audio, args.paths)
     workers = start_workers(args, model, work, audio, bundles)
     try:
@@ -265,6 +267,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0, help="timing audio length")
     parser.add_argument("--clips", type=int, default=8, help="real clips for cosine_min")
+    parser.add_argument("--clip-seconds", type=float,
+                        help="use only the first seconds of each real clip (default: all)")
     parser.add_argument("--env", type=Path, default=default_env(),
                         help="original stack venv (built on first use)")
     parser.add_argument("--work", type=Path, help="bundles and audio cache (default: temporary)")
