@@ -214,7 +214,8 @@ def start_workers(args: argparse.Namespace, model: str, work: Path, audio: Path,
                 cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", path,
                        "--model", model, "--worker-threads", str(threads), "--audio", str(audio),
                        "--real-out", str(real_out), "--bundle", str(bundles.get(path, ""))]
-                env = single_threaded_env(threads, [REPO])
+                env = {**single_threaded_env(threads, [REPO]),
+                       "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as sea.cli
             workers.append(Worker(path, model, threads, cmd, env, real_out))
             if not workers[-1].wait_ready():  # one at a time: start-up is not timed
                 workers.pop()
