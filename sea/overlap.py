@@ -25,9 +25,9 @@ class OverlapFrontend:
         # frame k of the next window is frame k + shift of this one (same samples)
         self.shift = hop_samples // cfg.hop_length if hop_samples % cfg.hop_length == 0 else 0
         later = np.arange(cfg.n_frames) + self.shift
-        reusable = self.shift > 0
-        self.reuse = np.flatnonzero(inside & (later < cfg.n_frames) & reusable &
-                                    inside[np.minimum(later, cfg.n_frames - 1)])
+        later_inside = np.zeros(cfg.n_frames, bool)
+        later_inside[later < cfg.n_frames] = inside[later[later < cfg.n_frames]]
+        self.reuse = np.flatnonzero(inside & later_inside) if self.shift else np.zeros(0, int)
         self.fresh = np.setdiff1d(np.arange(cfg.n_frames), self.reuse)
         self._last: tuple[int, np.ndarray] | None = None  # (index, frame_db rows)
 

@@ -8,6 +8,7 @@ no real convolution reaches (the clock read there is the current one, not the bo
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +54,6 @@ class CpuPeak:
 
 def cpu_peak(cpuinfo: str | Path = "/proc/cpuinfo", cores: int | None = None) -> CpuPeak:
     """Peak figures of the first CPU listed in /proc/cpuinfo (x86; aarch64 counts NEON)."""
-    import os
-
     text = Path(cpuinfo).read_text() if Path(cpuinfo).is_file() else ""
 
     def field(name: str) -> str:
