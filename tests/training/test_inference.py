@@ -138,3 +138,13 @@ def test_bf16_refused_without_bf16_units():
     check_precision("float32", cpu, flags=set())
     with pytest.raises(PrecisionUnavailable, match="not in"):
         check_precision("fp8", cpu, flags=set())
+
+
+def test_embedder_refuses_bf16_on_a_cpu_without_bf16(monkeypatch):
+    import training.inference as inference
+    from training.embedder import Embedder
+
+    monkeypatch.setattr(inference, "cpu_flags", lambda: {"avx2", "fma"})
+    with pytest.raises(PrecisionUnavailable, match="--precision bf16 needs"):
+        Embedder(tiny_model(), device="cpu", precision="bf16")
+    assert Embedder(tiny_model(), device="cpu").precision == "float32"
