@@ -196,6 +196,8 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                                 "quantized_mean_cosine": QUANTIZED_MEAN_COSINE,
                                 "quantized_probe_floor": QUANTIZED_PROBE_FLOOR},
                     "parity_windows": int(len(real)), "calibration_windows": int(len(calibration)),
+                    # "real" windows are recordings only when this is not "generated"
+                    "windows_kind": windows.source.get("kind", "unknown"),
                     "reference": "torch float32 model (training.model.L3Net, matmul DFT)",
                     **parity},
             sources={**(sources or {}), "windows": windows.source},

@@ -1,7 +1,7 @@
 """Windows the exporter calibrates int8 on and checks parity with.
 
-Real windows come from a clip store (clips resampled to the model's rate, cut into 1-s
-windows without centring, drawn at random with a fixed seed). Without a store, synthetic
+Real windows come from a clip store or a folder of recordings (clips resampled to the
+model's rate, cut into 1-s windows without centring, drawn at random with a fixed seed). Without a store, synthetic
 urban-like scenes stand in (noise beds, sirens, engine hum, impulsive events at levels from
 very quiet to loud), and the manifest says so. Probes (silence, white noise, a sine) are
 always checked too: silence and pure tones are where frontends and quantizers break; int8
@@ -10,14 +10,17 @@ calibration therefore also sees stress windows (other tones, noise, silence).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from sea.audio import resample
 from sea.framing import frame_audio
 
+log = logging.getLogger(__name__)
 WINDOWS_PER_CLIP = 3  # spread the draw over many clips rather than a few long ones
 
 
@@ -30,6 +33,29 @@ class WindowSet:
         return self.windows[:n_first], self.windows[n_first:]
 
 
+def _draw(clips: int, read: Callable[[int], np.ndarray], sample_rate: int, count: int,
+          seed: int, window_seconds: float) -> tuple[np.ndarray, list[int]]:
+    """`count` windows from clips visited in a seeded random order, WINDOWS_PER_CLIP each;
+    `read(i)` gives clip i at `sample_rate`. Returns (windows, positions of the clips used)."""
+    rng = np.random.default_rng(seed)
+    picked: list[np.ndarray] = []
+    used: list[int] = []
+    for pos in rng.permutation(clips):
+        audio = read(int(pos))
+        if audio.size == 0:  # unreadable (already logged): no silent stand-in window
+            continue
+        windows, _ = frame_audio(audio, sample_rate, hop_seconds=window_seconds,
+                                 center=False, window_seconds=window_seconds)
+        take = rng.permutation(len(windows))[:WINDOWS_PER_CLIP]
+        picked.extend(windows[take].astype(np.float32))
+        used.append(int(pos))
+        if len(picked) >= count:
+            break
+    if not picked:
+        raise ValueError("none of the clips could be read")
+    return np.stack(picked[:count]), used
+
+
 def store_windows(store_path: str | Path, sample_rate: int, count: int, seed: int = 0,
                   window_seconds: float = 1.0) -> WindowSet:
     """`count` windows drawn from a clip store (fewer if the store is smaller)."""
@@ -38,23 +64,42 @@ def store_windows(store_path: str | Path, sample_rate: int, count: int, seed: in
     store = ClipStore(store_path)
     if len(store) == 0:
         raise ValueError(f"clip store {store_path} holds no clips")
-    rng = np.random.default_rng(seed)
-    picked: list[np.ndarray] = []
-    clip_ids: list[str] = []
-    for pos in rng.permutation(len(store)):
-        audio = resample(np.asarray(store.audio_at(int(pos)), dtype=np.float64),
-                         store.sample_rate, sample_rate)
-        windows, _ = frame_audio(audio, sample_rate, hop_seconds=window_seconds, center=False,
-                                 window_seconds=window_seconds)
-        take = rng.permutation(len(windows))[:WINDOWS_PER_CLIP]
-        picked.extend(windows[take].astype(np.float32))
-        clip_ids.append(store.records[int(pos)].clip_id)
-        if len(picked) >= count:
-            break
+
+    def read(pos: int) -> np.ndarray:
+        return resample(np.asarray(store.audio_at(pos), dtype=np.float64), store.sample_rate,
+                        sample_rate)
+
+    windows, used = _draw(len(store), read, sample_rate, count, seed, window_seconds)
     source = {"kind": "clip_store", "path": str(Path(store_path).resolve()),
               "content_sha256": store.manifest.get("content_sha256"),
-              "clips_used": len(clip_ids), "windows": min(len(picked), count), "seed": seed}
-    return WindowSet(np.stack(picked[:count]), source)
+              "clips_used": len(used), "windows": len(windows), "seed": seed}
+    return WindowSet(windows, source)
+
+
+def folder_windows(folder: str | Path, sample_rate: int, count: int, seed: int = 0,
+                   window_seconds: float = 1.0) -> WindowSet:
+    """`count` windows from the audio files under `folder` (real recordings without a store);
+    unreadable files are logged and skipped."""
+    from sea.audio import AudioError, load_audio
+    from sea.files import find_audio_files
+
+    files, _ = find_audio_files([folder])
+    if not files:
+        raise ValueError(f"{folder} holds no audio files")
+
+    def read(pos: int) -> np.ndarray:
+        try:
+            audio, sr = load_audio(files[pos])
+        except AudioError as exc:
+            log.warning("%s: skipped for calibration: %s", files[pos], exc)
+            return np.zeros(0)
+        return resample(audio, sr, sample_rate)
+
+    windows, used = _draw(len(files), read, sample_rate, count, seed, window_seconds)
+    source = {"kind": "audio_folder", "path": str(Path(folder).resolve()),
+              "files_used": sorted(str(files[i].relative_to(folder)) for i in used),
+              "windows": len(windows), "seed": seed}
+    return WindowSet(windows, source)
 
 
 def _scene(rng: np.random.Generator, sample_rate: int, n: int) -> np.ndarray:

@@ -72,18 +72,20 @@ def _spec_text(name_or_path: str | Path, config: str | None) -> str:
 def load_model(name_or_path: str | Path, weights: str | Path | None = None,
                device: str | None = None, *, config: str | None = None,
                resampler: str = "soxr", batch_size: int = 32,
-               threads: int | None = None) -> Model:
+               threads: int | None = None, precision: str = "float32") -> Model:
     """Load any model of the family for `get_audio_embedding` (see the module docstring).
 
     `weights`: a `.h5` for a config name (default: the registry/cache, see `sea models`);
     `device`: torch device (default cuda when present, else cpu; bundles run on the cpu);
-    `resampler`: soxr (default) or resampy (openl3/edgel3's exact resampling)."""
+    `resampler`: soxr (default) or resampy (openl3/edgel3's exact resampling);
+    `precision`: float32, or bf16 where the CPU (AVX512-BF16/AMX) or a GPU has it."""
     from training.evaluate.model_specs import load_embedder, model_id, parse_model
 
     spec = parse_model(_spec_text(name_or_path, config), str(weights) if weights else None)
     if spec.kind == "bundle" and device not in (None, "cpu"):
         raise ValueError(f"{name_or_path} is a TFLite bundle: it runs on the cpu, not {device}")
-    embedder = load_embedder(spec, batch_size=batch_size, device=device, threads=threads)
+    embedder = load_embedder(spec, batch_size=batch_size, device=device, threads=threads,
+                             precision=precision)
     embedder.resampler = resampler
     used = str(getattr(embedder, "device", "cpu"))
     return Model(embedder, str(name_or_path), model_id(spec), used)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from sea.framing import frame_resampled
 from sea.frontend import LogMelFrontend
 from sea.integrity import verify_files
 from sea.manifest import read_manifest
+from sea.overlap import OverlapFrontend
 from sea.quiet import native_stderr_silenced
 
 BUNDLE_KIND = "sea-bundle"
@@ -242,9 +243,23 @@ class BundleEmbedder:
             raise ValueError(f"expected (B, {self.window_samples}) windows, got {windows.shape}")
         out = np.zeros((len(windows), self.dim), np.float32)
         for i, window in enumerate(windows):
-            x = self.frontend(window[None]) if self.frontend is not None else window[None]
-            out[i] = self.model(x)
+            out[i] = self.model(self.frontend(window[None]) if self.frontend is not None
+                                else window[None])
         return out if self.bundle.output_scale is None else out * self.bundle.output_scale
+
+    def stream_embedder(self, hop_samples: int) -> Callable[[np.ndarray, int], np.ndarray]:
+        """embed(window, index) -> (D,) for the consecutive windows of one stream, `hop_samples`
+        apart; the outside variant computes each shared STFT frame once (sea.overlap)."""
+        if self.frontend is None:
+            return lambda window, index: self.embed_windows(window[None])[0]
+        overlap = OverlapFrontend(self.frontend, hop_samples)
+        scale = self.bundle.output_scale
+
+        def embed(window: np.ndarray, index: int) -> np.ndarray:
+            out = self.model(overlap(window, index))
+            return out if scale is None else out * scale
+
+        return embed
 
     def embed(self, audio: np.ndarray, sr: int, hop_seconds: float = 0.1,
               center: bool = True) -> tuple[np.ndarray, np.ndarray]:

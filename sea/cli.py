@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from sea.clirun import add_verbose_flag, run_cli
+
+# OpenMP threads that sleep instead of spinning between parallel regions: on a machine shared
+# with other busy processes, spinning torch threads wait on descheduled siblings (EdgeL3 SEA-64
+# at 2 threads under load 15: 1.6 windows/s spinning, 58 passive). Read by libgomp when torch
+# loads, so it is set here, before any command imports torch; an explicit value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # subcommand -> (module, one-line help). Order is the pipeline's order.
 COMMANDS: dict[str, tuple[str, str]] = {

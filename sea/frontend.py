@@ -27,26 +27,24 @@ def default_mel_basis(cfg: FrontendConfig) -> np.ndarray | None:
     return mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, cfg.htk)
 
 
-def to_decibels(x: np.ndarray, amin: float, dynamic_range: float) -> np.ndarray:
-    """10 log10 with the maximum of each example (all axes but the first) set to 0 dB."""
-    db = 10.0 * np.log10(np.maximum(x, amin))
-    db -= db.reshape(len(db), -1).max(axis=1).reshape((-1,) + (1,) * (db.ndim - 1))
-    return np.maximum(db, -dynamic_range)
-
-
 class LogMelFrontend:
     """Windows (B, window_samples) -> log spectrogram images (B, n_bins, n_frames) float32."""
 
     def __init__(self, cfg: FrontendConfig, mel_basis: np.ndarray | None = None,
                  dtype: type = np.float32, max_batch: int = 16):
         self.cfg = cfg
-        self.dtype = dtype
+        self.dtype = dtype  # of the mel projection and the dB step (the DFT is always float64)
         self.max_batch = max_batch
         basis = default_mel_basis(cfg) if mel_basis is None else np.asarray(mel_basis)
         if basis is not None and basis.shape != (cfg.n_fft // 2 + 1, cfg.n_mels):
             raise ValueError(f"mel basis shape {basis.shape} != {(cfg.n_fft // 2 + 1, cfg.n_mels)}")
         self.mel_basis = None if basis is None else basis.astype(dtype)
-        self.window = periodic_hann(cfg.n_fft).astype(dtype)
+        # float64 on purpose: numpy's float32 FFT is several times slower than its float64 one
+        # (and less exact); the window is applied while the frames are upcast.
+        self.window = periodic_hann(cfg.n_fft)
+        # sample positions of every STFT frame in the padded window: one gather slices them
+        self._frame_index = (np.arange(cfg.n_frames)[:, None] * cfg.hop_length
+                             + np.arange(cfg.n_fft))
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         windows = np.atleast_2d(np.asarray(windows, dtype=self.dtype))
@@ -59,16 +57,30 @@ class LogMelFrontend:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def _compute(self, windows: np.ndarray) -> np.ndarray:
+        return self.image(self.frame_db(windows))
+
+    def frame_db(self, windows: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+        """(B, len(frames), n_bins) 10 log10 mel (or linear) magnitudes of the STFT frames
+        `frames` (default: all) of each window, before the per-window maximum is subtracted:
+        one row per frame, so rows of frames two windows share are the same numbers."""
         cfg = self.cfg
-        padded = np.pad(windows, ((0, 0), cfg.padding))
-        frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft, axis=1)[:, ::cfg.hop_length]
-        spectrum = np.fft.rfft(frames * self.window, axis=-1)  # (B, n_frames, n_fft//2+1)
+        left = cfg.padding[0]
+        padded = np.zeros((len(windows), cfg.window_samples + sum(cfg.padding)))
+        padded[:, left:left + cfg.window_samples] = windows  # the float64 upcast, in place
+        index = self._frame_index if frames is None else self._frame_index[frames]
+        sliced = padded[:, index]  # (B, frames, n_fft)
+        spectrum = np.fft.rfft(sliced * self.window, axis=-1)  # (B, frames, n_fft//2+1)
         if self.mel_basis is None:
             spec = np.abs(spectrum)
         elif cfg.sqrt_after_mel:
-            power = spectrum.real ** 2 + spectrum.imag ** 2
-            spec = np.sqrt(power.astype(self.dtype) @ self.mel_basis)
+            power = np.square(spectrum.real) + np.square(spectrum.imag)
+            spec = np.sqrt(power.astype(self.dtype, copy=False) @ self.mel_basis)
         else:
-            spec = np.abs(spectrum).astype(self.dtype) @ self.mel_basis
-        spec = np.swapaxes(spec, 1, 2)  # (B, bins, frames): mel is the image height
-        return to_decibels(spec.astype(self.dtype), cfg.amin, cfg.dynamic_range)
+            spec = np.abs(spectrum).astype(self.dtype, copy=False) @ self.mel_basis
+        return 10.0 * np.log10(np.maximum(spec.astype(self.dtype, copy=False), cfg.amin))
+
+    def image(self, frame_db: np.ndarray) -> np.ndarray:
+        """frame_db of whole windows -> (B, n_bins, n_frames) images, 0 dB at each maximum."""
+        db = np.swapaxes(frame_db, 1, 2)  # (B, bins, frames): mel is the image height
+        db = db - db.reshape(len(db), -1).max(axis=1)[:, None, None]
+        return np.maximum(db, -self.cfg.dynamic_range)

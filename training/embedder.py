@@ -7,6 +7,7 @@ import torch
 
 from sea.configs import count_parameters
 from sea.framing import frame_resampled
+from training.inference import fast_model
 from training.model import L3Net
 
 
@@ -15,12 +16,18 @@ def default_device() -> torch.device:
 
 
 class Embedder:
-    """Wraps a model with openl3-style framing: `embed(audio, sr)` -> (T x D, timestamps)."""
+    """Wraps a model with openl3-style framing: `embed(audio, sr)` -> (T x D, timestamps).
+
+    Windows run through `training.inference.FastL3` (folded BN, channels-last, ...): the same
+    embeddings to float32 round-off, faster; `precision="bf16"` only where the hardware has it.
+    """
 
     def __init__(self, model: L3Net, batch_size: int = 32, device: str | torch.device | None = None,
-                 resampler: str = "soxr", name: str | None = None):
+                 resampler: str = "soxr", name: str | None = None, precision: str = "float32"):
         self.device = torch.device(device) if device else default_device()
         self.model = model.eval().to(self.device)
+        self.runner = fast_model(self.model, precision, device=self.device)
+        self.precision = precision
         self.cfg = model.cfg
         self.batch_size = batch_size
         self.resampler = resampler
@@ -38,7 +45,7 @@ class Embedder:
             # np.array copies: framed windows are read-only strided views
             batch = torch.from_numpy(np.array(windows[i:i + self.batch_size], dtype=np.float32))
             batch = batch.to(self.device)
-            out.append(self.model(batch).float().cpu().numpy())
+            out.append(self.runner(batch).float().cpu().numpy())
         if not out:
             return np.zeros((0, self.dim), np.float32)
         return np.concatenate(out)

@@ -37,7 +37,7 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
                 batch_size: int = 64, shard_rows: int = 4096,
                 device: str | torch.device | None = None, resampler: str = "soxr",
                 threads: int | None = None, ray: RayOptions | None = None,
-                overwrite: bool = False) -> dict:
+                overwrite: bool = False, precision: str = "float32") -> dict:
     """Write (or finish) the embedding store `out`; returns its manifest. `overwrite`
     replaces an embedding store already in `out` instead of resuming it.
 
@@ -45,22 +45,24 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
     shards are the same, byte for byte on CPU at the same thread count per process."""
     with claim_output(out, EMBEDDING_KIND, inputs=(store.path,), overwrite=overwrite):
         return _embed_store(store, model, out, teacher_info, hop_seconds, center, dtype,
-                            batch_size, shard_rows, device, resampler, threads, ray)
+                            batch_size, shard_rows, device, resampler, threads, ray, precision)
 
 
 def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: dict[str, Any],
                  hop_seconds: float, center: bool, dtype: str, batch_size: int,
                  shard_rows: int, device: str | torch.device | None, resampler: str,
-                 threads: int | None, ray: RayOptions | None) -> dict:
+                 threads: int | None, ray: RayOptions | None, precision: str) -> dict:
     window_seconds = model.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, hop_seconds, center)
     if len(index) == 0:
         raise ValueError(f"{store.path} has no windows to embed")
-    embedder = Embedder(model, batch_size=batch_size, device=device)
+    embedder = Embedder(model, batch_size=batch_size, device=device, precision=precision)
     set_cpu_threads(embedder.device, threads)
     config = {"clip_store": clip_store_id(store), "window_seconds": window_seconds,
               "hop_seconds": hop_seconds, "center": center, "resampler": resampler,
               "producer": {k: v for k, v in teacher_info.items() if k != "path"}}
+    if precision != "float32":  # recorded so that a resume cannot mix precisions
+        config["precision"] = precision
     writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, shard_rows, dtype)
     missing = writer.missing_shards()
     done_rows = len(index) - sum(e - b for b, e in map(writer.shard_rows_range, missing))

@@ -57,8 +57,7 @@ class NodeRunner:
         self.stats.errors += 1
         self.write({"source": name, "error": reason})
 
-    def record(self, source: Source, index: int, window: np.ndarray, started: float) -> dict:
-        emb = self.embedder.embed_windows(window[None])[0]
+    def record(self, source: Source, index: int, emb: np.ndarray, started: float) -> dict:
         t = index * self.hop_seconds
         rec: dict = {"source": source.name, "time": round(t, 6)}
         if source.live:
@@ -76,13 +75,14 @@ class NodeRunner:
         """Stream one source to the output; decoding errors mid-way keep the lines written."""
         rate = self.embedder.sample_rate
         resampler = StreamResampler(source.sample_rate, rate, source.total_samples)
-        windows = WindowStream(self.embedder.window_samples, int(self.hop_seconds * rate),
-                               self.center)
+        hop = int(self.hop_seconds * rate)
+        windows = WindowStream(self.embedder.window_samples, hop, self.center)
+        embed = self.embedder.stream_embedder(hop)
         started = time.time()
         try:
             for block in source.blocks:
                 for index, window in windows.push(resampler.push(block)):
-                    self.write(self.record(source, index, window, started))
+                    self.write(self.record(source, index, embed(window, index), started))
                     self.stats.windows += 1
                     if self.stop.is_set():
                         return
@@ -90,7 +90,7 @@ class NodeRunner:
                     return
             for index, window in itertools.chain(windows.push(resampler.finish()),
                                                  windows.finish()):
-                self.write(self.record(source, index, window, started))
+                self.write(self.record(source, index, embed(window, index), started))
                 self.stats.windows += 1
             self.stats.sources += 1
         except AudioError as exc:

@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if "
                              "available, else cpu; a TFLite bundle always runs on the cpu)")
     parser.add_argument("--overwrite", action="store_true", help="recompute existing outputs")
+    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                        help="float32 (default) or bf16 (CPUs with AVX512-BF16 / AMX, or CUDA; "
+                             "refused elsewhere)")
 
 
 OUTPUT_KIND = "audio-embeddings"
@@ -83,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
     from sea.api import embedding_settings, load_model, save_embedding
     from sea.output import claim_output
 
+    from training.inference import PrecisionUnavailable
+
     try:
         model = load_model(args.model, weights=args.weights, device=args.device,
                            config=args.config, resampler=args.resampler,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, precision=args.precision)
+    except PrecisionUnavailable as exc:
+        raise SeaError(str(exc)) from exc
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise SeaError(f"--model {args.model}: {exc}") from exc
     files, problems = find_audio_files(args.inputs)

@@ -87,9 +87,10 @@ def model_id(spec: ModelSpec) -> str:
 
 
 def load_embedder(spec: ModelSpec, batch_size: int = 64, device: str | None = None,
-                  threads: int | None = None) -> EmbedderLike:
+                  threads: int | None = None, precision: str = "float32") -> EmbedderLike:
     """An object with the `training.embedder.Embedder` interface for any kind of model;
-    `threads`: CPU threads of torch or of the TFLite interpreter (default: torch's, 1)."""
+    `threads`: CPU threads of torch or of the TFLite interpreter (default: torch's, 1);
+    `precision`: float32 or bf16 for torch models (a bundle's precision is its own)."""
     if spec.kind == "bundle":
         from sea.bundle import BundleEmbedder  # deploy's numpy + TFLite runtime, loaded on demand
 
@@ -108,4 +109,5 @@ def load_embedder(spec: ModelSpec, batch_size: int = 64, device: str | None = No
         model = build_model(str(spec.path))
     else:
         model = build_model(spec.name, weights=spec.weights)
-    return Embedder(model, batch_size=batch_size, device=device, name=spec.name)
+    return Embedder(model, batch_size=batch_size, device=device, name=spec.name,
+                    precision=precision)

@@ -1,0 +1,153 @@
+"""A fast inference copy of an L3-family model (issue 15): same numbers, less work per window.
+
+What changes against `training.model.L3Net` (each lever measured by benchmarks/bench_teacher.py):
+- every conv + BatchNorm pair becomes one conv with folded weights (the BN pass over a large
+  activation map goes away; the result differs by float32 round-off only);
+- the body runs channels-last (NHWC) where oneDNN's NHWC kernels are the fast ones (AVX-512
+  CPUs, CUDA); on an AVX2 CPU (AMD EPYC here) NHWC took 30 % more CPU time than NCHW, so
+  NCHW stays there (benchmarks/bench_teacher.py measures both);
+- 2x2 max-pools are a reshape + amax (torch's CPU max_pool2d also writes an index tensor);
+- a batch is run in small chunks (`chunk`), so activation buffers stay below glibc's mmap
+  threshold and are reused from the heap instead of being mapped, zeroed by the kernel and
+  unmapped every batch (that was a third of the CPU time, as system time);
+- optionally in bfloat16 (`precision="bf16"`), only where the CPU has bf16 units.
+
+The input BatchNorm stays a separate affine: folding it into the first conv is not exact at
+the image border, where the conv's zero padding sits in the BN's output space.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sea.errors import SeaError
+from training.model import L3Net
+
+PRECISIONS = ("float32", "bf16")
+# CPU flags of bf16 hardware: AVX512-BF16 (Cooper Lake, Zen 4+) or AMX tiles (Sapphire Rapids+).
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+DEFAULT_CHUNK = 2  # beat chunks of 4 and whole batches of 8 in bench_teacher.py (1 thread)
+
+
+class PrecisionUnavailable(SeaError, ValueError):
+    """The requested precision has no hardware support here (the message says why)."""
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
+    """The `flags` of the first CPU in /proc/cpuinfo (empty where there is no such file)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):  # x86 / aarch64
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def check_precision(precision: str, device: torch.device,
+                    flags: set[str] | None = None) -> None:
+    """Raise PrecisionUnavailable unless `precision` can run fast on `device`."""
+    if precision not in PRECISIONS:
+        raise PrecisionUnavailable(f"precision {precision!r} not in {PRECISIONS}")
+    if precision == "float32" or device.type == "cuda":
+        return
+    flags = cpu_flags() if flags is None else flags
+    if not flags & set(BF16_FLAGS) and not {"bf16", "sve"} <= flags:  # aarch64: BF16 + SVE
+        raise PrecisionUnavailable(
+            "--precision bf16 needs a CPU with bfloat16 units (x86 flags avx512_bf16 or "
+            "amx_bf16, or aarch64 bf16); this CPU has none, so bf16 would be emulated and slower "
+            "than float32. Use the default --precision float32.")
+
+
+def prefers_channels_last(device: torch.device) -> bool:
+    return device.type == "cuda" or "avx512f" in cpu_flags()
+
+
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """One conv computing bn(conv(x)) in inference mode (folded in float64, stored float32)."""
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                      conv.padding, bias=True)
+    with torch.no_grad():
+        fused.weight.copy_(conv.weight.double() * scale[:, None, None, None])
+        fused.bias.copy_((bias - bn.running_mean.double()) * scale + bn.bias.double())
+    return fused
+
+
+class MaxPool2x2(nn.Module):
+    """2x2 stride-2 'valid' max-pool as reshape + amax: no index tensor, any memory format."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        x = x[:, :, :h - h % 2, :w - w % 2]
+        return x.unflatten(3, (w // 2, 2)).unflatten(2, (h // 2, 2)).amax(dim=(3, 5))
+
+
+def fused_body_layers(model: L3Net) -> nn.Sequential:
+    """The conv blocks with every BN folded into its conv and pools without indices."""
+    layers: list[nn.Module] = []
+    for block in model.body.blocks:
+        if isinstance(block, nn.MaxPool2d):
+            layers.append(MaxPool2x2())
+            continue
+        conv, *rest = list(block)
+        if rest and isinstance(rest[0], nn.BatchNorm2d):
+            layers += [fold_conv_bn(conv, rest[0]), nn.ReLU(inplace=True)]
+        else:
+            layers.append(copy.deepcopy(conv))
+    return nn.Sequential(*layers)
+
+
+class FastL3(nn.Module):
+    """Inference-only twin of an L3Net: same input, same output, to float32 round-off."""
+
+    def __init__(self, model: L3Net, precision: str = "float32", chunk: int = DEFAULT_CHUNK,
+                 channels_last: bool | None = None):
+        super().__init__()
+        if precision not in PRECISIONS:
+            raise PrecisionUnavailable(f"precision {precision!r} not in {PRECISIONS}")
+        self.cfg = model.cfg
+        self.precision = precision
+        self.chunk = chunk
+        if channels_last is None:
+            channels_last = prefers_channels_last(next(model.parameters()).device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.frontend = copy.deepcopy(model.frontend)
+        bn = model.body.input_bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        self.register_buffer("in_scale", scale.detach().clone())
+        self.register_buffer("in_shift", (bn.bias - bn.running_mean * scale).detach().clone())
+        self.blocks = fused_body_layers(model).to(memory_format=self.memory_format)
+        if precision == "bf16":
+            self.blocks = self.blocks.to(torch.bfloat16)
+        self.eval()
+
+    def body(self, logmel: torch.Tensor) -> torch.Tensor:
+        x = logmel * self.in_scale + self.in_shift
+        if self.precision == "bf16":
+            x = x.to(torch.bfloat16)
+        fmap = self.blocks(x.contiguous(memory_format=self.memory_format)).float()
+        pool = self.cfg.embedding_pool
+        if pool is None:
+            return fmap.amax(dim=(2, 3))
+        pooled = nn.functional.max_pool2d(fmap, pool, ceil_mode=True)
+        return pooled.permute(0, 2, 3, 1).flatten(1)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        if audio.shape[0] == 0:
+            return audio.new_zeros((0, self.cfg.embedding_dim))
+        return torch.cat([self.body(self.frontend(part)) for part in audio.split(self.chunk)])
+
+
+def fast_model(model: L3Net, precision: str = "float32", chunk: int = DEFAULT_CHUNK,
+               device: torch.device | None = None) -> FastL3:
+    """FastL3 of `model` (eval mode, on `device`); refuses bf16 where the CPU lacks bf16 units."""
+    device = device or next(model.parameters()).device
+    check_precision(precision, device)
+    return FastL3(model, precision, chunk).to(device)
