@@ -2,8 +2,8 @@
 
 `torchrun --nproc-per-node N -m sea.cli distill ...` (or `sea distill --nproc N`, which runs
 exactly that) starts N ranks; each one reads its share of every global batch, DDP averages the
-gradients, so the step equals one process's step on the whole batch (up to BatchNorm, whose
-statistics are per rank) and --batch-size / --lr mean the same whatever N is. Backend: nccl on
+gradients and BatchNorm's statistics span all ranks (training.sync_batchnorm), so the step
+equals one process's step on the whole batch and --batch-size / --lr mean the same whatever N is. Backend: nccl on
 CUDA (one GPU per local rank), gloo on CPU. Rank 0 alone writes the checkpoint directory.
 """
 

@@ -48,6 +48,7 @@ from training.losses import make_loss
 from training.model import L3Net
 from training.options import FINAL_ACTIVATIONS
 from training.prefetch import Prefetcher
+from training.sync_batchnorm import synchronize_batchnorm
 from training.teacher_embed import set_cpu_threads
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,7 @@ class Distiller:
         self.student = MixedPrecisionStudent(self.model, self.amp)
         self.trainer = self.student  # what a training step runs: DDP-wrapped under torchrun
         if self.ranks.world > 1:
+            synchronize_batchnorm(self.model)  # global-batch statistics, as in one process
             self.trainer = torch.nn.parallel.DistributedDataParallel(
                 self.student, device_ids=[self.device] if self.device.type == "cuda" else None)
 
