@@ -128,10 +128,7 @@ class Quickstart:
     def _load_state(self) -> dict[str, Any]:
         path = self.out / STATE_FILE
         current = self.settings.as_json()
-        if not path.is_file():
-            if self.out.is_dir() and any(self.out.iterdir()):
-                raise QuickstartError(f"{self.out} is not empty and holds no {STATE_FILE}: it is "
-                                      "not a quickstart's directory; choose a new or empty --out")
+        if not path.is_file():  # claim_output has refused a directory of unrelated files
             return {"settings": current, "steps": {}, "decisions": {}}
         state = json.loads(path.read_text())
         changed = {k: (state["settings"].get(k), v) for k, v in current.items()

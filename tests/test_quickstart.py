@@ -143,8 +143,10 @@ def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path)
 
 
 def test_unrelated_non_empty_out_is_refused(tmp_path):
-    from sea.quickstart import Quickstart, QuickstartError, Settings
+    from sea.errors import SeaError
+    from sea.quickstart import Quickstart, Settings
 
     (tmp_path / "thesis.tex").write_text("precious")
-    with pytest.raises(QuickstartError, match="not a quickstart"):
+    with pytest.raises(SeaError, match="not a sea artifact"):
         Quickstart(tmp_path, Settings(), FakeSea(tmp_path, False))
+    assert (tmp_path / "thesis.tex").read_text() == "precious"

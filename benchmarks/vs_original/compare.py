@@ -99,7 +99,7 @@ def export_bundles(model: str, work: Path, audio: Path, paths: list[str]) -> dic
         if not (out / "manifest.json").is_file():
             net = build_model(name, weights=FIXTURES / weights, dft_mode="matmul")
             rate = net.cfg.frontend.sample_rate
-            with np.load(audio) as data:
+            with np.load(audio, allow_pickle=False) as data:
                 clips = [data[k] for k in data.files if k.startswith("calib_")]
             windows = np.concatenate([frame_audio(c, rate, 0.5, False)[0] for c in clips])
             need = 32 + (128 if quantize == "int8" else 0)
@@ -128,7 +128,7 @@ def sea_worker(args: argparse.Namespace) -> None:
                             device="cpu", precision=precision)
     else:
         embedder = BundleEmbedder(args.bundle, num_threads=args.threads)
-    with np.load(args.audio) as data:
+    with np.load(args.audio, allow_pickle=False) as data:
         sr, timing = int(data["sr"]), data["timing"]
         real = [data[f"real_{i}"] for i in range(sum(k.startswith("real_") for k in data.files))]
     np.savez(args.real_out, *[embedder.embed(clip, sr, 0.1, True)[0] for clip in real])
@@ -225,7 +225,7 @@ def start_workers(args: argparse.Namespace, model: str, work: Path, audio: Path,
 def min_cosine(reference: Path, candidate: Path) -> float:
     from deploy.parity import cosine
 
-    with np.load(reference) as a, np.load(candidate) as b:
+    with np.load(reference, allow_pickle=False) as a, np.load(candidate, allow_pickle=False) as b:
         keys = sorted(a.files, key=lambda k: int(k.split("_")[1]))
         return float(min(cosine(a[k], b[k]).min() for k in keys))
 

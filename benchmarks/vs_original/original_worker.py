@@ -74,7 +74,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     set_threads(args.threads)
     embed = (openl3_embedder if args.model == "openl3" else edgel3_embedder)(args.weights)
-    with np.load(args.audio) as data:
+    with np.load(args.audio, allow_pickle=False) as data:
         sr, timing = int(data["sr"]), data["timing"]
         real = [data[k] for k in sorted((k for k in data.files if k.startswith("real_")),
                                           key=lambda k: int(k[5:]))]
