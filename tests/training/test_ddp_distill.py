@@ -15,7 +15,7 @@ from training.checkpoint import build_model
 # Enough steps (60 per epoch) for BatchNorm's running statistics to settle, so that validation
 # R^2 after 2 epochs measures the training, not how far those statistics got.
 STUDENT = ["--student", "custom", "--filters", "8,16,16,16", "--threads", "1",
-           "--batch-size", "8", "--lr", "1e-3", "--val-folds", "4", "--patience", "10"]
+           "--batch-size", "8", "--lr", "1e-4", "--val-folds", "4", "--patience", "10"]
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +55,11 @@ def test_two_gloo_ranks_match_one_process_and_resume(pipeline, tmp_path):
     one, two = history(single), history(ddp)
     assert [r["epoch"] for r in two] == ["1", "2"] and two[0] == first[0]
     # Same global batch, lr and (rank-synced) BatchNorm statistics: the runs differ only by
-    # float32 summation order. The first epoch's training loss shows it directly; after 120
-    # Adam steps those round-off differences have grown into a visibly different model, whose
-    # validation R^2 on this tiny student moves by up to ~0.02 between such runs (and by 0.1
-    # between its own epochs), so that is bounded loosely.
+    # float32 summation order. Training amplifies such differences step by step, the faster the
+    # larger the lr: at lr 1e-3 this tiny student's R^2 after 2 epochs differs by ~0.02 between
+    # the two runs, at the lr 1e-4 used here by ~0.003.
     assert float(two[0]["train_loss"]) == pytest.approx(float(one[0]["train_loss"]), rel=0.01)
-    assert abs(float(two[-1]["val_r2"]) - float(one[-1]["val_r2"])) < 0.04
+    assert abs(float(two[-1]["val_r2"]) - float(one[-1]["val_r2"])) < 0.01
 
 
 def test_nproc_must_be_positive(pipeline, tmp_path):
