@@ -108,7 +108,7 @@ def load_reducer(directory: str | Path, allow_pickle: bool = False) -> Reducer:
     found = sha256_file(path)
     if found != manifest["reducer_id"]:
         raise IntegrityError(f"{path} does not match the reducer id in its manifest "
-                         f"({found[:12]} != {manifest['reducer_id'][:12]}): damaged artifact")
+                             f"({found[:12]} != {manifest['reducer_id'][:12]}): damaged artifact")
     common = dict(kind=kind, in_dim=manifest["in_dim"], out_dim=manifest["out_dim"],
                   reducer_id=found)
     if kind == "umap":

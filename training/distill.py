@@ -271,7 +271,8 @@ class Distiller:
         self.state = trainer["state"]
         with open(last / "history.csv", newline="") as f:
             self.history = list(csv.DictReader(f))
-        self._publish()  # repair what a kill between commit and publication left behind
+        if self.ranks.main:  # rank 0 alone writes; repair what a kill between commit and
+            self._publish()  # publication left behind
         log.info("resuming %s after epoch %d (best val loss %.4g at epoch %d)", self.out,
                  self.state["epoch"], self.state["best_val"], self.state["best_epoch"])
 
