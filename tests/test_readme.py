@@ -25,9 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 README = (REPO / "README.md").read_text()
 
+CLUSTER = "the Ray cluster example: needs a cluster and /data on a shared mount"
 # Commands that cannot run in a test, by the words they start with: why, and what covers them.
 NOT_RUN = {
-    "pip install": "installs packages from the package index (checked below: targets this checkout)",
+    "pip install": "installs from the package index (checked below: targets this checkout)",
     "pip wheel": "builds a wheel in an isolated environment fetched from the package index",
     "python -m pytest": "the test suite itself",
     "python benchmarks/": "a benchmark: minutes of CPU, prints figures rather than artifacts",
@@ -35,15 +36,15 @@ NOT_RUN = {
     "sea download": "downloads a dataset (network)",
     "sea prepare esc50:data/": "reads the dataset `sea download esc50` fetches",
     "sea bench": "a benchmark: exports and times the OpenL3 teacher and students 0-3 (minutes)",
-    "deploy/targets/aarch64.sh": "builds an arm64 rootfs as root (an hour); "
-                                 "tests/deploy/test_aarch64.py runs it where the rootfs is cached",
+    "deploy/targets/aarch64.sh": "builds an arm64 rootfs as root (an hour); tests/deploy/"
+                                 "test_aarch64.py runs it where the rootfs is cached",
     "ray start": "starts a Ray cluster across machines",
     "torchrun --nnodes": "DDP across several machines",
-    "sea prepare folder:/data/": "the Ray cluster example: needs a cluster and /data on a shared mount",
-    "sea teacher-embed /data/": "the Ray cluster example: needs a cluster and /data on a shared mount",
-    "sea reduce /data/": "the Ray cluster example: needs a cluster and /data on a shared mount",
-    "sea export runs/student-micro": "needs a distilled runs/student-micro (64-d targets); "
-                                     "tests/deploy/test_micro.py exports a tiny student with --target micro",
+    "sea prepare folder:/data/": CLUSTER,
+    "sea teacher-embed /data/": CLUSTER,
+    "sea reduce /data/": CLUSTER,
+    "sea export runs/student-micro": "needs a distilled runs/student-micro (64-d targets); tests/"
+                                     "deploy/test_micro.py exports a tiny one with --target micro",
 }
 NOT_RUN_OPTIONS = {"--input mic": "microphone input (needs PortAudio and a microphone)"}
 
@@ -59,8 +60,8 @@ TEST_SIZE = [
 ]
 
 # Blocks run in README order, except those that read what a later section makes.
-RUN_AFTER = {"Embed audio files": "4. Deploy: TFLite bundles and the sensor node",
-             "3. Evaluation: downstream classifiers": "4. Deploy: TFLite bundles and the sensor node"}
+DEPLOY = "4. Deploy: TFLite bundles and the sensor node"
+RUN_AFTER = {"Embed audio files": DEPLOY, "3. Evaluation: downstream classifiers": DEPLOY}
 
 
 def blocks(language: str) -> list[str]:
