@@ -260,3 +260,33 @@ def test_python_example_runs(tmp_path, monkeypatch, fixtures_dir, capsys):
     (example,) = blocks("python")
     exec(compile(example, "README.md", "exec"), {})
     assert capsys.readouterr().out.startswith("(26, 64) [0.  0.1 0.2]")
+
+
+MEASURED = re.compile(r"\d\.\d|\d ?(ms|MB|KB|KiB|GB|%|x)\b")  # a figure someone measured
+COMMAND = re.compile(r"`(sea |sea-node |python |/usr/bin/time |\S+\.py\b|\S+\.sh\b)[^`]*`")
+
+
+def figure_tables() -> list[tuple[int, str]]:
+    """(line number, the table with its paragraph above and 4 lines below) of every README
+    table whose rows hold measured figures."""
+    lines, found, i = README.splitlines(), [], 0
+    while i < len(lines):
+        if not lines[i].startswith("|"):
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and lines[i].startswith("|"):
+            i += 1
+        if any(MEASURED.search(row) for row in lines[start + 2:i]):  # rows below the header
+            above = start
+            while above > max(0, start - 12) and not lines[above - 1].startswith("#"):
+                above -= 1
+            found.append((start + 1, "\n".join(lines[above:i + 4])))
+    return found
+
+
+def test_every_table_of_figures_names_the_command_that_measured_it():
+    tables = figure_tables()
+    assert len(tables) >= 5  # quickstart, models, parity, sea bench, emulated aarch64, ...
+    for line, text in tables:
+        assert COMMAND.search(text), f"README table at line {line} names no command or script"

@@ -27,11 +27,12 @@ def test_two_runs_give_identical_embeddings_and_scores(tmp_path, toy_store, tiny
         out = tmp_path / run
         assert main(["evaluate", "--model", str(tiny_student), "--data", str(toy_store),
                      "--protocol", "esc50", "--hop", "0.5", "--threads", "2", "--no-progress",
-                     "--classifier", "logreg", "--classifier", "mlp", "--out", str(out)]) == 0
+                     "--classifier", "mlp", "--max-iter", "100",  # the seeded one
+                     "--out", str(out)]) == 0
         results.append(json.loads((out / "results.json").read_text())["models"][0])
     a, b = results
     assert_same_arrays(tmp_path, "cache/*/part-*.npz", keys=("frames", "counts"))
-    assert a["methods"].keys() == b["methods"].keys() == {"logreg+mean", "mlp+mean"}
+    assert a["methods"].keys() == b["methods"].keys() == {"mlp+mean"}
     for key in a["methods"]:
         assert _scores(a["methods"][key]) == _scores(b["methods"][key]), key
         assert a["methods"][key]["mean"] == b["methods"][key]["mean"]
