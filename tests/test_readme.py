@@ -209,6 +209,15 @@ def urban_eval_subset(source: Path, root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def torch_threads_restored():
+    """The commands set torch's process-wide thread count (--threads defaults): undo it."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
 def checkout(tmp_path_factory, fixtures_dir, urban_eval_dir):
     """A working directory beside a small `../shared`, with the inputs the blocks name."""
     import numpy as np
@@ -234,7 +243,7 @@ def checkout(tmp_path_factory, fixtures_dir, urban_eval_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", run_order(), ids=lambda b: b[0][:40])
-def test_block_runs_as_written(block, checkout, monkeypatch):
+def test_block_runs_as_written(block, checkout, monkeypatch, torch_threads_restored):
     from deploy.node.cli import main as node_main
     from sea.cli import main as sea_main
 
