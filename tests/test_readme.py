@@ -5,8 +5,9 @@ every script it names exists, every install line names this project, and its Pyt
 runs.
 
 "Tiny" is the only liberty taken, and it is spelled out in TEST_SIZE: clip counts, reduced
-width, student width, epochs and export window counts shrink so the whole README runs in about a
-minute; every other token is the README's. The paths the blocks read are made as small fixtures:
+width, student width, epochs and export window counts shrink, and an export writes one graph
+variant of its two, so the whole README runs in a minute or two; every other token is the
+README's. The paths the blocks read are made as small fixtures:
 `recordings/` and `clip.wav` (generated audio), `../shared` (a 12-clip urban-eval subset and the
 fixture weights; the running blocks skip without ../shared), and `$SEA_HOME/weights` holding the
 published EdgeL3 SEA-64 file, as a cached download (so `--teacher auto` finds it)."""
@@ -22,7 +23,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 README = (REPO / "README.md").read_text()
 
 CLUSTER = "the Ray cluster example: needs a cluster and /data on a shared mount"
@@ -48,7 +48,8 @@ NOT_RUN = {
 }
 NOT_RUN_OPTIONS = {"--input mic": "microphone input (needs PortAudio and a microphone)"}
 
-# Test size: (command prefix, README tokens, tokens run instead). Sizes only, never behaviour.
+# Test size: (command prefix, README tokens, tokens run instead): sizes only, and the node's
+# graph variant alone (`--frontend outside`) of the two an export writes by default.
 TEST_SIZE = [
     ("sea prepare", ["synth:100"], ["synth:5"]),
     ("sea prepare", ["synth:200"], ["synth:5"]),
