@@ -279,8 +279,8 @@ COMMAND = re.compile(r"`(sea |sea-node |python |/usr/bin/time |\S+\.py\b|\S+\.sh
 
 
 def figure_tables() -> list[tuple[int, str]]:
-    """(line number, the table with its paragraph above and 4 lines below) of every README
-    table whose rows hold measured figures."""
+    """(line number, the table with the text above it (up to 20 lines, back to a heading or
+    another table) and 4 lines below) of every README table whose rows hold measured figures."""
     lines, found, i = README.splitlines(), [], 0
     while i < len(lines):
         if not lines[i].startswith("|"):
@@ -291,7 +291,7 @@ def figure_tables() -> list[tuple[int, str]]:
             i += 1
         if any(MEASURED.search(row) for row in lines[start + 2:i]):  # rows below the header
             above = start
-            while above > max(0, start - 12) and not lines[above - 1].startswith("#"):
+            while above > max(0, start - 20) and not lines[above - 1].startswith(("#", "|")):
                 above -= 1
             found.append((start + 1, "\n".join(lines[above:i + 4])))
     return found
