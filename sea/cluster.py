@@ -52,7 +52,8 @@ class RayOptions:
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Ray (needs the `cluster` extra: pip install 'sea[cluster]')")
+    group = parser.add_argument_group(
+        "Ray (needs the `cluster` extra: pip install -e \".[cluster]\")")
     group.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                        help="run the work on Ray: `local` (the default when ADDRESS is left "
                             "out) starts Ray on this machine for the command; `auto` or "
@@ -78,7 +79,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ClusterError("--ray needs Ray: pip install 'sea[cluster]' (ray[data])") from None
+        raise ClusterError("--ray needs Ray: pip install -e \".[cluster]\" (ray[data])") from None
     return ray
 
 

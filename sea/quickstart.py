@@ -77,8 +77,9 @@ def local_pretrained_weights() -> bool:
 
 PAPER_DIMS = (64, 128, 256, 512)  # embedding sizes of the SEA paper's students 3..0
 NARROW_BODY = (32, 64, 128)  # Student 3's first blocks; a small --clips narrows only the last
-# A fixed torch thread count: float sums (hence the student) depend on how work is split.
-TRAIN_THREADS = 2
+# One fixed thread count for the teacher, the distillation and the evaluation: float sums
+# depend on how work is split, so it makes the headline repeat on every machine of a kind.
+THREADS = 2
 DEFAULT_TEACHER = "openl3-mel256-env"  # the SEA paper's teacher
 DOWNLOAD_TIMEOUT_S = 10.0  # a short wait: offline machines fall back at once
 
@@ -219,7 +220,8 @@ class Quickstart:
     def teacher(self) -> None:
         args = self._decide("teacher_args", self.teacher_args)
         print(f"teacher choice: {' '.join(args)}", flush=True)
-        self.sea("teacher-embed", self.path("store"), *args, "--out", self.path("teacher"))
+        self.sea("teacher-embed", self.path("store"), *args, "--threads", THREADS,
+                 "--out", self.path("teacher"))
 
     def teacher_record(self) -> dict[str, Any]:
         return read_manifest(self.path("teacher"))["teacher"]
@@ -278,7 +280,7 @@ class Quickstart:
         resume = ["--resume"] if self.path("student").exists() else []
         self.sea("distill", "--store", self.path("store"), "--targets", self.path("reducer"),
                  *student, "--epochs", s.epochs, "--lr", s.lr, "--batch-size", s.batch_size,
-                 "--seed", s.seed, "--threads", TRAIN_THREADS, "--out", self.path("student"),
+                 "--seed", s.seed, "--threads", THREADS, "--out", self.path("student"),
                  *resume)
 
     def bundle(self) -> None:
@@ -330,7 +332,8 @@ class Quickstart:
             print("teacher left out of the evaluation (random weights, --teacher-eval no, or "
                   "too slow for the time budget)", flush=True)
         self.sea("evaluate", *models, "--data", self.path("store"), "--protocol", PROTOCOL,
-                 "--hop", s.eval_hop, "--seed", s.seed, "--out", self.path("report"))
+                 "--hop", s.eval_hop, "--seed", s.seed, "--threads", THREADS,
+                 "--out", self.path("report"))
 
     def node_input(self) -> Path:
         """The store's first clip as a WAV file: what a sensor node would record."""
@@ -391,17 +394,34 @@ class Quickstart:
         }
 
 
-VERSIONED = ("sea-embed", "torch", "numpy", "scikit-learn", "litert-torch", "ai-edge-litert",
-             "soxr")
+VERSIONED = ("sea-embed", "torch", "numpy", "scipy", "scikit-learn", "threadpoolctl",
+             "litert-torch", "ai-edge-litert", "soxr")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what `platform` knows: half of the machine kind."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def versions() -> dict[str, str]:
-    """What produced the numbers: package versions, Python, CPU kind and cores."""
+    """What produced the numbers: package versions, Python, and the machine kind (CPU model,
+    the vector instructions torch uses, cores)."""
     import os
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
+    import torch
+
     found = {"python": platform.python_version(), "machine": platform.machine(),
+             "cpu": cpu_model(), "torch-cpu-capability": torch.backends.cpu.get_cpu_capability(),
              "cpus": str(os.cpu_count())}
     for dist in VERSIONED:
         try:

@@ -53,6 +53,9 @@ def test_every_step_writes_its_output(first_run):
     lines = (first_run / "node" / "windows.jsonl").read_text().splitlines()
     assert len(lines) == head["node"]["windows"] > 0
     assert len(json.loads(lines[0])["embedding"]) == 16
+    # what produced the numbers: the packages and the machine kind
+    assert {"sea-embed", "torch", "numpy", "scikit-learn", "threadpoolctl", "cpu",
+            "torch-cpu-capability", "cpus"} <= head["versions"].keys()
 
 
 @pytest.mark.slow
@@ -66,6 +69,8 @@ def test_rerun_skips_finished_steps_and_redoes_missing_ones(first_run, capsys):
     printed = capsys.readouterr().out
     for step in ("store", "teacher", "reducer", "student", "bundle"):
         assert f"[{step}] already done" in printed, step
+    (versions,) = [line for line in printed.splitlines() if line.startswith("versions ")]
+    assert "torch 2." in versions and "scikit-learn " in versions and "cpu " in versions
     for step in ("report", "node"):
         assert f"[{step}] already done" not in printed and f"[{step}]" in printed, step
     assert bundle_manifest.stat().st_mtime_ns == stamp

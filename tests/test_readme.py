@@ -1,11 +1,23 @@
-"""README.md holds: every `sea` / `sea-node` line in its command blocks parses with today's
-options, every script it runs exists, every install line names this project, and its Python
-example runs (tiny generated audio; the published SEA-64 file from ../shared)."""
+"""README.md holds on a fresh clone: every command of its ```bash blocks runs as written (in a
+temporary checkout-like directory, on tiny inputs) and exits 0 with its outputs written, or is
+listed in NOT_RUN with the reason it cannot run here (and still parses with today's options);
+every script it names exists, every install line names this project, and its Python example
+runs.
+
+"Tiny" is the only liberty taken, and it is spelled out in TEST_SIZE: clip counts, reduced
+width, student width, epochs and export window counts shrink, and an export writes one graph
+variant of its two, so the whole README runs in a minute or two; every other token is the
+README's. The paths the blocks read are made as small fixtures:
+`recordings/` and `clip.wav` (generated audio), `../shared` (a 12-clip urban-eval subset and the
+fixture weights; the running blocks skip without ../shared), and `$SEA_HOME/weights` holding the
+published EdgeL3 SEA-64 file, as a cached download (so `--teacher auto` finds it)."""
 
 from __future__ import annotations
 
+import csv
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,26 +25,146 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 
+CLUSTER = "the Ray cluster example: needs a cluster and /data on a shared mount"
+# Commands that cannot run in a test, by the words they start with: why, and what covers them.
+NOT_RUN = {
+    "pip install": "installs from the package index (checked below: targets this checkout)",
+    "pip wheel": "builds a wheel in an isolated environment fetched from the package index",
+    "python -m pytest": "the test suite itself",
+    "python benchmarks/": "a benchmark: minutes of CPU, prints figures rather than artifacts",
+    "sea quickstart": "2-3 min at its defaults; tests/test_quickstart.py runs it on tiny options",
+    "sea download": "downloads a dataset (network)",
+    "sea prepare esc50:data/": "reads the dataset `sea download esc50` fetches",
+    "sea bench": "a benchmark: exports and times the OpenL3 teacher and students 0-3 (minutes)",
+    "deploy/targets/aarch64.sh": "builds an arm64 rootfs as root (an hour); tests/deploy/"
+                                 "test_aarch64.py runs it where the rootfs is cached",
+    "ray start": "starts a Ray cluster across machines",
+    "torchrun --nnodes": "DDP across several machines",
+    "sea prepare folder:/data/": CLUSTER,
+    "sea teacher-embed /data/": CLUSTER,
+    "sea reduce /data/": CLUSTER,
+    "sea export runs/student-micro": "needs a distilled runs/student-micro (64-d targets); tests/"
+                                     "deploy/test_micro.py exports a tiny one with --target micro",
+}
+NOT_RUN_OPTIONS = {"--input mic": "microphone input (needs PortAudio and a microphone)"}
+
+# Test size: (command prefix, README tokens, tokens run instead): sizes only, and the node's
+# graph variant alone (`--frontend outside`) of the two an export writes by default.
+TEST_SIZE = [
+    ("sea prepare", ["synth:100"], ["synth:5"]),
+    ("sea prepare", ["synth:200"], ["synth:5"]),
+    ("sea reduce", ["--dim", "128"], ["--dim", "16"]),
+    ("sea distill", ["--student", "student2"], ["--student", "custom", "--filters", "8,8,16,16"]),
+    ("sea distill", [], ["--epochs", "1"]),
+    ("sea export", [], ["--frontend", "outside", "--calibration-windows", "8",
+                        "--parity-windows", "6"]),
+]
+
+# Blocks run in README order, except those that read what a later section makes.
+DEPLOY = "4. Deploy: TFLite bundles and the sensor node"
+RUN_AFTER = {"Embed audio files": DEPLOY, "3. Evaluation: downstream classifiers": DEPLOY}
+
 
 def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def command_lines() -> list[list[str]]:
-    """Each command of the bash blocks as argv (continuations joined, comments and `&&` split)."""
+def bash_blocks() -> list[tuple[str, str]]:
+    """(heading above it, text) of each ```bash block, in README order."""
+    found, heading = [], ""
+    for match in re.finditer(r"^#+ ([^\n]*)$|^```bash\n(.*?)^```", README, flags=re.S | re.M):
+        if match.group(1) is not None:
+            heading = match.group(1).strip()
+        else:
+            found.append((heading, match.group(2)))
+    return found
+
+
+def split_commands(block: str) -> list[list[str]]:
+    """Each command of a bash block as argv (continuations joined, comments and `&&` split)."""
     commands = []
-    for block in blocks("bash"):
-        for line in block.replace("\\\n", " ").splitlines():
-            for part in line.split("&&"):
-                argv = shlex.split(part, comments=True)
-                if argv:
-                    commands.append(argv)
+    for line in block.replace("\\\n", " ").splitlines():
+        for part in line.split("&&"):
+            argv = shlex.split(part, comments=True)
+            if argv:
+                commands.append(argv)
     return commands
+
+
+def command_lines() -> list[list[str]]:
+    return [argv for _, block in bash_blocks() for argv in split_commands(block)]
+
+
+def why_not_run(argv: list[str]) -> str | None:
+    line = " ".join(argv)
+    for prefix, reason in NOT_RUN.items():
+        if line.startswith(prefix):
+            return reason
+    for option, reason in NOT_RUN_OPTIONS.items():
+        if option in line:
+            return reason
+    return None
+
+
+def at_test_size(argv: list[str]) -> list[str]:
+    argv, line = list(argv), " ".join(argv)
+    for prefix, written, instead in TEST_SIZE:
+        if not line.startswith(prefix):
+            continue
+        if not written:
+            argv += instead
+            continue
+        for i in range(len(argv) - len(written) + 1):
+            if argv[i:i + len(written)] == written:
+                argv[i:i + len(written)] = instead
+                break
+    return argv
+
+
+def run_order() -> list[tuple[str, str]]:
+    """The blocks with a command to run, in the order they can run."""
+    runnable = [b for b in bash_blocks()
+                if any(not why_not_run(argv) for argv in split_commands(b[1]))]
+    ordered = [b for b in runnable if b[0] not in RUN_AFTER]
+    for heading, after in RUN_AFTER.items():
+        (block,) = [b for b in runnable if b[0] == heading]
+        last = max(i for i, b in enumerate(ordered) if b[0] == after)
+        ordered.insert(last + 1, block)
+    return ordered
+
+
+def expected_outputs(argv: list[str]) -> list[str]:
+    """What a command that exits 0 must have written: its --out/--output-dir/--json, and for
+    `sea embed` without --output-dir the .npz beside each input."""
+    outputs = [argv[i + 1] for i, a in enumerate(argv[:-1])
+               if a in ("--out", "--output-dir", "--json") and argv[i + 1] != "-"]
+    if argv[:2] == ["sea", "embed"] and "--output-dir" not in argv:
+        suffix = argv[argv.index("--suffix") + 1] if "--suffix" in argv else ""
+        outputs += [str(Path(a).with_suffix("")) + (f"_{suffix}" if suffix else "") + ".npz"
+                    for a in argv if a.endswith(".wav")]
+    return outputs
 
 
 def test_readme_has_command_blocks():
     programs = {argv[0] for argv in command_lines()}
     assert {"sea", "sea-node", "pip", "python"} <= programs
+
+
+def test_every_not_run_entry_names_a_readme_command():
+    lines = [" ".join(argv) for argv in command_lines()]
+    for prefix in NOT_RUN:
+        assert any(line.startswith(prefix) for line in lines), f"stale NOT_RUN entry {prefix!r}"
+    for option in NOT_RUN_OPTIONS:
+        assert any(option in line for line in lines), f"stale NOT_RUN_OPTIONS entry {option!r}"
+    for prefix, written, _ in TEST_SIZE:
+        assert any(line.startswith(prefix) and " ".join(written) in line for line in lines), \
+            f"stale TEST_SIZE entry {prefix!r} {written!r}"
+
+
+def test_every_command_either_runs_or_says_why_not():
+    runnable = {"sea", "sea-node"}
+    for argv in command_lines():
+        assert argv[0] in runnable or why_not_run(argv), f"no runner and no reason: {argv}"
 
 
 @pytest.mark.parametrize("argv", [a for a in command_lines() if a[0] in ("sea", "sea-node")],
@@ -57,6 +189,80 @@ def test_scripts_and_install_lines_resolve_to_this_project():
     assert 'pip install "sea' not in README and "pip install sea[" not in README
 
 
+def urban_eval_subset(source: Path, root: Path) -> None:
+    """The layout of ../shared/data/urban-eval with 12 of its clips: two ESC-10 classes in
+    each of the 5 folds, and two UrbanSound8K clips (so `--dataset ESC-10` selects)."""
+    with open(source / "metadata.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    chosen = [r for r in rows if r["dataset"] == "UrbanSound8K"][:2]
+    for fold in "12345":
+        for label in ("dog", "rooster"):
+            chosen.append(next(r for r in rows if r["dataset"] == "ESC-10"
+                               and r["label"] == label and r["fold"] == fold))
+    root.mkdir(parents=True)
+    with open(root / "metadata.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(chosen)
+    for row in chosen:
+        (root / row["file"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / row["file"], root / row["file"])
+
+
+@pytest.fixture(scope="module")
+def torch_threads_restored():
+    """The commands set torch's process-wide thread count (--threads defaults): undo it."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory, fixtures_dir, urban_eval_dir):
+    """A working directory beside a small `../shared`, with the inputs the blocks name."""
+    for extra in ("torch", "sklearn", "litert_torch"):  # the blocks need `train` and `export`
+        pytest.importorskip(extra)
+    import numpy as np
+    import soundfile as sf
+
+    base = tmp_path_factory.mktemp("readme")
+    (base / "shared").mkdir()
+    (base / "shared" / "fixtures").symlink_to(fixtures_dir)
+    urban_eval_subset(urban_eval_dir, base / "shared" / "data" / "urban-eval")
+    (base / "home" / "weights").mkdir(parents=True)
+    sea64 = "edgel3_sea_ust_audio_emb_64.h5"
+    (base / "home" / "weights" / sea64).symlink_to(fixtures_dir / sea64)
+    work = base / "checkout"
+    (work / "recordings").mkdir(parents=True)
+    noise = np.random.default_rng(0)
+    sf.write(work / "recordings" / "street.wav", 0.1 * noise.standard_normal(2 * 16000), 16000)
+    sf.write(work / "recordings" / "park.wav", 0.1 * noise.standard_normal(3 * 22050), 22050)
+    sf.write(work / "clip.wav", 0.1 * noise.standard_normal(16000), 16000)
+    # a downloaded OpenL3 mel256 file, as the embed example names it (seeded weights, same shapes)
+    (work / "openl3_audio_mel256_env.h5").symlink_to(fixtures_dir / "openl3_mel256_random_seed0.h5")
+    return work
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", run_order(), ids=lambda b: b[0][:40])
+def test_block_runs_as_written(block, checkout, monkeypatch, torch_threads_restored):
+    from deploy.node.cli import main as node_main
+    from sea.cli import main as sea_main
+
+    monkeypatch.chdir(checkout)
+    monkeypatch.setenv("SEA_HOME", str(checkout.parent / "home"))
+    heading, text = block
+    for argv in split_commands(text):
+        if why_not_run(argv):
+            continue
+        argv = at_test_size(argv)
+        main = sea_main if argv[0] == "sea" else node_main
+        assert main(argv[1:]) == 0, f"{heading}: {' '.join(argv)}"
+        for out in expected_outputs(argv):
+            assert (checkout / out).exists(), f"{heading}: {' '.join(argv)} wrote no {out}"
+
+
 def test_python_example_runs(tmp_path, monkeypatch, fixtures_dir, capsys):
     sea64 = fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5"
     (tmp_path / "weights").mkdir()
@@ -68,23 +274,31 @@ def test_python_example_runs(tmp_path, monkeypatch, fixtures_dir, capsys):
     assert capsys.readouterr().out.startswith("(26, 64) [0.  0.1 0.2]")
 
 
-def test_first_embed_line_runs_as_written(tmp_path, monkeypatch, fixtures_dir):
-    """`sea embed --model edgel3-sea-64 --output-dir emb/ recordings/` on one generated clip,
-    the published weights found where the registry looks (a cached download)."""
-    import numpy as np
-    import soundfile as sf
+MEASURED = re.compile(r"\d\.\d|\d ?(ms|MB|KB|KiB|GB|%|x)\b")  # a figure someone measured
+COMMAND = re.compile(r"`(sea |sea-node |python |/usr/bin/time |\S+\.py\b|\S+\.sh\b)[^`]*`")
 
-    from sea.cli import main
 
-    sea64 = fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5"
-    (tmp_path / "weights").mkdir()
-    (tmp_path / "weights" / sea64.name).symlink_to(sea64)
-    monkeypatch.setenv("SEA_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "recordings").mkdir()
-    sf.write("recordings/street.wav", 0.1 * np.random.default_rng(0).standard_normal(16000), 16000)
-    (line,) = [a for a in command_lines() if a[:4] == ["sea", "embed", "--model", "edgel3-sea-64"]]
-    assert main(line[1:]) == 0
-    with np.load(tmp_path / "emb" / "street.npz") as out:
-        assert out["embedding"].shape == (6, 64)  # 1 s, hop 0.1 s, centred
-        assert "settings_json" in out.files
+def figure_tables() -> list[tuple[int, str]]:
+    """(line number, the table with the text above it (up to 20 lines, back to a heading or
+    another table) and 4 lines below) of every README table whose rows hold measured figures."""
+    lines, found, i = README.splitlines(), [], 0
+    while i < len(lines):
+        if not lines[i].startswith("|"):
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and lines[i].startswith("|"):
+            i += 1
+        if any(MEASURED.search(row) for row in lines[start + 2:i]):  # rows below the header
+            above = start
+            while above > max(0, start - 20) and not lines[above - 1].startswith(("#", "|")):
+                above -= 1
+            found.append((start + 1, "\n".join(lines[above:i + 4])))
+    return found
+
+
+def test_every_table_of_figures_names_the_command_that_measured_it():
+    tables = figure_tables()
+    assert len(tables) >= 5  # quickstart, models, parity, sea bench, emulated aarch64, ...
+    for line, text in tables:
+        assert COMMAND.search(text), f"README table at line {line} names no command or script"

@@ -3,8 +3,8 @@ published model weights ahead of time: `sea download weights NAME...` (names fro
 `sea download weights all` fetches every published file) into `$SEA_HOME/weights`.
 
 DATASET is urbansound8k, esc50 or any other soundata dataset name. SONYC-UST has no soundata
-loader (soundata 1.0.1); the command prints where to get it instead. Needs network access and
-the `data` extra (pip install -e ".[data]").
+loader (soundata 1.0.1); the command prints where to get it instead. Needs network access;
+datasets also need the `data` extra (pip install -e ".[data]"), weights need no extra.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
-"""Run the whole SEA pipeline offline in one command, on synthesized urban soundscapes.
+"""Run the whole SEA pipeline in one command (offline too), on synthesized urban soundscapes.
 
 Steps, each a `sea` command whose output lands in OUT: store/ (`sea prepare synth:N:SEED`),
 teacher/ (`sea teacher-embed`: OpenL3 or EdgeL3 weights when on this machine, else the
-published EdgeL3 SEA-64 file next to a development checkout, else a seeded random-weight L3
-network; a banner says which), reducer/ (random-sampled PCA to --dim, capped at the teacher's
+published OpenL3 mel256-env weights downloaded (10 s timeout), else the published EdgeL3 SEA-64
+file next to a development checkout, else a seeded random-weight L3 network; a banner says
+which and why), reducer/ (random-sampled PCA to --dim, capped at the teacher's
 width), student/ (`sea distill`: the SEA paper's student of that width, student2 for 128-d),
 bundle/ (`sea export --quantize int8`, calibrated on the store), report/ (`sea evaluate
 --protocol folds-multilabel` on the synth store's folds 1-5, multi-label clips: the int8 bundle,
 the float student and, when pretrained and fast enough, the teacher), node/ (`sea-node run` on
 the store's first clip). A finished step is skipped, so re-running the same command resumes.
-On 2 CPU cores the defaults took 1.8 minutes with the EdgeL3 SEA-64 teacher (7.5-9 minutes
-while other jobs loaded the machine) and 5.6 minutes with a random-weight OpenL3 teacher. When
-the int8 export misses its parity targets the bundle is exported as float16, with a banner.
+Teacher embedding, distillation and evaluation run on 2 threads with fixed seeds, so the same
+command gives the same numbers on every machine of one kind; the summary ends with the package
+versions and the CPU that produced them. On an idle 2-core x86 CPU the defaults took 2.6
+minutes with the EdgeL3 SEA-64 teacher (13 minutes at load 8-10; README, "Results of a real
+quickstart run"). When the int8 export misses its parity targets the bundle is exported as
+float16, with a banner.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=5, help="distillation epochs (default 5)")
     parser.add_argument("--teacher", default="auto",
                         help="teacher config name (see `sea models`) or auto (default): the best "
-                             "teacher whose weights are on this machine")
+                             "teacher whose weights are on this machine, else a download of "
+                             "the published OpenL3 mel256-env (see above)")
     parser.add_argument("--teacher-weights", metavar="PATH",
                         help="Keras .h5 weights for a named --teacher, e.g. --teacher "
                              "edgel3-sea-64 --teacher-weights edgel3_sea_ust_audio_emb_64.h5")

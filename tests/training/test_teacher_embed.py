@@ -99,3 +99,14 @@ def test_bad_hop_is_refused_when_parsed(tiny_store, tmp_path, capsys):
 def test_missing_store_is_explained(tmp_path, caplog):
     assert main(["teacher-embed", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
     assert "no manifest.json" in caplog.text
+
+
+def test_same_command_same_threads_gives_identical_embeddings(embedded, embed_store_cli, tmp_path):
+    """Fixed --threads, fixed chunking: a second run writes the same shards to the bit (so
+    the quickstart's teacher targets, and everything after them, repeat)."""
+    again = embed_store_cli(tmp_path / "again", 0.5, "--shard-rows", "16")
+    shards = EmbeddingStore(embedded).num_shards
+    assert EmbeddingStore(again).num_shards == shards > 1
+    for shard in range(shards):
+        a, b = (np.load(shard_path(root, shard), allow_pickle=False) for root in (embedded, again))
+        assert a.dtype == b.dtype and np.array_equal(a, b), shard

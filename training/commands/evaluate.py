@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="windows per forward pass when embedding (default 64)")
     parser.add_argument("--device", help="torch device (default: cuda if available)")
     parser.add_argument("--threads", type=threads,
-                        help="torch CPU threads (default: torch's; 1 is faster on a busy host)")
+                        help="CPU threads of torch, of a bundle's TFLite interpreter (default 1) "
+                             "and of the classifiers' BLAS (default: every core); a fixed "
+                             "count repeats the scores to the bit on machines of the same kind")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_ray_arguments(parser)
     parser.add_argument("--overwrite", action="store_true",

@@ -24,8 +24,8 @@ from training.evaluate.model_specs import ModelSpec, load_embedder, model_id, pa
 from training.evaluate.pooling import pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
 from training.evaluate.report import write_report
-from training.evaluate.runner import (FoldOutput, Method, pooled_out_of_fold, run_folds,
-                                     summarize)
+from training.evaluate.runner import (FoldOutput, Method, classifier_threads,
+                                     pooled_out_of_fold, run_folds, summarize)
 
 log = logging.getLogger(__name__)
 REPORT_KIND = "evaluation-report"
@@ -116,8 +116,9 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
              "methods": {}}
     outputs = {}
     for method in cfg.methods:
-        outputs[method.key] = run_folds(method, evalset, emb, cfg.out / "runs" / key,
-                                        progress=cfg.progress)
+        with classifier_threads(cfg.threads):
+            outputs[method.key] = run_folds(method, evalset, emb, cfg.out / "runs" / key,
+                                            progress=cfg.progress)
         entry["methods"][method.key] = summarize(method, evalset, outputs[method.key])
         mean, std = (entry["methods"][method.key][s][evalset.protocol.metric]
                      for s in ("mean", "std"))

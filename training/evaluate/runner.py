@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,20 @@ def _fit_and_score(method: Method, evalset: EvalSet, emb: FrameEmbeddings, train
     converged = not any("converge" in str(w.message).lower() for w in caught)
     return scores, {"n_train": int(len(train)), "n_test": int(len(test)), "converged": converged,
                     "fit_seconds": round(time.perf_counter() - started, 3)}
+
+
+@contextmanager
+def classifier_threads(threads: int | None):
+    """Run the classifier fits on `threads` BLAS/OpenMP threads (None: the libraries' default).
+    The thread count decides how BLAS splits its sums, so a fixed count makes the scores repeat
+    to the bit on any machine of the same kind, whatever its core count."""
+    if not threads:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
 
 
 def run_folds(method: Method, evalset: EvalSet, emb: FrameEmbeddings, work_dir: Path,
