@@ -4,7 +4,8 @@ Checkpoint directory `out/`:
 - `model.pt`, `config.json`, `manifest.json`: the best epoch so far (lowest validation loss),
   written by `training.checkpoint.save_checkpoint`; the manifest records the reducer id, the
   teacher, the clip store, the split and the training settings;
-- `history.csv`: `epoch,train_loss,val_loss,val_r2` (+ seconds, windows/s, data wait share);
+- `history.csv`: `epoch,train_loss,val_loss,val_r2` (+ seconds, windows/s, data wait share,
+  then one `train_<term>` column per loss term and `censored_share`);
 - `last/`: the latest epoch's checkpoint plus `trainer.pt` (optimizer, early-stopping state),
   written every epoch, which `--resume` continues from;
 - `cache/` (or --cache-dir): the store's audio resampled to the student's rate, 4 bytes per
@@ -33,11 +34,17 @@ from sea.manifest import atomic_write_bytes, read_manifest
 from sea.reducer import KIND as REDUCER_KIND, TARGETS_FILE
 from sea.store import ClipStore
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.distill_data import WindowCache, iter_batches, split_clips
+from training.distill_data import WindowCache, split_clips
 from training.embedder import default_device
-from training.losses import make_loss
+from training.kd.alp import LayerProjection
+from training.kd.augment import (base_rows, exact_gains, gain_is_exact, shifted_rows,
+                                 windows_left_in_clip)
+from training.kd.blocks import forward_with_blocks
+from training.kd.data import iter_kd_batches
+from training.kd.objective import KDObjective, ObjectiveOptions
+from training.kd.teacher_blocks import BLOCKS_DIR, load_block_features
 from training.model import L3Net
-from training.options import FINAL_ACTIVATIONS
+from training.options import AUGMENTS, FINAL_ACTIVATIONS
 from training.prefetch import Prefetcher
 from training.teacher_embed import set_cpu_threads
 
@@ -53,6 +60,17 @@ class DistillSettings:
     batch_size: int = 64
     loss: str = "mse"
     relational_weight: float = 1.0
+    relational_bank: int = 4096
+    relational_temperature: float = 0.1
+    intermediate: str = "none"
+    alp_weight: float = 1.0
+    teacher_blocks: str | None = None  # None: EMB/blocks beside the targets' embeddings
+    censor: str = "none"
+    censor_factor: float = 3.0
+    censor_weight: float = 0.0
+    augment: str = "none"
+    base_hop: float | None = None  # seconds between training windows; None: the store's hop
+    gain_db: float = 12.0
     seed: int = 0
     patience: int = 5
     val_fraction: float = 0.1
@@ -71,7 +89,23 @@ class DistillSettings:
             raise ValueError("--lr must be positive")
         if self.final_activation not in FINAL_ACTIVATIONS:
             raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
-        make_loss(self.loss)  # ValueError for an unknown loss
+        self.objective_options  # ValueError for an unknown loss, intermediate or censor
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"--augment {self.augment!r}: choose one of {', '.join(AUGMENTS)}")
+        if self.base_hop is not None and not self.base_hop > 0:
+            raise ValueError("--base-hop must be positive")
+        if not self.gain_db >= 3.02:
+            raise ValueError("--gain-db must be at least 3.02: gains are powers of two, 6.02 dB "
+                             "apart")
+
+    @property
+    def objective_options(self) -> ObjectiveOptions:
+        return ObjectiveOptions(
+            loss=self.loss, relational_weight=self.relational_weight,
+            relational_bank=self.relational_bank,
+            relational_temperature=self.relational_temperature, intermediate=self.intermediate,
+            alp_weight=self.alp_weight, censor=self.censor, censor_factor=self.censor_factor,
+            censor_weight=self.censor_weight)
 
 
 def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
@@ -147,8 +181,10 @@ class Distiller:
         val_clips, self.split = split_clips(self.store, settings.val_fraction,
                                             list(settings.val_folds), settings.seed)
         is_val = val_clips[self.index.clip_pos]
-        self.train_rows = np.flatnonzero(~is_val)
-        self.val_rows = np.flatnonzero(is_val)
+        self.stride = self._base_stride()
+        self.train_rows = base_rows(self.index, np.flatnonzero(~is_val), self.stride)
+        self.val_rows = base_rows(self.index, np.flatnonzero(is_val), self.stride)
+        self.left_in_clip = windows_left_in_clip(self.index, len(self.store))
         self.split.update(train_windows=len(self.train_rows), val_windows=len(self.val_rows))
         self.cache = WindowCache(self.store, self.index, self.cfg.frontend.sample_rate,
                                  settings.cache_dir or self.out / "cache", settings.resampler)
@@ -156,10 +192,15 @@ class Distiller:
         set_cpu_threads(self.device, settings.threads)
         torch.manual_seed(settings.seed)
         self.model = L3Net(self.cfg).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.teacher_blocks = self._load_teacher_blocks()
+        self.objective = self._build_objective().to(self.device)
+        self._check_gain()
+        self.optimizer = torch.optim.Adam([*self.model.parameters(),
+                                           *self.objective.parameters()], lr=settings.lr)
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.loss_fn = make_loss(settings.loss, settings.relational_weight)
+        self.history_fields = HISTORY_FIELDS + tuple(
+            f"train_{name}" for name in self.objective.term_names) + ("censored_share",)
         self.history: list[dict[str, Any]] = []
         self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0}
         if resume and (self.out / "last" / "trainer.pt").is_file():
@@ -173,6 +214,56 @@ class Distiller:
         windows = torch.from_numpy(self.cache.windows(rows)).to(self.device)
         targets = torch.from_numpy(np.asarray(self.targets[rows], np.float32)).to(self.device)
         match_output_scale(self.model.train(), windows, targets)
+
+    # -- distillation objective and augmentation ------------------------------------------
+    def _base_stride(self) -> int:
+        """Store windows per base-grid step: base hop / store hop (1 without --base-hop)."""
+        s, hop = self.settings, self.index.hop_seconds
+        stride = 1 if s.base_hop is None else int(round(s.base_hop / hop))
+        if s.base_hop is not None and (stride < 1 or abs(stride * hop - s.base_hop) > 1e-6):
+            raise ValueError(f"--base-hop {s.base_hop} is not a whole multiple of the teacher "
+                             f"store's hop {hop}")
+        if s.augment != "none" and stride < 2:
+            raise ValueError(f"--augment {s.augment} needs teacher embeddings at a finer hop "
+                             f"than the training windows: pass --base-hop (a multiple >= 2 of "
+                             f"the store's hop {hop} s)")
+        return stride
+
+    def _load_teacher_blocks(self) -> np.ndarray | None:
+        if self.settings.intermediate != "alp":
+            return None
+        path = self.settings.teacher_blocks or Path(self.reducer["embeddings"]["path"]) / BLOCKS_DIR
+        features, self.teacher_widths = load_block_features(
+            path, {k: self.reducer["embeddings"][k] for k in
+                   ("window_seconds", "hop_seconds", "center")}, len(self.index))
+        return features
+
+    def _build_objective(self) -> KDObjective:
+        layers = None
+        if self.teacher_blocks is not None:
+            fit = self.teacher_blocks[self.train_rows]
+            layers = LayerProjection(self.cfg.filters, self.teacher_widths,
+                                     torch.from_numpy(fit.mean(0)), torch.from_numpy(fit.std(0)))
+        return KDObjective(self.settings.objective_options, self.cfg.embedding_dim,
+                           self.targets.shape[1], len(self.index), layers)
+
+    def _check_gain(self) -> None:
+        """Gain is exact only when the teacher saw what the student sees, through a frontend
+        that references dB to each window's maximum (see training.kd.augment)."""
+        if "gain" not in self.settings.augment:
+            return
+        teacher_frontend = self.reducer["embeddings"]["producer"]["config"]["frontend"]
+        if teacher_frontend != dataclasses.asdict(self.cfg.frontend) or not gain_is_exact(
+                self.cfg.frontend):
+            raise ValueError("--augment shift+gain needs the teacher's frontend to be the "
+                             "student's kapre-style dB frontend (gain is exact only there); "
+                             "use --augment shift")
+
+    def _epoch_rows(self, rng: np.random.Generator) -> np.ndarray:
+        rows = self.train_rows
+        if "shift" in self.settings.augment:
+            rows = shifted_rows(rows, self.left_in_clip, self.stride, rng)
+        return rng.permutation(rows)
 
     # -- checkpoint bookkeeping ------------------------------------------------------------
     def _check_out(self, resume: bool) -> None:
@@ -189,6 +280,11 @@ class Distiller:
         if trainer["reducer_id"] != self.reducer["reducer_id"]:
             raise ValueError(f"{self.out} was trained on other targets; cannot resume")
         self.model.load_state_dict(load_checkpoint(last).state_dict())
+        saved_terms = read_manifest(last).get("objective", {}).get("terms", ["mse"])
+        if list(saved_terms) != list(self.objective.term_names):
+            raise ValueError(f"{self.out} was trained with loss terms {saved_terms}; resume it "
+                             "with the same --loss and --intermediate")
+        self.objective.load_state_dict(trainer.get("objective", {}))
         self.optimizer.load_state_dict(trainer["optimizer"])
         self.scaler.load_state_dict(trainer["scaler"])
         self.state = trainer["state"]
@@ -206,6 +302,8 @@ class Distiller:
                 "teacher": self.reducer["embeddings"]["producer"],
                 "clip_store": self.reducer["embeddings"]["clip_store"],
                 "split": self.split,
+                "objective": {"terms": list(self.objective.term_names),
+                              "base_stride": self.stride},
                 "training": {**dataclasses.asdict(self.settings), "device": str(self.device),
                              "amp": self.amp}}
 
@@ -216,61 +314,92 @@ class Distiller:
         save_checkpoint(self.out / "last", self.model, extra)
         buf = io.BytesIO()
         torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                    "objective": self.objective.state_dict(),
                     "state": self.state, "reducer_id": self.reducer["reducer_id"]}, buf)
         atomic_write_bytes(self.out / "last" / "trainer.pt", buf.getvalue())
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS)
+        writer = csv.DictWriter(text, fieldnames=self.history_fields)
         writer.writeheader()
         writer.writerows(self.history)
         atomic_write_bytes(self.out / "history.csv", text.getvalue().encode())
 
     # -- training --------------------------------------------------------------------------
-    def _forward(self, windows: np.ndarray) -> torch.Tensor:
-        """Student embeddings; on CUDA the conv body runs in float16, the log-mel frontend
-        (whose dB range float16 cannot hold) in float32."""
-        logmel = self.model.frontend(torch.from_numpy(windows).to(self.device, non_blocking=True))
+    def _forward(self, windows: np.ndarray, gain: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """Student embeddings (and pooled block activations when the objective uses them); on
+        CUDA the conv body runs in float16, the log-mel frontend (whose dB range float16
+        cannot hold) in float32. With `gain`, each window gets an exact random gain first."""
+        audio = torch.from_numpy(windows).to(self.device, non_blocking=True)
+        if gain is not None:
+            audio = audio * exact_gains(self.model.frontend, audio, self.settings.gain_db,
+                                        gain)[:, None]
+        logmel = self.model.frontend(audio)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            return self.model.body(logmel)
+            if self.teacher_blocks is None:
+                return self.model.body(logmel), None
+            return forward_with_blocks(self.model.body, logmel)
 
-    def _step(self, windows: np.ndarray, targets: np.ndarray) -> float:
+    def _objective(self, windows: np.ndarray, targets: np.ndarray, rows: np.ndarray,
+                   gain: torch.Generator | None = None
+                   ) -> tuple[torch.Tensor, dict[str, float], float, torch.Tensor]:
+        """(loss, terms, censored share, student embeddings) of one batch."""
+        pred, blocks = self._forward(windows, gain)
         y = torch.from_numpy(targets).to(self.device, non_blocking=True)
-        loss = self.loss_fn(self._forward(windows), y)
+        teacher_blocks = (None if self.teacher_blocks is None else
+                          torch.from_numpy(self.teacher_blocks[rows]).to(self.device))
+        base = rows - self.index.window_in_clip[rows] % self.stride  # censor per base window
+        loss, terms, censored = self.objective(pred, y, torch.from_numpy(base), blocks,
+                                               teacher_blocks)
+        return loss, terms, censored, pred
+
+    def _step(self, windows: np.ndarray, targets: np.ndarray, rows: np.ndarray,
+              gain: torch.Generator | None) -> tuple[float, dict[str, float], float]:
+        loss, terms, censored, _ = self._objective(windows, targets, rows, gain)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(loss.detach())
+        return float(loss.detach()), terms, censored
 
-    def train_epoch(self, epoch: int) -> tuple[float, int, float]:
-        """One pass over the training windows: (mean loss, windows, seconds waiting for data)."""
+    def train_epoch(self, epoch: int) -> tuple[float, int, float, dict[str, float]]:
+        """One pass over the training windows: (mean loss, windows, seconds waiting for data,
+        per-term means plus the censored share)."""
         self.model.train()
+        self.objective.train()
         rng = np.random.default_rng([self.settings.seed, epoch])
-        batches = iter_batches(self.train_rows, self.settings.batch_size, rng, self.cache,
-                               self.targets)
+        gain = (torch.Generator().manual_seed(self.settings.seed * 100_003 + epoch)
+                if "gain" in self.settings.augment else None)
+        batches = iter_kd_batches(self._epoch_rows(rng), self.settings.batch_size, self.cache,
+                                  self.targets)
         total, count = 0.0, 0
+        sums = dict.fromkeys((*self.objective.term_names, "censored_share"), 0.0)
         with Prefetcher(batches, depth=3) as data, tqdm(
                 total=len(self.train_rows), unit="win", desc=f"epoch {epoch}", leave=False,
                 dynamic_ncols=True) as bar:
-            for windows, targets in data:
-                total += self._step(windows, targets) * len(windows)
+            for windows, targets, rows in data:
+                loss, terms, censored = self._step(windows, targets, rows, gain)
+                for name, value in {**terms, "censored_share": censored}.items():
+                    sums[name] += value * len(windows)
+                total += loss * len(windows)
                 count += len(windows)
                 bar.update(len(windows))
             wait = data.wait_seconds
-        return total / max(count, 1), count, wait
+        means = {name: value / max(count, 1) for name, value in sums.items()}
+        return total / max(count, 1), count, wait, means
 
     @torch.inference_mode()
     def evaluate(self, rows: np.ndarray) -> tuple[float, float]:
-        """(mean loss, pooled R^2) of the student on `rows`."""
+        """(mean loss, pooled R^2) of the student on `rows` (nothing censored)."""
         self.model.eval()
+        self.objective.eval()
         total, sse, n = 0.0, 0.0, 0
         y_sum = np.zeros(self.targets.shape[1])
         y_sq = np.zeros(self.targets.shape[1])
-        for windows, targets in iter_batches(rows, 4 * self.settings.batch_size, None,
-                                             self.cache, self.targets):
-            pred = self._forward(windows)
-            y = torch.from_numpy(targets).to(self.device)
-            total += float(self.loss_fn(pred, y)) * len(windows)
-            sse += float(((pred.float() - y) ** 2).sum())
+        for windows, targets, chunk in iter_kd_batches(rows, 4 * self.settings.batch_size,
+                                                       self.cache, self.targets):
+            loss, _, _, pred = self._objective(windows, targets, chunk)
+            total += float(loss) * len(windows)
+            sse += float(((pred.float() - torch.from_numpy(targets).to(self.device)) ** 2).sum())
             y_sum += targets.sum(axis=0, dtype=np.float64)
             y_sq += (targets.astype(np.float64) ** 2).sum(axis=0)
             n += len(windows)
@@ -287,7 +416,7 @@ class Distiller:
             if self.state["bad_epochs"] >= s.patience:
                 break
             start = time.perf_counter()
-            train_loss, count, wait = self.train_epoch(epoch)
+            train_loss, count, wait, term_means = self.train_epoch(epoch)
             train_seconds = time.perf_counter() - start
             val_loss, val_r2 = self.evaluate(self.val_rows)
             seconds = time.perf_counter() - start
@@ -300,7 +429,9 @@ class Distiller:
             row = {"epoch": epoch, "train_loss": f"{train_loss:.6g}", "val_loss": f"{val_loss:.6g}",
                    "val_r2": f"{val_r2:.4f}", "seconds": f"{seconds:.2f}",
                    "windows_per_second": f"{count / max(train_seconds, 1e-9):.1f}",
-                   "data_wait_share": f"{wait / max(train_seconds, 1e-9):.3f}"}
+                   "data_wait_share": f"{wait / max(train_seconds, 1e-9):.3f}",
+                   **{(k if k == "censored_share" else f"train_{k}"): f"{v:.6g}"
+                      for k, v in term_means.items()}}
             self.history.append(row)
             self._save_epoch(improved)
             log.info("epoch %d: train %.4g  val %.4g  val R^2 %.4f  (%.0f win/s, %.0f%% data wait)%s",

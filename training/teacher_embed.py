@@ -1,4 +1,6 @@
-"""Teacher embeddings of every window of a clip store, sharded and resumable."""
+"""Teacher embeddings of every window of a clip store, sharded and resumable; optionally the
+teacher's per-block pooled activations beside them (EMB/blocks, for intermediate-layer
+distillation, so the teacher never runs during training)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from tqdm import tqdm
 from sea.embedding_store import EmbeddingStoreWriter, clip_store_id
 from sea.store import ClipStore
 from training.embedder import Embedder
+from training.kd.blocks import embed_windows_with_blocks
+from training.kd.teacher_blocks import BLOCKS_DIR
 from training.model import L3Net
 from training.prefetch import Prefetcher
 from training.windows import read_rows_at_rate
@@ -34,7 +38,7 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
                 hop_seconds: float = 1.0, center: bool = False, dtype: str = "float32",
                 batch_size: int = 64, shard_rows: int = 4096,
                 device: str | torch.device | None = None, resampler: str = "soxr",
-                threads: int | None = None) -> dict:
+                threads: int | None = None, block_features: bool = False) -> dict:
     """Write (or finish) the embedding store `out`; returns its manifest."""
     window_seconds = model.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, hop_seconds, center)
@@ -46,7 +50,12 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
               "hop_seconds": hop_seconds, "center": center, "resampler": resampler,
               "producer": {k: v for k, v in teacher_info.items() if k != "path"}}
     writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, shard_rows, dtype)
-    missing = writer.missing_shards()
+    blocks = (EmbeddingStoreWriter(Path(out) / BLOCKS_DIR,
+                                   {**config, "block_widths": list(model.cfg.filters)}, len(index),
+                                   sum(model.cfg.filters), shard_rows, dtype)
+              if block_features else None)
+    missing = sorted(set(writer.missing_shards())
+                     | set(blocks.missing_shards() if blocks else ()))
     done_rows = len(index) - sum(e - b for b, e in map(writer.shard_rows_range, missing))
     if done_rows:
         log.info("resuming %s: %d of %d shards already done", out, writer.num_shards - len(missing),
@@ -62,16 +71,26 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
     with tqdm(total=len(index), initial=done_rows, unit="win", desc="teacher-embed",
               dynamic_ncols=True) as bar, Prefetcher(shards(), depth=2) as batches:
         for shard, windows in batches:
-            parts = []
+            parts, block_parts = [], []
             for i in range(0, len(windows), batch_size):
-                parts.append(embedder.embed_windows(windows[i:i + batch_size]))
+                if blocks is None:
+                    parts.append(embedder.embed_windows(windows[i:i + batch_size]))
+                else:
+                    emb, feats = embed_windows_with_blocks(model, windows[i:i + batch_size],
+                                                           batch_size, embedder.device)
+                    parts.append(emb)
+                    block_parts.append(feats)
                 bar.update(len(parts[-1]))
             writer.write_shard(shard, np.concatenate(parts))
+            if blocks is not None:
+                blocks.write_shard(shard, np.concatenate(block_parts))
         wait = batches.wait_seconds
     elapsed = time.perf_counter() - start
     computed = len(index) - done_rows
     log.info("embedded %d windows in %.1f s (%.1f windows/s, %.0f%% waiting for audio) on %s",
              computed, elapsed, computed / max(elapsed, 1e-9), 100 * wait / max(elapsed, 1e-9),
              embedder.device)
+    if blocks is not None:
+        blocks.finish(teacher=teacher_info, device=str(embedder.device))
     return writer.finish(teacher=teacher_info, device=str(embedder.device),
                          last_run={"windows": computed, "seconds": round(elapsed, 3)})

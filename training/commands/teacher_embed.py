@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for torch (default: every core; fewer can be faster "
                              "on a machine busy with other work)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a random-weight teacher")
+    parser.add_argument("--block-features", action="store_true",
+                        help="also store each teacher block's mean-pooled activations in "
+                             "EMB/blocks (for `sea distill --intermediate alp`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                                dtype="float16" if args.float16 else "float32",
                                batch_size=args.batch_size, shard_rows=args.shard_rows,
                                device=args.device, resampler=args.resampler,
-                               threads=args.threads)
+                               threads=args.threads, block_features=args.block_features)
     except (FileNotFoundError, KeyError, ValueError, WeightsUnavailable) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2
