@@ -9,7 +9,7 @@ Protocol (the defaults; every option shrinks or changes it, and DIR/results.json
   scenes; teacher embeddings (and per-block features) once, at the fine hop `--fine-hop`;
   students train on the `--base-hop` grid (shift draws the fine windows in between), with a
   seeded 10 % of recordings held out for early stopping;
-- evaluation: ESC-10 folds 4 and 5, clips no student saw: fidelity per window at the base hop
+- evaluation: ESC-10 folds 4 and 5, clips no student saw: fidelity per window at `--eval-hop`
   (pooled R^2 and mean cosine to the teacher), and a downstream logistic regression on
   clip-mean embeddings trained on one fold and tested on the other (both ways): accuracy, and
   agreement of its predictions with the same classifier on the teacher's embeddings;
@@ -90,7 +90,8 @@ def prepare_data(args, out: Path) -> None:
                        "--hop", str(args.fine_hop), "--block-features", *threads]),
         (out / "test-emb", ["teacher-embed", str(out / "test-store"), "--teacher",
                             "edgel3-sea-64", "--weights", str(weights), "--out",
-                            str(out / "test-emb"), "--hop", str(args.base_hop), *threads]),
+                            str(out / "test-emb"), "--hop", str(args.eval_hop or args.base_hop),
+                            *threads]),
         (out / "red", ["reduce", str(out / "emb"), "--reducer", "identity", "--out",
                        str(out / "red")]),
     ]
@@ -112,7 +113,7 @@ def student_args(spec: str) -> tuple[str, list[str]]:
 class Evaluator:
     """Fidelity and downstream figures of any model on the never-seen ESC-10 folds 4-5."""
 
-    def __init__(self, out: Path, base_hop: float, threads: int | None) -> None:
+    def __init__(self, out: Path, threads: int | None) -> None:
         from sea.embedding_store import EmbeddingStore
         from sea.store import ClipStore
         from training.teacher_embed import set_cpu_threads
@@ -254,7 +255,9 @@ def main() -> int:
     parser.add_argument("--fine-hop", type=float, default=0.25,
                         help="hop of the teacher store, s (shift draws windows at this hop)")
     parser.add_argument("--base-hop", type=float, default=0.5,
-                        help="hop of the training and evaluation windows, s")
+                        help="hop of the training windows, s (a multiple of --fine-hop)")
+    parser.add_argument("--eval-hop", type=float,
+                        help="hop of the evaluation windows, s (default: --base-hop)")
     parser.add_argument("--synth", type=int, default=40, help="synthesized 10-s scenes to add")
     parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
     args = parser.parse_args()
@@ -265,7 +268,7 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     out = args.out
     prepare_data(args, out)
-    evaluator = Evaluator(out, args.base_hop, args.threads)
+    evaluator = Evaluator(out, args.threads)
     teacher_accuracy = evaluator.accuracy(evaluator.teacher_pred)
     results: list[dict] = []
     for spec in args.students.replace("+", " ").split():

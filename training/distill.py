@@ -54,20 +54,11 @@ HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windo
 
 
 @dataclass(frozen=True)
-class DistillSettings:
+class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) come first
     epochs: int = 30
     lr: float = 1e-4
     batch_size: int = 64
-    loss: str = "mse"
-    relational_weight: float = 1.0
-    relational_bank: int = 4096
-    relational_temperature: float = 0.1
-    intermediate: str = "none"
-    alp_weight: float = 1.0
     teacher_blocks: str | None = None  # None: EMB/blocks beside the targets' embeddings
-    censor: str = "none"
-    censor_factor: float = 3.0
-    censor_weight: float = 0.0
     augment: str = "none"
     base_hop: float | None = None  # seconds between training windows; None: the store's hop
     gain_db: float = 12.0
@@ -89,7 +80,7 @@ class DistillSettings:
             raise ValueError("--lr must be positive")
         if self.final_activation not in FINAL_ACTIVATIONS:
             raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
-        self.objective_options  # ValueError for an unknown loss, intermediate or censor
+        super().__post_init__()  # ValueError for an unknown loss, intermediate or censor
         if self.augment not in AUGMENTS:
             raise ValueError(f"--augment {self.augment!r}: choose one of {', '.join(AUGMENTS)}")
         if self.base_hop is not None and not self.base_hop > 0:
@@ -97,15 +88,6 @@ class DistillSettings:
         if not self.gain_db >= 3.02:
             raise ValueError("--gain-db must be at least 3.02: gains are powers of two, 6.02 dB "
                              "apart")
-
-    @property
-    def objective_options(self) -> ObjectiveOptions:
-        return ObjectiveOptions(
-            loss=self.loss, relational_weight=self.relational_weight,
-            relational_bank=self.relational_bank,
-            relational_temperature=self.relational_temperature, intermediate=self.intermediate,
-            alp_weight=self.alp_weight, censor=self.censor, censor_factor=self.censor_factor,
-            censor_weight=self.censor_weight)
 
 
 def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
@@ -244,7 +226,7 @@ class Distiller:
             fit = self.teacher_blocks[self.train_rows]
             layers = LayerProjection(self.cfg.filters, self.teacher_widths,
                                      torch.from_numpy(fit.mean(0)), torch.from_numpy(fit.std(0)))
-        return KDObjective(self.settings.objective_options, self.cfg.embedding_dim,
+        return KDObjective(self.settings, self.cfg.embedding_dim,
                            self.targets.shape[1], len(self.index), layers)
 
     def _check_gain(self) -> None:

@@ -16,17 +16,6 @@ from training.distill import DistillSettings, Distiller
 from training.kd.augment import exact_gains
 
 
-@pytest.fixture(scope="module")
-def fine_pipeline(make_store, embed_store_cli, tmp_path_factory):
-    """12 clips of 2 s -> tiny-teacher embeddings (and block features) at a 0.25 s hop."""
-    root = tmp_path_factory.mktemp("kd")
-    store = make_store(root / "store", clips=12, seconds=2.0)
-    embed_store_cli(root / "emb", 0.25, "--block-features", store=store)
-    assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
-                 str(root / "red")]) == 0
-    return store, root / "red", root / "emb"
-
-
 def _distiller(fine_pipeline, out, **settings) -> Distiller:
     from sea.configs import custom_config
 

@@ -10,20 +10,11 @@ import torch
 
 from sea.cli import main
 from sea.embedding_store import EmbeddingStore
+from sea.framing import frame_resampled
 from sea.manifest import read_manifest
 from sea.store import ClipStore
 from training.checkpoint import build_model
 from training.kd.blocks import forward_with_blocks
-
-
-@pytest.fixture(scope="module")
-def fine_pipeline(make_store, embed_store_cli, tmp_path_factory):
-    root = tmp_path_factory.mktemp("kdcli")
-    store = make_store(root / "store", clips=12, seconds=2.0)
-    embed_store_cli(root / "emb", 0.25, "--block-features", store=store)
-    assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
-                 str(root / "red")]) == 0
-    return store, root / "red", root / "emb"
 
 
 def test_block_features_are_the_teachers_pooled_blocks(fine_pipeline, tiny_teacher):
@@ -32,22 +23,18 @@ def test_block_features_are_the_teachers_pooled_blocks(fine_pipeline, tiny_teach
     teacher = build_model(str(tiny_teacher)).eval()
     assert blocks.config["block_widths"] == list(teacher.cfg.filters)
     assert len(blocks) == len(EmbeddingStore(emb)) and blocks.dim == sum(teacher.cfg.filters)
-    clip = ClipStore(store)
-    from training.embedder import Embedder
-
-    windows = Embedder(teacher, device="cpu")
-    audio = clip.audio_at(0)
-    from sea.framing import frame_resampled
-
-    framed, _ = frame_resampled(audio, clip.sample_rate, 8000, 0.25, False, 1.0, "soxr")
+    clips = ClipStore(store)
+    windows, _ = frame_resampled(clips.audio_at(0), clips.sample_rate, 8000, 0.25, False, 1.0,
+                                 "soxr")
     with torch.no_grad():
-        emb0, feats = forward_with_blocks(teacher.body, teacher.frontend(
-            torch.from_numpy(np.array(framed, np.float32))))
+        embedding, feats = forward_with_blocks(teacher.body, teacher.frontend(
+            torch.from_numpy(np.array(windows, np.float32))))
     expected = torch.cat(feats, dim=1).numpy()
-    np.testing.assert_allclose(blocks.rows(np.arange(len(expected))), expected,
-                               atol=1e-4 * np.abs(expected).max(), rtol=0)
-    np.testing.assert_allclose(EmbeddingStore(emb).rows(np.arange(len(expected))),
-                               windows.embed_windows(framed), atol=1e-5, rtol=0)
+    rows = np.arange(len(expected))
+    np.testing.assert_allclose(blocks.rows(rows), expected, atol=1e-4 * np.abs(expected).max(),
+                               rtol=0)
+    np.testing.assert_allclose(EmbeddingStore(emb).rows(rows), embedding.numpy(),
+                               atol=1e-4 * float(embedding.abs().max()), rtol=0)
 
 
 def test_every_kd_option_together_is_recorded(fine_pipeline, tmp_path):
