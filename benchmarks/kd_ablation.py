@@ -13,9 +13,10 @@ Protocol (the defaults; every option shrinks or changes it, and DIR/results.json
   (pooled R^2 and mean cosine to the teacher), and a downstream logistic regression on
   clip-mean embeddings trained on one fold and tested on the other (both ways): accuracy, and
   agreement of its predictions with the same classifier on the teacher's embeddings;
-- methods: each option of `sea distill` alone (mse is the baseline), then `best`: every option
-  whose mean accuracy beat mse's, combined (mse if none did); seeds: mean +- std; every run has
-  the same epochs budget and patience.
+- methods: each option of `sea distill` alone (mse is the baseline), then `best`: per axis
+  (loss, intermediate, censor, augment) the option whose mean accuracy beat mse's most,
+  combined (when that is one method alone, or none beat mse, its runs are reused, not
+  repeated); seeds: mean +- std; every run has the same epochs budget and patience.
 Each run is a `sea distill` into DIR/runs/STUDENT/METHOD/seedS; finished runs are skipped and
 interrupted ones resumed when the script is re-run. DIR/results.md holds the table.
 """
@@ -128,6 +129,7 @@ class Evaluator:
         self.labels = np.array([r.labels[0] for r in self.store.records])
         self.folds = np.array([str(r.fold) for r in self.store.records])
         self.teacher_pred = self._predictions(self.teacher)
+        self._windows: dict[int, np.ndarray] = {}  # test windows per student rate, read once
 
     def _clip_means(self, windows: np.ndarray) -> np.ndarray:
         counts = np.bincount(self.index.clip_pos, minlength=len(self.store))
@@ -159,9 +161,11 @@ class Evaluator:
 
         model = build_model(str(checkpoint))
         embedder = Embedder(model, batch_size=256, device="cpu")
-        windows = read_rows_at_rate(self.store, self.index, 0, len(self.index),
-                                    model.cfg.frontend.sample_rate)
-        emb = embedder.embed_windows(windows).astype(np.float64)
+        rate = model.cfg.frontend.sample_rate
+        if rate not in self._windows:
+            self._windows[rate] = read_rows_at_rate(self.store, self.index, 0, len(self.index),
+                                                    rate)
+        emb = embedder.embed_windows(self._windows[rate]).astype(np.float64)
         t = self.teacher.astype(np.float64)
         r2 = 1 - ((emb - t) ** 2).sum() / ((t - t.mean(0)) ** 2).sum()
         norms = np.linalg.norm(emb, axis=1) * np.linalg.norm(t, axis=1)
@@ -236,7 +240,7 @@ def markdown(rows: list[dict], teacher_accuracy: float) -> str:
     for r in rows:
         cells = [f"{r[m][0]:.3f} ± {r[m][1]:.3f}" for m in ("accuracy", "agreement", "r2",
                                                            "cosine")]
-        method = r["method"] if r["method"] != "best" else f"best ({r['options']})"
+        method = r["method"] if r["method"] != "best" else f"best = {r['options']}"
         lines.append(f"| {r['student']} | {method} | {r['seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -275,6 +279,11 @@ def main() -> int:
         student, student_opts = student_args(spec)
         for method in methods:
             options = (best_options(results, student) if method == "best" else METHODS[method])
+            same = [m for m in methods if m != "best" and METHODS[m] == options]
+            if method == "best" and same:  # a single method won (or none: mse): no new runs
+                results += [{**r, "method": "best", "same_as": same[0]} for r in results
+                            if r["student"] == student and r["method"] == same[0]]
+                continue
             for seed in seeds:
                 results.append(run_one(args, out, student, student_opts, method, options, seed,
                                        evaluator))

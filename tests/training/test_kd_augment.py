@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from sea.cli import main
 from sea.configs import SEA_FRONTEND
 from sea.framing import hop_samples
 from sea.reducer import TARGETS_FILE

@@ -6,7 +6,9 @@ audio, resampled once into `CKPT/cache` (or --cache-dir). Validation clips are h
 --patience epochs without a lower validation loss. CKPT holds the best epoch's checkpoint
 (with the reducer id) and history.csv; CKPT/last is written every epoch and `--resume`
 continues from it. Uses CUDA with mixed precision when present, every CPU core otherwise;
-logs to TensorBoard when installed.
+logs to TensorBoard when installed. Objectives beyond MSE (training/kd): --loss relational or
+mse+relational, --intermediate alp, --censor scaffold, --augment shift or shift+gain; they
+combine, and history.csv gets one train_<term> column per loss term.
 """
 
 from __future__ import annotations

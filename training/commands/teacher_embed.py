@@ -4,7 +4,8 @@ Rows of the output follow `ClipStore.window_index(1.0, --hop, --center)`. Output
 shards; re-running the same command after an interruption computes only the missing shards.
 Runs on CUDA when present, else on every CPU core. `--teacher auto` picks OpenL3 mel256-env,
 then EdgeL3 SEA-512, then SEA-64 (the first whose weights are on this machine; auto never
-downloads), else a seeded random-weight L3 network (with a loud warning).
+downloads), else a seeded random-weight L3 network (with a loud warning). --block-features
+also stores each teacher block's mean-pooled activations in EMB/blocks (same rows).
 """
 
 from __future__ import annotations
