@@ -11,8 +11,8 @@ Checkpoint directory `out/`:
   pointing at `epochs/NNNN/model.pt` and recording the reducer id, the teacher, the clip store,
   the split, the training settings and the objective's loss terms; `history.csv`:
   `epoch,train_loss,val_loss,val_r2` (+ seconds, windows/s, data wait share, then one
-  `train_<term>` column per loss term and `censored_share`); `last` -> the latest epoch. All three are derived
-  from the committed epochs and repaired on resume;
+  `train_<term>` column per loss term and `censored_share`); `last` -> the latest epoch. All
+  three are derived from the committed epochs and repaired on resume;
 - `cache/` (or --cache-dir): the store's audio resampled to the student's rate, 4 bytes per
   sample (about 115 MB per hour of audio at 8 kHz); safe to delete after training.
 """
@@ -375,7 +375,8 @@ class Distiller:
         save_checkpoint(work, self.model, {**self._record(), **self.state})
         buf = io.BytesIO()
         torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                    "objective": self.objective.state_dict(), "state": self.state, "reducer_id": self.reducer["reducer_id"]}, buf)
+                    "objective": self.objective.state_dict(), "state": self.state,
+                    "reducer_id": self.reducer["reducer_id"]}, buf)
         atomic_write_bytes(work / "trainer.pt", buf.getvalue())
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=self.history_fields)
@@ -430,7 +431,8 @@ class Distiller:
             pred, blocks = net(audio)
         else:  # an evaluation rank left without windows still joins the batch's gathers
             pred = audio.new_zeros((0, self.cfg.embedding_dim))
-            blocks = [audio.new_zeros((0, width)) for width in self.cfg.filters]
+            blocks = (None if self.teacher_blocks is None else
+                      [audio.new_zeros((0, width)) for width in self.cfg.filters])
         teacher_blocks = (None if self.teacher_blocks is None else
                           torch.from_numpy(self.teacher_blocks[rows]).to(self.device))
         base = rows - self.index.window_in_clip[rows] % self.stride  # censor per base window

@@ -36,7 +36,8 @@ def test_shifted_windows_line_up_with_the_teachers_neighbouring_windows(fine_pip
     # The shifted input is the base input moved by k hops of audio ...
     hop = hop_samples(8000, 0.25)
     for row, step in zip(base[:20], k[:20]):
-        ahead, moved = d.cache.windows(np.array([row]))[0], d.cache.windows(np.array([row + step]))[0]
+        ahead = d.cache.windows(np.array([row]))[0]
+        moved = d.cache.windows(np.array([row + step]))[0]
         np.testing.assert_array_equal(moved[:len(moved) - step * hop], ahead[step * hop:])
     # ... and its target is the teacher's embedding of exactly that input.
     teacher = build_model(str(tiny_teacher)).eval()

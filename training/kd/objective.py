@@ -2,7 +2,8 @@
 mse+relational), optionally an intermediate-layer term (alp), optionally censoring (scaffold).
 
 Every term is computed per window; the total is their weighted sum, averaged over the batch
-with the censor's per-window weights (under DDP over the global batch: training.kd.batch_share). `terms` reports each term's batch mean (uncensored) so
+with the censor's per-window weights (under DDP over the global batch, see
+training.kd.batch_share). `terms` reports each term's batch mean (uncensored) so
 history.csv can show one column per term.
 """
 
