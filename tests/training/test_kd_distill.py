@@ -36,15 +36,21 @@ def test_block_features_are_the_teachers_pooled_blocks(fine_pipeline, tiny_teach
                                atol=1e-4 * float(embedding.abs().max()), rtol=0)
 
 
-def test_every_kd_option_together_is_recorded(fine_pipeline, tmp_path):
+KD_OPTIONS = ["--student", "custom", "--filters", "4,8,8,16", "--threads", "1",
+              "--batch-size", "16", "--val-folds", "4", "--loss", "mse+relational",
+              "--relational-bank", "64", "--intermediate", "alp", "--censor", "scaffold",
+              "--augment", "shift+gain", "--base-hop", "0.5"]
+
+
+def _distill(fine_pipeline, out, *argv: str) -> int:
     store, red, _ = fine_pipeline
+    return main(["distill", "--store", str(store), "--targets", str(red), "--out", str(out),
+                 *KD_OPTIONS, *argv])
+
+
+def test_every_kd_option_together_is_recorded_and_resumes_exactly(fine_pipeline, tmp_path):
     out = tmp_path / "s"
-    assert main(["distill", "--store", str(store), "--targets", str(red), "--out", str(out),
-                 "--student", "custom", "--filters", "4,8,8,16", "--threads", "1",
-                 "--batch-size", "16", "--val-folds", "4", "--epochs", "2",
-                 "--loss", "mse+relational", "--relational-bank", "64",
-                 "--intermediate", "alp", "--censor", "scaffold",
-                 "--augment", "shift+gain", "--base-hop", "0.5"]) == 0
+    assert _distill(fine_pipeline, out, "--epochs", "2") == 0
     with open(out / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[-4:] == ["train_mse", "train_relational", "train_alp",
@@ -55,13 +61,18 @@ def test_every_kd_option_together_is_recorded(fine_pipeline, tmp_path):
             training["base_hop"]) == ("mse+relational", "alp", "scaffold", "shift+gain", 0.5)
     assert read_manifest(out)["objective"] == {"terms": ["mse", "relational", "alp"],
                                                "base_stride": 2}
-    # resume restores the objective's state (queue, censor estimates, projections)
-    assert main(["distill", "--store", str(store), "--targets", str(red), "--out", str(out),
-                 "--student", "custom", "--filters", "4,8,8,16", "--threads", "1",
-                 "--batch-size", "16", "--val-folds", "4", "--epochs", "3",
-                 "--loss", "mse+relational", "--relational-bank", "64",
-                 "--intermediate", "alp", "--censor", "scaffold",
-                 "--augment", "shift+gain", "--base-hop", "0.5", "--resume"]) == 0
+    # another set of loss terms cannot continue this run
+    assert _distill(fine_pipeline, out, "--epochs", "3", "--resume", "--loss", "mse") == 2
+    # resume restores the objective's state (queue, censor estimates, projections and their
+    # optimizer state): the resumed run is the uninterrupted one, to the bit
+    assert _distill(fine_pipeline, out, "--epochs", "3", "--resume") == 0
+    assert _distill(fine_pipeline, tmp_path / "straight", "--epochs", "3") == 0
+    for name in ("model.pt", "trainer.pt"):
+        a = torch.load(out / "last" / name, weights_only=True)
+        b = torch.load(tmp_path / "straight" / "last" / name, weights_only=True)
+        if name == "trainer.pt":
+            a, b = a["objective"], b["objective"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
 
 
 def test_alp_without_block_features_is_explained(make_store, embed_store_cli, tmp_path, caplog):
