@@ -1,7 +1,8 @@
 """Distillation ablation on real clips the students never saw: which objective beyond MSE helps?
 
     nice -n 10 python benchmarks/kd_ablation.py [--out DIR] [--epochs 15] [--seeds 0,1,2]
-        [--methods mse,cosine,...,best] [--students custom:16,32,32,64+student3] [--threads N]
+        [--methods mse,cosine,...,best,alp+scaffold] [--students custom:16,32,32,64+student3]
+        [--threads N]
 
 Protocol (the defaults; every option shrinks or changes it, and DIR/results.json records it):
 - teacher: the published EdgeL3 SEA-64 (../shared/fixtures), identity targets (64-d);
@@ -16,7 +17,8 @@ Protocol (the defaults; every option shrinks or changes it, and DIR/results.json
 - methods: each option of `sea distill` alone (mse is the baseline), then `best`: per axis
   (loss, intermediate, censor, augment) the option whose mean accuracy beat mse's most,
   combined (when that is one method alone, or none beat mse, its runs are reused, not
-  repeated); seeds: mean +- std; every run has the same epochs budget and patience.
+  repeated); `alp+scaffold`, a combination beside `best`, runs only when named in --methods;
+  seeds: mean +- std; every run has the same epochs budget and patience.
 Each run is a `sea distill` into DIR/runs/STUDENT/METHOD/seedS; finished runs are skipped and
 interrupted ones resumed when the script is re-run. DIR/results.md holds the table.
 """
@@ -47,6 +49,10 @@ METHODS: dict[str, list[str]] = {
     "scaffold": ["--censor", "scaffold"],
     "shift": ["--augment", "shift"],
     "shift+gain": ["--augment", "shift+gain"],
+}
+# Combinations beyond the composed `best`, run only when named in --methods.
+COMBINATIONS: dict[str, list[str]] = {
+    "alp+scaffold": ["--intermediate", "alp", "--censor", "scaffold"],
 }
 # Options of one axis exclude each other; `best` takes the best of each axis that beat mse.
 AXES = {"loss": ("cosine", "relational", "mse+relational"), "intermediate": ("alp",),
@@ -270,9 +276,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    unknown = [m for m in methods if m not in METHODS and m != "best"]
+    known = {**METHODS, **COMBINATIONS}
+    unknown = [m for m in methods if m not in known and m != "best"]
     if unknown:
-        parser.error(f"unknown methods {unknown}; known: {', '.join([*METHODS, 'best'])}")
+        parser.error(f"unknown methods {unknown}; known: {', '.join([*known, 'best'])}")
     seeds = [int(s) for s in args.seeds.split(",")]
     out = args.out
     prepare_data(args, out)
@@ -282,8 +289,8 @@ def main() -> int:
     for spec in args.students.replace("+", " ").split():
         student, student_opts = student_args(spec)
         for method in methods:
-            options = (best_options(results, student) if method == "best" else METHODS[method])
-            same = [m for m in methods if m != "best" and METHODS[m] == options]
+            options = (best_options(results, student) if method == "best" else known[method])
+            same = [m for m in methods if m != "best" and known[m] == options]
             if method == "best" and same:  # a single method won (or none: mse): no new runs
                 results += [{**r, "method": "best", "same_as": same[0]} for r in results
                             if r["student"] == student and r["method"] == same[0]]
