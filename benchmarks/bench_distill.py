@@ -82,7 +82,7 @@ def main() -> int:
             distiller.train_epoch(0)  # warm-up: allocator, kernels
             distiller.train_rows = rows[: args.windows]
             start = time.perf_counter()
-            _, count, wait = distiller.train_epoch(1)
+            _, count, wait, _ = distiller.train_epoch(1)
             seconds = time.perf_counter() - start
             print(f"{cfg.name:<22}{count_parameters(cfg):>10,}{count / seconds:>12.1f}"
                   f"{100 * wait / seconds:>10.1f}%")

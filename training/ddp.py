@@ -14,7 +14,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -73,6 +73,22 @@ def all_sum(values: np.ndarray) -> np.ndarray:
         tensor = tensor.cuda()
     dist.all_reduce(tensor)
     return tensor.cpu().numpy()
+
+
+def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
+    """Average the gradients of `parameters` over all ranks, as DDP does for the module it
+    wraps: for learnable parts of the objective (ALP projections) outside the student."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        return
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                      for p in params])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    for p, grad in zip(params, flat.split([p.numel() for p in params])):
+        p.grad = grad.view_as(p).clone()
 
 
 def broadcast_buffers(module: torch.nn.Module) -> None:

@@ -9,9 +9,10 @@ Checkpoint directory `out/`:
   had never stopped. Only the best and the latest epoch are kept;
 - `manifest.json`, `config.json`: the best epoch so far (lowest validation loss), its manifest
   pointing at `epochs/NNNN/model.pt` and recording the reducer id, the teacher, the clip store,
-  the split and the training settings; `history.csv`: `epoch,train_loss,val_loss,val_r2`
-  (+ seconds, windows/s, data wait share); `last` -> the latest epoch. All three are derived
-  from the committed epochs and repaired on resume;
+  the split, the training settings and the objective's loss terms; `history.csv`:
+  `epoch,train_loss,val_loss,val_r2` (+ seconds, windows/s, data wait share, then one
+  `train_<term>` column per loss term and `censored_share`); `last` -> the latest epoch. All
+  three are derived from the committed epochs and repaired on resume;
 - `cache/` (or --cache-dir): the store's audio resampled to the student's rate, 4 bytes per
   sample (about 115 MB per hour of audio at 8 kHz); safe to delete after training.
 """
@@ -44,9 +45,15 @@ from training import ddp
 from training.checkpoint import CHECKPOINT_KIND, load_checkpoint, load_tensors, save_checkpoint
 from training.distill_data import WindowCache, iter_batches, split_clips
 from training.embedder import default_device
-from training.losses import make_loss
+from training.kd.alp import LayerProjection
+from training.kd.augment import (base_rows, exact_gains, gain_exponents, gain_is_exact,
+                                 shifted_rows, windows_left_in_clip)
+from training.kd.batch_share import BatchShare
+from training.kd.blocks import pooled_blocks
+from training.kd.objective import KDObjective, ObjectiveOptions
+from training.kd.teacher_blocks import BLOCKS_DIR, load_block_features
 from training.model import L3Net
-from training.options import FINAL_ACTIVATIONS
+from training.options import AUGMENTS, FINAL_ACTIVATIONS
 from training.prefetch import Prefetcher
 from training.sync_batchnorm import synchronize_batchnorm
 from training.teacher_embed import set_cpu_threads
@@ -59,12 +66,14 @@ HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windo
 
 
 @dataclass(frozen=True)
-class DistillSettings:
+class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) come first
     epochs: int = 30
     lr: float = 1e-4
     batch_size: int = 64
-    loss: str = "mse"
-    relational_weight: float = 1.0
+    teacher_blocks: str | None = None  # None: EMB/blocks beside the targets' embeddings
+    augment: str = "none"
+    base_hop: float | None = None  # seconds between training windows; None: the store's hop
+    gain_db: float = 12.0
     seed: int = 0
     patience: int = 5
     val_fraction: float = 0.1
@@ -84,7 +93,14 @@ class DistillSettings:
             raise ValueError("--lr must be positive")
         if self.final_activation not in FINAL_ACTIVATIONS:
             raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
-        make_loss(self.loss)  # ValueError for an unknown loss
+        super().__post_init__()  # ValueError for an unknown loss, intermediate or censor
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"--augment {self.augment!r}: choose one of {', '.join(AUGMENTS)}")
+        if self.base_hop is not None and not self.base_hop > 0:
+            raise ValueError("--base-hop must be positive")
+        if not self.gain_db >= 3.02:
+            raise ValueError("--gain-db must be at least 3.02: gains are powers of two, 6.02 dB "
+                             "apart")
         if self.amp not in AMP_MODES:
             raise ValueError(f"--amp {self.amp!r} not in {AMP_MODES}")
 
@@ -92,17 +108,20 @@ class DistillSettings:
 class MixedPrecisionStudent(torch.nn.Module):
     """The student as trained: the log-mel frontend in float32 (float16 cannot hold its dB
     range), the conv body under autocast in `dtype` when given. One module, so that DDP sees
-    one forward per step."""
+    one forward per step. With `blocks`, also each block's globally mean-pooled activations
+    (for intermediate-layer distillation), read by forward hooks."""
 
-    def __init__(self, model: L3Net, dtype: torch.dtype | None) -> None:
+    def __init__(self, model: L3Net, dtype: torch.dtype | None, blocks: bool = False) -> None:
         super().__init__()
-        self.model, self.dtype = model, dtype
+        self.model, self.dtype, self.blocks = model, dtype, blocks
 
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        logmel = self.model.frontend(windows)
-        with torch.autocast(windows.device.type, dtype=self.dtype or torch.float32,
-                            enabled=self.dtype is not None):
-            return self.model.body(logmel)
+    def forward(self, windows: torch.Tensor
+                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        with pooled_blocks(self.model.body, self.blocks) as pooled:
+            logmel = self.model.frontend(windows)
+            with torch.autocast(windows.device.type, dtype=self.dtype or torch.float32,
+                                enabled=self.dtype is not None):
+                return self.model.body(logmel), (pooled if self.blocks else None)
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
@@ -205,8 +224,10 @@ class Distiller:
         val_clips, self.split = split_clips(self.store, settings.val_fraction,
                                             list(settings.val_folds), settings.seed)
         is_val = val_clips[self.index.clip_pos]
-        self.train_rows = np.flatnonzero(~is_val)
-        self.val_rows = np.flatnonzero(is_val)
+        self.stride = self._base_stride()
+        self.train_rows = base_rows(self.index, np.flatnonzero(~is_val), self.stride)
+        self.val_rows = base_rows(self.index, np.flatnonzero(is_val), self.stride)
+        self.left_in_clip = windows_left_in_clip(self.index, len(self.store))
         self.split.update(train_windows=len(self.train_rows), val_windows=len(self.val_rows))
         self.ranks = ddp.current()
         with ddp.main_first():  # rank 0 builds the audio cache, the others then read it
@@ -219,17 +240,22 @@ class Distiller:
         # where torch has them (seeded data order above and in the epoch loop)
         torch.use_deterministic_algorithms(True, warn_only=True)
         self.model = L3Net(self.cfg).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.teacher_blocks = self._load_teacher_blocks()
+        self.objective = self._build_objective().to(self.device)
+        self._check_gain()
+        self.optimizer = torch.optim.Adam([*self.model.parameters(),
+                                           *self.objective.parameters()], lr=settings.lr)
         self.amp = amp_dtype(settings.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
-        self.loss_fn = make_loss(settings.loss, settings.relational_weight)
+        self.history_fields = HISTORY_FIELDS + tuple(
+            f"train_{name}" for name in self.objective.term_names) + ("censored_share",)
         self.history: list[dict[str, Any]] = []
         self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0}
         if resume and committed_epochs(self.out):
             self._load_last()
         else:
             self._init_output_scale()
-        self.student = MixedPrecisionStudent(self.model, self.amp)
+        self.student = MixedPrecisionStudent(self.model, self.amp, self.teacher_blocks is not None)
         self.trainer = self.student  # what a training step runs: DDP-wrapped under torchrun
         if self.ranks.world > 1:
             synchronize_batchnorm(self.model)  # global-batch statistics, as in one process
@@ -242,6 +268,50 @@ class Distiller:
         windows = torch.from_numpy(self.cache.windows(rows)).to(self.device)
         targets = torch.from_numpy(np.asarray(self.targets[rows], np.float32)).to(self.device)
         match_output_scale(self.model.train(), windows, targets)
+
+    # -- distillation objective and augmentation ------------------------------------------
+    def _base_stride(self) -> int:
+        """Store windows per base-grid step: base hop / store hop (1 without --base-hop)."""
+        s, hop = self.settings, self.index.hop_seconds
+        stride = 1 if s.base_hop is None else int(round(s.base_hop / hop))
+        if s.base_hop is not None and (stride < 1 or abs(stride * hop - s.base_hop) > 1e-6):
+            raise ValueError(f"--base-hop {s.base_hop} is not a whole multiple of the teacher "
+                             f"store's hop {hop}")
+        if s.augment != "none" and stride < 2:
+            raise ValueError(f"--augment {s.augment} needs teacher embeddings at a finer hop "
+                             f"than the training windows: pass --base-hop (a multiple >= 2 of "
+                             f"the store's hop {hop} s)")
+        return stride
+
+    def _load_teacher_blocks(self) -> np.ndarray | None:
+        if self.settings.intermediate != "alp":
+            return None
+        path = self.settings.teacher_blocks or Path(self.reducer["embeddings"]["path"]) / BLOCKS_DIR
+        features, self.teacher_widths = load_block_features(
+            path, {k: self.reducer["embeddings"][k] for k in
+                   ("window_seconds", "hop_seconds", "center")}, len(self.index))
+        return features
+
+    def _build_objective(self) -> KDObjective:
+        layers = None
+        if self.teacher_blocks is not None:
+            fit = self.teacher_blocks[self.train_rows]
+            layers = LayerProjection(self.cfg.filters, self.teacher_widths,
+                                     torch.from_numpy(fit.mean(0)), torch.from_numpy(fit.std(0)))
+        return KDObjective(self.settings, self.cfg.embedding_dim,
+                           self.targets.shape[1], len(self.index), layers)
+
+    def _check_gain(self) -> None:
+        """Gain is exact only when the teacher saw what the student sees, through a frontend
+        that references dB to each window's maximum (see training.kd.augment)."""
+        if "gain" not in self.settings.augment:
+            return
+        teacher_frontend = self.reducer["embeddings"]["producer"]["config"]["frontend"]
+        if teacher_frontend != dataclasses.asdict(self.cfg.frontend) or not gain_is_exact(
+                self.cfg.frontend):
+            raise ValueError("--augment shift+gain needs the teacher's frontend to be the "
+                             "student's kapre-style dB frontend (gain is exact only there); "
+                             "use --augment shift")
 
     # -- checkpoint bookkeeping ------------------------------------------------------------
     def _check_out(self, resume: bool) -> None:
@@ -266,6 +336,11 @@ class Distiller:
         if trainer["reducer_id"] != self.reducer["reducer_id"]:
             raise ValueError(f"{self.out} was trained on other targets; cannot resume")
         self.model.load_state_dict(load_checkpoint(last).state_dict())
+        saved_terms = read_manifest(last).get("objective", {}).get("terms", ["mse"])
+        if list(saved_terms) != list(self.objective.term_names):
+            raise ValueError(f"{self.out} was trained with loss terms {saved_terms}; resume it "
+                             "with the same --loss and --intermediate")
+        self.objective.load_state_dict(trainer.get("objective", {}))
         self.optimizer.load_state_dict(trainer["optimizer"])
         self.scaler.load_state_dict(trainer["scaler"])
         self.state = trainer["state"]
@@ -284,6 +359,8 @@ class Distiller:
                 "teacher": self.reducer["embeddings"]["producer"],
                 "clip_store": self.reducer["embeddings"]["clip_store"],
                 "split": self.split,
+                "objective": {"terms": list(self.objective.term_names),
+                              "base_stride": self.stride},
                 "training": {**dataclasses.asdict(self.settings), "device": str(self.device),
                              "amp": str(self.amp).replace("torch.", "") if self.amp else False,
                              "processes": self.ranks.world}}
@@ -298,10 +375,11 @@ class Distiller:
         save_checkpoint(work, self.model, {**self._record(), **self.state})
         buf = io.BytesIO()
         torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                    "state": self.state, "reducer_id": self.reducer["reducer_id"]}, buf)
+                    "objective": self.objective.state_dict(), "state": self.state,
+                    "reducer_id": self.reducer["reducer_id"]}, buf)
         atomic_write_bytes(work / "trainer.pt", buf.getvalue())
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS)
+        writer = csv.DictWriter(text, fieldnames=self.history_fields)
         writer.writeheader()
         writer.writerows(self.history)
         atomic_write_bytes(work / "history.csv", text.getvalue().encode())
@@ -340,52 +418,93 @@ class Distiller:
         self._release()
 
     # -- training --------------------------------------------------------------------------
-    def _forward(self, net: torch.nn.Module, windows: np.ndarray) -> torch.Tensor:
-        return net(torch.from_numpy(windows).to(self.device, non_blocking=True))
+    def _objective(self, net: torch.nn.Module, windows: np.ndarray, targets: np.ndarray,
+                   share: BatchShare, exponents: np.ndarray | None = None
+                   ) -> tuple[torch.Tensor, float, dict[str, float], float, torch.Tensor]:
+        """(loss to backpropagate, global batch loss, terms, censored share, student
+        embeddings) of this rank's share of one batch; `exponents`: exact gains 2^k per row."""
+        rows = share.local_rows
+        audio = torch.from_numpy(windows).to(self.device, non_blocking=True)
+        if exponents is not None:
+            audio = audio * exact_gains(self.model.frontend, audio, exponents[rows])[:, None]
+        if len(rows):
+            pred, blocks = net(audio)
+        else:  # an evaluation rank left without windows still joins the batch's gathers
+            pred = audio.new_zeros((0, self.cfg.embedding_dim))
+            blocks = (None if self.teacher_blocks is None else
+                      [audio.new_zeros((0, width)) for width in self.cfg.filters])
+        teacher_blocks = (None if self.teacher_blocks is None else
+                          torch.from_numpy(self.teacher_blocks[rows]).to(self.device))
+        base = rows - self.index.window_in_clip[rows] % self.stride  # censor per base window
+        loss, value, terms, censored = self.objective(
+            pred.float(), torch.from_numpy(targets).to(self.device, non_blocking=True),
+            torch.from_numpy(base), blocks, teacher_blocks, share)
+        return loss, value, terms, censored, pred
 
-    def _step(self, windows: np.ndarray, targets: np.ndarray) -> float:
-        y = torch.from_numpy(targets).to(self.device, non_blocking=True)
-        loss = self.loss_fn(self._forward(self.trainer, windows).float(), y)
+    def _step(self, windows: np.ndarray, targets: np.ndarray, share: BatchShare,
+              exponents: np.ndarray | None) -> tuple[float, dict[str, float], float]:
+        loss, value, terms, censored, _ = self._objective(self.trainer, windows, targets, share,
+                                                          exponents)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        ddp.average_gradients(self.objective.parameters())  # DDP averages the student's
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(loss.detach())
+        return value, terms, censored
 
-    def train_epoch(self, epoch: int) -> tuple[float, int, float]:
-        """One pass over the training windows: (mean loss, windows, seconds waiting for data)."""
+    def _epoch_rows(self, rng: np.random.Generator) -> np.ndarray:
+        """This epoch's training rows: the base grid, each moved by a random shift with
+        --augment shift (drawn alike on every rank)."""
+        if "shift" in self.settings.augment:
+            return shifted_rows(self.train_rows, self.left_in_clip, self.stride, rng)
+        return self.train_rows
+
+    def train_epoch(self, epoch: int) -> tuple[float, int, float, dict[str, float]]:
+        """One pass over the training windows: (mean loss, windows, seconds waiting for data,
+        per-term means plus the censored share)."""
         self.model.train()
+        self.objective.train()
         rng = np.random.default_rng([self.settings.seed, epoch])
-        batches = iter_batches(self.train_rows, self.settings.batch_size, rng, self.cache,
+        exponents = (gain_exponents(self.settings.gain_db, len(self.index),
+                                    np.random.default_rng([self.settings.seed, epoch, 1]))
+                     if "gain" in self.settings.augment else None)
+        batches = iter_batches(self._epoch_rows(rng), self.settings.batch_size, rng, self.cache,
                                self.targets, self.ranks.rank, self.ranks.world)
-        total, count = 0.0, 0
+        names = (*self.objective.term_names, "censored_share")
+        total, count, sums = 0.0, 0, np.zeros(len(names))
         with Prefetcher(batches, depth=3) as data, tqdm(
                 total=len(self.train_rows), unit="win", desc=f"epoch {epoch}", leave=False,
                 dynamic_ncols=True, disable=not self.ranks.main) as bar:
-            for windows, targets in data:
-                total += self._step(windows, targets) * len(windows)
+            for windows, targets, share in data:
+                loss, terms, censored = self._step(windows, targets, share, exponents)
+                sums += np.array([*terms.values(), censored]) * len(windows)
+                total += loss * len(windows)
                 count += len(windows)
                 bar.update(len(windows) * self.ranks.world)
             wait = data.wait_seconds
-        total, count = ddp.all_sum(np.array([total, count]))
-        return total / max(count, 1), int(count), wait
+        summed = ddp.all_sum(np.concatenate([[total, count], sums]))
+        total, count = float(summed[0]), int(summed[1])
+        means = {name: float(v) / max(count, 1) for name, v in zip(names, summed[2:])}
+        return total / max(count, 1), count, wait, means
 
     @torch.inference_mode()
     def evaluate(self, rows: np.ndarray) -> tuple[float, float]:
-        """(mean loss, pooled R^2) of the student on `rows` (each rank scores its share)."""
+        """(mean loss, pooled R^2) of the student on `rows` (nothing censored; each rank
+        scores its share of every batch)."""
         self.model.eval()
+        self.objective.eval()
         ddp.broadcast_buffers(self.model)  # every rank scores rank 0's (saved) model
         dim = self.targets.shape[1]
         total, sse, n = 0.0, 0.0, 0
         y_sum = np.zeros(dim)
         y_sq = np.zeros(dim)
-        for windows, targets in iter_batches(rows[self.ranks.rank::self.ranks.world],
-                                             4 * self.settings.batch_size, None,
-                                             self.cache, self.targets):
-            pred = self._forward(self.student, windows).float()
+        for windows, targets, share in iter_batches(rows, 4 * self.settings.batch_size, None,
+                                                    self.cache, self.targets, self.ranks.rank,
+                                                    self.ranks.world, keep_last=True):
+            _, value, _, _, pred = self._objective(self.student, windows, targets, share)
             y = torch.from_numpy(targets).to(self.device)
-            total += float(self.loss_fn(pred, y)) * len(windows)
-            sse += float(((pred - y) ** 2).sum())
+            total += value * len(windows)
+            sse += float(((pred.float() - y) ** 2).sum())
             y_sum += targets.sum(axis=0, dtype=np.float64)
             y_sq += (targets.astype(np.float64) ** 2).sum(axis=0)
             n += len(windows)
@@ -412,7 +531,7 @@ class Distiller:
             if self.state["bad_epochs"] >= s.patience:
                 break
             start = time.perf_counter()
-            train_loss, count, wait = self.train_epoch(epoch)
+            train_loss, count, wait, term_means = self.train_epoch(epoch)
             train_seconds = time.perf_counter() - start
             val_loss, val_r2 = self.evaluate(self.val_rows)
             seconds = time.perf_counter() - start
@@ -425,7 +544,9 @@ class Distiller:
             row = {"epoch": epoch, "train_loss": f"{train_loss:.6g}", "val_loss": f"{val_loss:.6g}",
                    "val_r2": f"{val_r2:.4f}", "seconds": f"{seconds:.2f}",
                    "windows_per_second": f"{count / max(train_seconds, 1e-9):.1f}",
-                   "data_wait_share": f"{wait / max(train_seconds, 1e-9):.3f}"}
+                   "data_wait_share": f"{wait / max(train_seconds, 1e-9):.3f}",
+                   **{(k if k == "censored_share" else f"train_{k}"): f"{v:.6g}"
+                      for k, v in term_means.items()}}
             self.history.append(row)
             self._save_epoch()
             log.info("epoch %d: train %.4g  val %.4g  val R^2 %.4f  (%.0f win/s, %.0f%% data wait)%s",

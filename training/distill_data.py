@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from sea.framing import hop_samples
 from sea.store import ClipStore, WindowIndex
+from training.kd.batch_share import BatchShare
 from training.windows import clip_row_ranges, padded_clip
 
 log = logging.getLogger(__name__)
@@ -102,17 +103,20 @@ def split_clips(store: ClipStore, val_fraction: float = 0.1, val_folds: list[str
 
 
 def iter_batches(rows: np.ndarray, batch_size: int, rng: np.random.Generator | None,
-                 cache: WindowCache, targets: np.ndarray, rank: int = 0, world: int = 1
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(windows, targets) batches over `rows`, shuffled when `rng` is given.
+                 cache: WindowCache, targets: np.ndarray, rank: int = 0, world: int = 1,
+                 keep_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray, BatchShare]]:
+    """(windows, targets, share) batches over `rows`, shuffled when `rng` is given; `share`
+    holds the batch's rows and this rank's place among them.
 
     With `world` > 1 ranks, batches are cut from the same global order on every rank and each
-    rank gets its strided share of each one; a last batch too small to give every rank a row
-    is dropped (every rank must take the same number of steps)."""
+    rank gets its strided share of each one; a last batch too small to give every rank a row is
+    dropped (every rank must take the same number of steps) unless `keep_last` (evaluation:
+    some ranks then get an empty share)."""
     order = rng.permutation(rows) if rng is not None else rows
     for begin in range(0, len(order), batch_size):
         chunk = np.sort(order[begin: begin + batch_size])  # sorted reads are sequential reads
-        if len(chunk) < world:
+        if len(chunk) < world and not keep_last:
             break
-        chunk = chunk[rank::world]
-        yield cache.windows(chunk), np.asarray(targets[chunk], dtype=np.float32)
+        share = BatchShare(chunk, rank, world)
+        mine = share.local_rows
+        yield cache.windows(mine), np.asarray(targets[mine], dtype=np.float32), share

@@ -80,7 +80,8 @@ class TorchLogMel(nn.Module):
             power = (re.square() + im.square()).transpose(1, 2)
         return power
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def magnitude(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, bins, frames) (mel) magnitude before decibels."""
         cfg = self.cfg
         work = x.double() if self.dft_mode == "rfft64" else x
         power = self.power_spectrum(work)
@@ -91,7 +92,11 @@ class TorchLogMel(nn.Module):
             spec = (power @ mel_basis).sqrt()
         else:
             spec = power.sqrt() @ mel_basis
-        spec = spec.transpose(1, 2)  # (B, bins, frames)
+        return spec.transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        spec = self.magnitude(x)  # (B, bins, frames)
         db = self.log10_scale * torch.log(spec.clamp_min(cfg.amin))
         db = db - db.amax(dim=(1, 2), keepdim=True)
         return db.clamp_min(-cfg.dynamic_range).unsqueeze(1).to(x.dtype)

@@ -1,4 +1,6 @@
-"""Teacher embeddings of every window of a clip store, sharded and resumable."""
+"""Teacher embeddings of every window of a clip store, sharded and resumable; optionally the
+teacher's per-block pooled activations beside them (EMB/blocks, for intermediate-layer
+distillation, so the teacher never runs during training)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from sea.embedding_store import KIND as EMBEDDING_KIND, EmbeddingStoreWriter, cl
 from sea.output import claim_output
 from sea.store import ClipStore
 from training.embedder import Embedder
+from training.kd.blocks import embed_windows_with_blocks
+from training.kd.teacher_blocks import BLOCKS_DIR
 from training.model import L3Net
 from training.prefetch import Prefetcher
 from training.windows import read_rows_at_rate
@@ -37,21 +41,29 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
                 batch_size: int = 64, shard_rows: int = 4096,
                 device: str | torch.device | None = None, resampler: str = "soxr",
                 threads: int | None = None, ray: RayOptions | None = None,
-                overwrite: bool = False, precision: str = "float32") -> dict:
+                overwrite: bool = False, precision: str = "float32",
+                block_features: bool = False) -> dict:
     """Write (or finish) the embedding store `out`; returns its manifest. `overwrite`
     replaces an embedding store already in `out` instead of resuming it.
 
     With `ray`, the missing shards are computed by Ray actors (`training.ray_embed`); the
-    shards are the same, byte for byte on CPU at the same thread count per process."""
+    shards are the same, byte for byte on CPU at the same thread count per process.
+    `block_features` also writes the teacher's pooled per-block activations to out/blocks
+    (float32 on this process only)."""
     with claim_output(out, EMBEDDING_KIND, inputs=(store.path,), overwrite=overwrite):
         return _embed_store(store, model, out, teacher_info, hop_seconds, center, dtype,
-                            batch_size, shard_rows, device, resampler, threads, ray, precision)
+                            batch_size, shard_rows, device, resampler, threads, ray, precision,
+                            block_features)
 
 
 def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: dict[str, Any],
                  hop_seconds: float, center: bool, dtype: str, batch_size: int,
                  shard_rows: int, device: str | torch.device | None, resampler: str,
-                 threads: int | None, ray: RayOptions | None, precision: str) -> dict:
+                 threads: int | None, ray: RayOptions | None, precision: str,
+                 block_features: bool) -> dict:
+    if block_features and (ray is not None or precision != "float32"):
+        raise ValueError("--block-features runs the float32 teacher in this process: drop "
+                         "--ray and --precision bf16")
     window_seconds = model.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, hop_seconds, center)
     if len(index) == 0:
@@ -64,7 +76,12 @@ def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: 
     if precision != "float32":  # recorded so that a resume cannot mix precisions
         config["precision"] = precision
     writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, shard_rows, dtype)
-    missing = writer.missing_shards()
+    blocks = (EmbeddingStoreWriter(Path(out) / BLOCKS_DIR,
+                                   {**config, "block_widths": list(model.cfg.filters)}, len(index),
+                                   sum(model.cfg.filters), shard_rows, dtype)
+              if block_features else None)
+    missing = sorted(set(writer.missing_shards())
+                     | set(blocks.missing_shards() if blocks else ()))
     done_rows = len(index) - sum(e - b for b, e in map(writer.shard_rows_range, missing))
     if done_rows:
         log.info("resuming %s: %d of %d shards already done", out, writer.num_shards - len(missing),
@@ -93,16 +110,26 @@ def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: 
     with tqdm(total=len(index), initial=done_rows, unit="win", desc="teacher-embed",
               dynamic_ncols=True) as bar, Prefetcher(shards(), depth=2) as batches:
         for shard, windows in batches:
-            parts = []
+            parts, block_parts = [], []
             for i in range(0, len(windows), batch_size):
-                parts.append(embedder.embed_windows(windows[i:i + batch_size]))
+                if blocks is None:
+                    parts.append(embedder.embed_windows(windows[i:i + batch_size]))
+                else:
+                    emb, feats = embed_windows_with_blocks(model, windows[i:i + batch_size],
+                                                           batch_size, embedder.device)
+                    parts.append(emb)
+                    block_parts.append(feats)
                 bar.update(len(parts[-1]))
             writer.write_shard(shard, np.concatenate(parts))
+            if blocks is not None:
+                blocks.write_shard(shard, np.concatenate(block_parts))
         wait = batches.wait_seconds
     elapsed = time.perf_counter() - start
     computed = len(index) - done_rows
     log.info("embedded %d windows in %.1f s (%.1f windows/s, %.0f%% waiting for audio) on %s",
              computed, elapsed, computed / max(elapsed, 1e-9), 100 * wait / max(elapsed, 1e-9),
              embedder.device)
+    if blocks is not None:
+        blocks.finish(teacher=teacher_info, device=str(embedder.device))
     return writer.finish(teacher=teacher_info, device=str(embedder.device),
                          last_run={"windows": computed, "seconds": round(elapsed, 3)})

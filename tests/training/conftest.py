@@ -94,3 +94,17 @@ def embed_store_cli(tiny_store, tiny_teacher):
         return out
 
     return run
+
+
+@pytest.fixture(scope="session")
+def fine_pipeline(make_store, embed_store_cli, tmp_path_factory):
+    """12 clips of 2 s -> tiny-teacher embeddings and block features at a 0.25 s hop ->
+    identity targets: (store, reducer dir, embedding dir), for the distillation-objective tests."""
+    from sea.cli import main
+
+    root = tmp_path_factory.mktemp("kd")
+    store = make_store(root / "store", clips=12, seconds=2.0)
+    embed_store_cli(root / "emb", 0.25, "--block-features", store=store)
+    assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
+                 str(root / "red")]) == 0
+    return store, root / "red", root / "emb"

@@ -46,7 +46,8 @@ def test_student_learns_the_teacher_on_held_out_clips(pipeline, tmp_path):
                    "--epochs", "15", "--patience", "15") == 0
     rows = history(out)
     assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_r2", "seconds",
-                             "windows_per_second", "data_wait_share"]
+                             "windows_per_second", "data_wait_share", "train_mse",
+                             "censored_share"]
     manifest = read_manifest(out)
     assert manifest["reducer_id"] == read_manifest(red)["reducer_id"]
     assert manifest["split"] == {"by": "fold", "val_folds": ["4"], "val_clips": 24,
@@ -83,7 +84,7 @@ def test_resume_continues_exactly(pipeline, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("loss", ["cosine", "mse+relational"])
+@pytest.mark.parametrize("loss", ["cosine", "relational", "mse+relational"])
 def test_other_losses_train(pipeline, tmp_path, loss):
     store, red = pipeline
     assert distill(store, red, tmp_path / "s", "--student", "custom", "--filters", "4,8,8,16",

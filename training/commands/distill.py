@@ -8,6 +8,9 @@ audio, resampled once into `CKPT/cache` (or --cache-dir). Validation clips are h
 state, history) as CKPT/epochs/NNNN in one rename, and `--resume` continues from the last one
 exactly, wherever the run was killed. A finished CKPT is replaced only with --overwrite. Uses CUDA with mixed precision when present, every CPU core otherwise;
 logs to TensorBoard when installed.
+Objectives beyond MSE (training/kd): --loss relational or mse+relational, --intermediate alp,
+--censor scaffold, --augment shift or shift+gain; they combine, and history.csv gets one
+train_<term> column per loss term.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from training.options import FINAL_ACTIVATIONS, LOSSES
+    from training.options import AUGMENTS, CENSOR, FINAL_ACTIVATIONS, INTERMEDIATE, LOSSES
 
     parser.add_argument("--store", type=Path, required=True, help="clip store the targets come from")
     parser.add_argument("--targets", type=Path, required=True, metavar="RED",
@@ -49,10 +52,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Adam learning rate (default 1e-4)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per step (64)")
     parser.add_argument("--loss", choices=LOSSES, default="mse",
-                        help="mse to the targets (default, the paper), cosine, or mse plus a "
-                             "relational term on pairwise distances within a batch")
+                        help="mse to the targets (default, the paper), cosine, relational "
+                             "(KL between teacher and student similarity distributions over an "
+                             "anchor queue), or mse+relational")
     parser.add_argument("--relational-weight", type=float, default=1.0,
                         help="weight of the relational term of mse+relational")
+    parser.add_argument("--relational-bank", type=positive_int, default=4096,
+                        help="anchor queue size of the relational loss (windows, 4096)")
+    parser.add_argument("--relational-temperature", type=positive_float, default=0.1,
+                        help="softmax temperature of the relational loss (0.1)")
+    parser.add_argument("--intermediate", choices=INTERMEDIATE, default="none",
+                        help="alp: match each student block to an attention-weighted mix of all "
+                             "teacher blocks (needs `sea teacher-embed --block-features`)")
+    parser.add_argument("--alp-weight", type=float, default=1.0, help="weight of the alp term")
+    parser.add_argument("--teacher-blocks", metavar="DIR",
+                        help="teacher block features (default: EMB/blocks of the targets' EMB)")
+    parser.add_argument("--censor", choices=CENSOR, default="none",
+                        help="scaffold: down-weight windows whose running error stays far "
+                             "above the batch's")
+    parser.add_argument("--censor-factor", type=positive_float, default=3.0,
+                        help="censor a window above this many times the batch mean error (3)")
+    parser.add_argument("--censor-weight", type=float, default=0.0,
+                        help="weight of a censored window (0: dropped while censored)")
+    parser.add_argument("--augment", choices=AUGMENTS, default="none",
+                        help="exact augmentation: shift (neighbouring fine-hop windows with "
+                             "their own teacher targets; needs --base-hop), shift+gain (plus a "
+                             "random gain where the kapre dB rule makes it target-preserving)")
+    parser.add_argument("--base-hop", type=positive_float,
+                        help="hop between training windows, s: a multiple of the teacher "
+                             "store's hop (default: the store's hop)")
+    parser.add_argument("--gain-db", type=float, default=12.0,
+                        help="shift+gain: gains are powers of two (exact in float32) within "
+                             "+-this many dB (12: x1/4 .. x4)")
     parser.add_argument("--final-activation", choices=FINAL_ACTIVATIONS, default="auto",
                         help="end in BN+ReLU (relu), linearly (linear), or auto: relu unless "
                              "some target is negative")
@@ -133,7 +164,12 @@ def _train(args: argparse.Namespace) -> int:
         cfg = student_config(args)
         settings = DistillSettings(
             epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, loss=args.loss,
-            relational_weight=args.relational_weight, seed=args.seed, patience=args.patience,
+            relational_weight=args.relational_weight, relational_bank=args.relational_bank,
+            relational_temperature=args.relational_temperature, intermediate=args.intermediate,
+            alp_weight=args.alp_weight, teacher_blocks=args.teacher_blocks, censor=args.censor,
+            censor_factor=args.censor_factor, censor_weight=args.censor_weight,
+            augment=args.augment, base_hop=args.base_hop, gain_db=args.gain_db,
+            seed=args.seed, patience=args.patience,
             val_fraction=args.val_fraction,
             val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
             final_activation=args.final_activation, resampler=args.resampler,

@@ -5,7 +5,8 @@ shards; re-running the same command after an interruption computes only the miss
 Runs on CUDA when present, else on every CPU core (or --threads: the same count gives the same
 embeddings to the bit on machines of one kind). `--teacher auto` picks OpenL3 mel256-env,
 then EdgeL3 SEA-512, then SEA-64 (the first whose weights are on this machine; auto never
-downloads), else a seeded random-weight L3 network (with a loud warning).
+downloads), else a seeded random-weight L3 network (with a loud warning). --block-features
+also stores each teacher block's mean-pooled activations in EMB/blocks (same rows).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="float32 (default) or bf16: about 3x faster on CPUs with bf16 units "
                              "(AVX512-BF16 / AMX) or CUDA, cosine >= 0.999 to float32; refused "
                              "elsewhere")
+    parser.add_argument("--block-features", action="store_true",
+                        help="also store each teacher block's mean-pooled activations in "
+                             "EMB/blocks (for `sea distill --intermediate alp`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                                batch_size=args.batch_size, shard_rows=args.shard_rows,
                                device=args.device, resampler=args.resampler,
                                threads=args.threads, ray=ray, overwrite=args.overwrite,
-                               precision=args.precision)
+                               precision=args.precision,
+                               block_features=args.block_features)
     except (FileNotFoundError, KeyError, ValueError, WeightsUnavailable) as exc:
         log.error("%s", exc.args[0] if isinstance(exc, KeyError) else exc)
         return 2
