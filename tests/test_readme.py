@@ -32,6 +32,7 @@ NOT_RUN = {
     "pip wheel": "builds a wheel in an isolated environment fetched from the package index",
     "python -m pytest": "the test suite itself",
     "python benchmarks/": "a benchmark: minutes of CPU, prints figures rather than artifacts",
+    "nice -n 10 python benchmarks/": "a benchmark, run at low priority (see above)",
     "sea quickstart": "2-3 min at its defaults; tests/test_quickstart.py runs it on tiny options",
     "sea download": "downloads a dataset (network)",
     "sea prepare esc50:data/": "reads the dataset `sea download esc50` fetches",
