@@ -173,8 +173,11 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         failed.unlink(missing_ok=True)  # a report from an earlier attempt would mislead
         if failures:
             failed.write_text(json.dumps(parity, indent=2) + "\n")
+            hint = ("" if windows.source.get("kind") != "generated" else
+                    "\n  (calibrated and checked on synthetic scenes: real recordings, "
+                    "--calibration STORE|DIR, calibrate int8 far better)")
             raise ParityError("export missed its parity targets (report: " + str(failed) +
-                              "):\n  " + "\n  ".join(failures))
+                              "):\n  " + "\n  ".join(failures) + hint)
         frontend_arrays = {"params_json": np.array(json.dumps(dataclasses.asdict(cfg.frontend)))}
         if mel_basis is not None:
             frontend_arrays["mel_basis"] = mel_basis
