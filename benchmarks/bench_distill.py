@@ -11,8 +11,10 @@ Each student trains one epoch over --windows windows after one warm-up batch, pe
 count. Then, on one batch: the student's log-mel frontend's share of a training step (the
 frontend runs on every step although the same window returns every epoch: the figure that
 says whether caching log-mels would pay), and with --profile the torch profiler's top ops by
-self CPU time over a few steps. CPU time per window is printed too (load-robust); the machine
-load is printed with every row.
+self CPU time over a few steps. CPU time per window is printed too (load-robust), with the
+roofline figure it gives: a training step is about 3x the forward FLOPs (forward, input and
+weight gradients), in GFLOP per CPU-second against one core's float32 FMA peak
+(sea.roofline); the machine load is printed with every row.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def main() -> int:
     import torch
 
     from sea.configs import count_parameters, custom_config, get_config
+    from sea.roofline import cpu_peak, model_flops
     from training.distill import DistillSettings, Distiller
     from training.model import L3Net
     from training.checkpoint import save_checkpoint
@@ -106,8 +109,10 @@ def main() -> int:
         save_checkpoint(work / "teacher", L3Net(custom_config((8, 16, 16, 64))).eval())
         model, info = load_teacher(str(work / "teacher"))
         embed_store(ClipStore(work / "store"), model, work / "emb", info, threads=args.threads[0])
+        peak = cpu_peak().gflops(1)
         print(f"{'student':<22}{'threads':>8}{'params':>10}{'windows/s':>11}{'CPU ms/win':>11}"
-              f"{'data wait':>10}{'frontend':>10}   load")
+              f"{'GFLOP/CPU-s':>12}{'of peak':>8}{'data wait':>10}{'frontend':>10}   load "
+              f"(one core's float32 peak: {peak:.0f} GFLOP/s)")
         for name in args.students.split(","):
             cfg = (custom_config((16, 32, 32, 64), name="custom-16-32-32-64")
                    if name == "custom" else get_config(name))
@@ -131,9 +136,11 @@ def main() -> int:
                          np.asarray(distiller.targets[np.sort(rows[: args.batch_size])],
                                     dtype=np.float32))
                 share = frontend_share(distiller, *batch)
+                gflops = 3 * model_flops(cfg) * count / cpu / 1e9  # per CPU-second
                 print(f"{cfg.name:<22}{threads or torch.get_num_threads():>8}"
                       f"{count_parameters(cfg):>10,}{count / seconds:>11.1f}"
-                      f"{1e3 * cpu / count:>11.2f}{100 * wait / seconds:>9.1f}%"
+                      f"{1e3 * cpu / count:>11.2f}{gflops:>12.1f}{100 * gflops / peak:>7.0f}%"
+                      f"{100 * wait / seconds:>9.1f}%"
                       f"{100 * share:>9.1f}%   {os.getloadavg()[0]:.2f}", flush=True)
                 if args.profile:
                     print_hotspots(distiller, *batch)
