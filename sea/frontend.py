@@ -10,6 +10,8 @@ frontends are checked against. Rules are in FrontendConfig and PROVENANCE.md:
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from sea.configs import FrontendConfig
@@ -25,6 +27,10 @@ def default_mel_basis(cfg: FrontendConfig) -> np.ndarray | None:
     if not cfg.n_mels:
         return None
     return mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, cfg.htk)
+
+
+# numpy >= 2.0 writes the FFT into a given array; 1.x (the tflite-runtime node) cannot.
+RFFT_HAS_OUT = "out" in inspect.signature(np.fft.rfft).parameters
 
 
 class FrameKernel:
@@ -63,7 +69,10 @@ class FrameKernel:
         for start, stop, row in self._runs:  # windowed frames, sliced in the same pass
             np.multiply(self._all_frames[start:stop], self.window,
                         out=self._sliced[row:row + stop - start])
-        np.fft.rfft(self._sliced, axis=-1, out=self._spectrum)
+        if RFFT_HAS_OUT:
+            np.fft.rfft(self._sliced, axis=-1, out=self._spectrum)
+        else:  # numpy 1.x: one spectrum temporary per window
+            self._spectrum[...] = np.fft.rfft(self._sliced, axis=-1)
         if self.mel_basis is not None and cfg.sqrt_after_mel:  # power, then float32
             np.square(self._spectrum.view(np.float64), out=self._squares)
             np.add(self._squares[:, 0::2], self._squares[:, 1::2], out=self._magnitude,

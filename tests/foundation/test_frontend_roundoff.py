@@ -96,3 +96,13 @@ def test_overlap_frontend_equals_window_by_window(hop_seconds):
     streamed = np.concatenate([overlap(windows[i], i) for i in order])
     expected = frontend(windows[order].astype(np.float32))
     assert np.abs(streamed - expected).max() <= roundoff_bound(cfg)
+
+
+def test_numpy_without_rfft_out_gives_the_same_rows(monkeypatch):
+    """numpy 1.x (the tflite-runtime node) has no rfft(out=): the kernel copies instead."""
+    import sea.frontend
+
+    x = sample_windows(SEA_FRONTEND)
+    expected = LogMelFrontend(SEA_FRONTEND)(x)
+    monkeypatch.setattr(sea.frontend, "RFFT_HAS_OUT", False)
+    assert np.array_equal(LogMelFrontend(SEA_FRONTEND)(x), expected)
