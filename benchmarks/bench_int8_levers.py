@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def windows_from(files: list[Path], tmp: Path, rate: int, count: int, seed: int)
 
 
 def quantized_embed(model, calibration: np.ndarray, equalized: bool, observer: str,
-                    scored: np.ndarray) -> np.ndarray:
+                    scored: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Embeddings of `scored` by the int8 body, and (equalized model, body, output scale)."""
     logmels = torch_logmel(model, calibration)
     scale = np.ones(model.cfg.embedding_dim, np.float32)
     body_model = model
@@ -95,8 +97,6 @@ def quantized_embed(model, calibration: np.ndarray, equalized: bool, observer: s
 
 
 def tflite_scores(model, quantized, scored: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    import tempfile
-
     from deploy.exporter import tflite_embed
     from sea.bundle import TFLiteModel
     from sea.frontend import LogMelFrontend
@@ -121,9 +121,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     model = build_model(args.model, weights=args.weights, dft_mode="matmul")
-    rate = model.cfg.frontend.sample_rate
     pool, held_out = split_files(args.audio, args.seed)
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"sea-int8-levers-{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="sea-int8-levers-") as tmp:
+        run_levers(args, model, pool, held_out, Path(tmp))
+
+
+def run_levers(args: argparse.Namespace, model, pool: list[Path], held_out: list[Path],
+               tmp: Path) -> None:
+    rate = model.cfg.frontend.sample_rate
     scored = windows_from(held_out, tmp / "eval", rate, args.eval, args.seed)
     reference = torch_embed(model, scored)
     print(f"{args.model}: {len(scored)} held-out windows from {len(held_out)} files "
