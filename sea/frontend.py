@@ -73,7 +73,7 @@ class FrameKernel:
             np.fft.rfft(self._sliced, axis=-1, out=self._spectrum)
         else:  # numpy 1.x: one spectrum temporary per window
             self._spectrum[...] = np.fft.rfft(self._sliced, axis=-1)
-        if self.mel_basis is not None and cfg.sqrt_after_mel:  # power, then float32
+        if self.mel_basis is not None and cfg.sqrt_after_mel:  # float64 power, then dtype
             np.square(self._spectrum.view(np.float64), out=self._squares)
             np.add(self._squares[:, 0::2], self._squares[:, 1::2], out=self._magnitude,
                    casting="same_kind")
