@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from deploy import convert, equalize
-from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_PROBE_FLOOR,
-                           ParityError, check, compare)
+from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MIN_COSINE,
+                           QUANTIZED_PROBE_FLOOR, ParityError, check, compare)
 from deploy.representative import WindowSet, probe_windows, stress_windows
 from sea.bundle import (BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE,
                         ClassifierHead, TFLiteModel)
@@ -96,10 +96,12 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                   quantize: str = "none", variants: tuple[str, ...] = ("outside", "in-graph"),
                   num_calibration: int = 128, head: str | Path | None = None,
                   sources: dict | None = None, overwrite: bool = False,
-                  inputs: tuple[str | Path, ...] = ()) -> dict:
+                  inputs: tuple[str | Path, ...] = (),
+                  quantized_min_cosine: float = QUANTIZED_MIN_COSINE) -> dict:
     """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
-    manifest. Raises ParityError (after writing the report) when a target is missed. A bundle
-    already in `out` is replaced only with `overwrite`; `out` must not overlap `inputs`."""
+    manifest. Raises ParityError (after writing the report) when a target is missed (a
+    quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
+    is replaced only with `overwrite`; `out` must not overlap `inputs`."""
     if quantize not in convert.QUANTIZATIONS:
         raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
     out = Path(out)
@@ -107,7 +109,8 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
     lock = claim_output(out, BUNDLE_KIND, inputs=inputs, overwrite=overwrite, resume=False)
     try:
         clear_output(out)  # what an interrupted export moved in before its manifest
-        return _export(model, out, windows, quantize, variants, num_calibration, head, sources)
+        return _export(model, out, windows, quantize, variants, num_calibration, head, sources,
+                       quantized_min_cosine)
     except BaseException:
         if created:  # a failed export leaves nothing that looks like an output
             shutil.rmtree(out, ignore_errors=True)
@@ -118,7 +121,7 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
 
 def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str,
             variants: tuple[str, ...], num_calibration: int, head: str | Path | None,
-            sources: dict | None) -> dict:
+            sources: dict | None, quantized_min_cosine: float) -> dict:
     cfg = model.cfg
     model = model.eval()
     calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
@@ -157,7 +160,8 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
             tfl = TFLiteModel(work / name)
             parity[variant] = parity_report(model, tfl, numpy_frontend if variant == "outside"
                                             else None, real, probes, scale)
-            parity[variant]["failures"] = check(parity[variant], quantized=quantize != "none")
+            parity[variant]["failures"] = check(parity[variant], quantized=quantize != "none",
+                                                quantized_min_cosine=quantized_min_cosine)
             entries[variant] = {
                 "file": name, "input": "logmel" if variant == "outside" else "audio",
                 "input_shape": list(tfl.input_shape), "input_dtype": tfl.input["dtype"].__name__,
@@ -169,8 +173,11 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         failed.unlink(missing_ok=True)  # a report from an earlier attempt would mislead
         if failures:
             failed.write_text(json.dumps(parity, indent=2) + "\n")
+            hint = ("" if windows.source.get("kind") != "generated" else
+                    "\n  (calibrated and checked on synthetic scenes: real recordings, "
+                    "--calibration STORE|DIR, calibrate int8 far better)")
             raise ParityError("export missed its parity targets (report: " + str(failed) +
-                              "):\n  " + "\n  ".join(failures))
+                              "):\n  " + "\n  ".join(failures) + hint)
         frontend_arrays = {"params_json": np.array(json.dumps(dataclasses.asdict(cfg.frontend)))}
         if mel_basis is not None:
             frontend_arrays["mel_basis"] = mel_basis
@@ -194,6 +201,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                    **{v: e["size_bytes"] for v, e in entries.items()}},
             parity={"targets": {"float_min_cosine": FLOAT_MIN_COSINE,
                                 "quantized_mean_cosine": QUANTIZED_MEAN_COSINE,
+                                "quantized_min_cosine": quantized_min_cosine,
                                 "quantized_probe_floor": QUANTIZED_PROBE_FLOOR},
                     "parity_windows": int(len(real)), "calibration_windows": int(len(calibration)),
                     # "real" windows are recordings only when this is not "generated"

@@ -1,8 +1,10 @@
 """Parity of exported models against the torch model they came from.
 
 Targets (issue 6): float32 TFLite vs torch: cosine >= 0.9999 on every window and probe.
-Quantized (int8 / float16) vs float: mean cosine >= 0.99 over the real windows and over the
-probes (silence, noise, sine), and no single probe below 0.95 (gross breakage, such as an int8
+Quantized (int8 / float16) vs float: every real window >= 0.99 cosine (issue 15: a mean hid
+single windows at 0.94; `sea export --quantized-min-cosine` lowers the bound, the figure is
+reported either way), mean cosine >= 0.99 over the real windows and over the probes
+(silence, noise, sine), and no single probe below 0.95 (gross breakage, such as an int8
 frontend on quiet audio, lands near 0.93).
 """
 
@@ -14,6 +16,7 @@ from sea.errors import SeaError
 
 FLOAT_MIN_COSINE = 0.9999
 QUANTIZED_MEAN_COSINE = 0.99
+QUANTIZED_MIN_COSINE = 0.99
 QUANTIZED_PROBE_FLOOR = 0.95
 
 
@@ -43,10 +46,14 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict:
     }
 
 
-def check(report: dict, quantized: bool) -> list[str]:
+def check(report: dict, quantized: bool,
+          quantized_min_cosine: float = QUANTIZED_MIN_COSINE) -> list[str]:
     """Failed targets of one variant's report {'real': compare(...), 'probes': {name: ...}}."""
     failures = []
     if quantized:
+        if report["real"]["min_cosine"] < quantized_min_cosine:
+            failures.append(f"real windows min cosine {report['real']['min_cosine']:.5f} "
+                            f"< {quantized_min_cosine} (--quantized-min-cosine overrides)")
         if report["real"]["mean_cosine"] < QUANTIZED_MEAN_COSINE:
             failures.append(f"real windows mean cosine {report['real']['mean_cosine']:.5f} "
                             f"< {QUANTIZED_MEAN_COSINE}")

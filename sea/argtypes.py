@@ -106,3 +106,11 @@ def sample_rate(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"{value} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
     return value
+
+
+def cosine_bound(text: str) -> float:
+    """A cosine similarity bound: a number in [-1, 1]."""
+    value = _number(text, float)
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a cosine in [-1, 1], got {text}")
+    return value

@@ -29,19 +29,23 @@ class OverlapFrontend:
         later_inside[later < cfg.n_frames] = inside[later[later < cfg.n_frames]]
         self.reuse = np.flatnonzero(inside & later_inside) if self.shift else np.zeros(0, int)
         self.fresh = np.setdiff1d(np.arange(cfg.n_frames), self.reuse)
-        self._last: tuple[int, np.ndarray] | None = None  # (index, frame_db rows)
+        self._all = frontend.kernel()
+        self._fresh = frontend.kernel(self.fresh)
+        # frame dB rows of the last window and of the one being built (swapped each call)
+        self._rows = np.empty((cfg.n_frames, cfg.n_bins), frontend.dtype)
+        self._next = np.empty_like(self._rows)
+        self._last_index: int | None = None
 
     def reset(self) -> None:
-        self._last = None
+        self._last_index = None
 
     def __call__(self, window: np.ndarray, index: int) -> np.ndarray:
         """(1, n_bins, n_frames) dB image of `window`, the stream's window number `index`."""
-        window = np.asarray(window, dtype=self.frontend.dtype)[None]
-        if self._last is not None and self._last[0] == index - 1 and len(self.reuse):
-            values = np.empty_like(self._last[1])
-            values[:, self.reuse] = self._last[1][:, self.reuse + self.shift]
-            values[:, self.fresh] = self.frontend.frame_db(window, self.fresh)
+        rows = self._next
+        if self._last_index == index - 1 and len(self.reuse):
+            rows[self.reuse] = self._rows[self.reuse + self.shift]
+            rows[self.fresh] = self._fresh(window)
         else:
-            values = self.frontend.frame_db(window)
-        self._last = (index, values)
-        return self.frontend.image(values).astype(np.float32, copy=False)
+            rows[...] = self._all(window)
+        self._rows, self._next, self._last_index = rows, self._rows, index
+        return self.frontend.image(rows[None]).astype(np.float32, copy=False)

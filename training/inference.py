@@ -59,9 +59,9 @@ def check_precision(precision: str, device: torch.device,
     flags = cpu_flags() if flags is None else flags
     if not flags & set(BF16_FLAGS) and not {"bf16", "sve"} <= flags:  # aarch64: BF16 + SVE
         raise PrecisionUnavailable(
-            "--precision bf16 needs a CPU with bfloat16 units (x86 flags avx512_bf16 or "
-            "amx_bf16, or aarch64 bf16); this CPU has none, so bf16 would be emulated and slower "
-            "than float32. Use the default --precision float32.")
+            "--precision bf16 needs a CPU with bfloat16 units (x86 flag avx512_bf16 or "
+            "amx_bf16, aarch64 flags bf16 and sve) or a CUDA device; this CPU has none, so bf16 "
+            "would be emulated and slower than float32. Use the default --precision float32.")
 
 
 def prefers_channels_last(device: torch.device) -> bool:

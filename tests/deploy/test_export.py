@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -82,6 +83,24 @@ def test_missed_parity_fails_loudly(tmp_path, float_bundle, other_checkpoint, mo
     assert report["outside"]["failures"]
 
 
+def test_int8_export_refuses_a_window_below_the_min_cosine(tmp_path, tiny_checkpoint,
+                                                          calibration_store, caplog):
+    """`sea export` gates int8 on its worst real window: exit 2 with the figure and the
+    override named, no bundle; the bound and the figure are in the report it keeps."""
+    from sea.cli import main
+
+    out = tmp_path / "strict"
+    args = ["export", str(tiny_checkpoint), "--out", str(out), "--quantize", "int8",
+            "--frontend", "outside", "--calibration", str(calibration_store),
+            "--calibration-windows", "6", "--parity-windows", "4"]
+    with caplog.at_level(logging.ERROR):
+        assert main([*args, "--quantized-min-cosine", "1"]) == 2  # int8 is never exact
+    assert "real windows min cosine" in caplog.text and "--quantized-min-cosine" in caplog.text
+    assert not out.exists()
+    report = json.loads((tmp_path / "strict.failed-parity.json").read_text())
+    assert report["outside"]["real"]["min_cosine"] < 1
+
+
 def test_refuses_non_empty_out(tmp_path, float_bundle):
     from deploy.exporter import export_bundle
     from sea.output import OutputError
@@ -101,12 +120,18 @@ def test_parity_check_rules():
     off[0] = [1, -1, 0]
     bad = {"real": compare(ref, off), "probes": {"sine": compare(ref[:1], off[:1])}}
     assert len(check(bad, quantized=False)) == 2
-    assert len(check(bad, quantized=True)) == 3  # real mean, probe floor, probe mean
+    assert len(check(bad, quantized=True)) == 4  # real min and mean, probe floor, probe mean
     near = ref.copy()
     near[0] = [1, 1, 0.8]  # cosine 0.994: fine for a quantized model, not for float
     close = {"real": compare(ref, near), "probes": {"sine": compare(ref[:1], near[:1])}}
     assert check(close, quantized=True) == []
     assert len(check(close, quantized=False)) == 2
+    one_low = np.ones((100, 3))
+    one_low[0] = [1, 1, 0.55]  # cosine 0.970 in one window of 100: the mean (0.9997) hides it
+    low = {"real": compare(ref[:1].repeat(100, 0), one_low), "probes": {}}
+    assert [f.split(" <")[0] for f in check(low, quantized=True)] == [
+        "real windows min cosine 0.97024"]
+    assert check(low, quantized=True, quantized_min_cosine=0.95) == []
     zeros = np.zeros((1, 3))
     assert compare(zeros, zeros)["min_cosine"] == 1.0  # silent embeddings agree
 

@@ -130,7 +130,7 @@ def test_bf16_within_target_of_float32():
 
 def test_bf16_refused_without_bf16_units():
     cpu = torch.device("cpu")
-    with pytest.raises(PrecisionUnavailable, match="avx512_bf16 or amx_bf16"):
+    with pytest.raises(PrecisionUnavailable, match="avx512_bf16 or amx_bf16, aarch64 flags bf16 and sve"):
         check_precision("bf16", cpu, flags={"avx2", "fma"})
     check_precision("bf16", cpu, flags={"avx512f", "avx512_bf16"})
     check_precision("bf16", cpu, flags={"amx_bf16"})
