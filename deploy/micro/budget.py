@@ -20,13 +20,14 @@ class Board:
     description: str
     flash_bytes: int
     ram_bytes: int
+    double_fpu: bool  # float64 in hardware: the C frontend defaults to its float64 build
 
 
 BOARDS = {
     "stm32h7": Board("stm32h7", "STM32H7 (Cortex-M7, the SEA paper's target)", 2048 * KIB,
-                     1024 * KIB),
+                     1024 * KIB, double_fpu=True),
     "cortex-m4": Board("cortex-m4", "Cortex-M4 class, 1 MB flash / 256 KB RAM (e.g. nRF52840)",
-                       1024 * KIB, 256 * KIB),
+                       1024 * KIB, 256 * KIB, double_fpu=False),
 }
 RESERVE_FLASH_BYTES = 160 * KIB  # TFLM + kernels + CMSIS-DSP tables + application (assumed)
 RESERVE_RAM_BYTES = 32 * KIB  # stack, heap, audio ring buffer (assumed)
