@@ -156,6 +156,7 @@ def main() -> int:
                   "export_parity": micro_manifest["parity"]},
         "eval_parity": eval_parity(out, args.parity_windows, seed=1),
     }
+    (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")  # before the long part
     if not args.skip_evaluate:
         report = out / "report"
         if sea(["evaluate", "--model", str(out / "student"), "--model", str(out / "bundle"),
