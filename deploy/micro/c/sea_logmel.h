@@ -13,7 +13,7 @@
  * noise and scenes, but float32 FFT round-off (about eps x the window's peak in every bin) costs
  * a pure tone in silence up to ~0.2 dB in its quietest bins above -60 dB. 1 runs them in float64
  * (arm_rfft_fast_f64): within 0.01 dB everywhere above -60 dB; meant for a Cortex-M7 with the
- * double-precision FPU (STM32H7), where it costs about twice the float32 FFT.
+ * double-precision FPU (STM32H7); elsewhere double is software floating point (not timed).
  */
 #ifndef SEA_LOGMEL_H
 #define SEA_LOGMEL_H
