@@ -34,15 +34,16 @@ def r2(predicted: np.ndarray, expected: np.ndarray) -> float:
                  / ((expected - expected.mean(axis=0)) ** 2).sum())
 
 
-def held_out_r2(out: Path, folds: list[str]) -> dict[str, float]:
-    """R^2 of the saved student against the targets, per held-out fold and pooled."""
+def held_out_r2(out: Path, folds: list[str], store_dir: Path | None = None) -> dict[str, float]:
+    """R^2 of the saved student against the targets, per held-out fold and pooled
+    (`store_dir`: the distillation's clip store, default OUT/store)."""
     from sea.embedding_store import EmbeddingStore
     from sea.reducer import TARGETS_FILE
     from sea.store import ClipStore
     from training.checkpoint import build_model
     from training.embedder import Embedder
 
-    store = ClipStore(out / "store")
+    store = ClipStore(store_dir or out / "store")
     rules = EmbeddingStore(out / "emb").window_rules
     index = store.window_index(**rules)
     targets = np.load(out / "red" / TARGETS_FILE, allow_pickle=False)
@@ -59,6 +60,26 @@ def held_out_r2(out: Path, folds: list[str]) -> dict[str, float]:
         pooled_true.append(expected)
     results["pooled"] = r2(np.concatenate(pooled_pred), np.concatenate(pooled_true))
     return results
+
+
+def teacher_target_steps(store: Path, out: Path, weights: Path, hop: str,
+                         threads: list[str]) -> list[tuple[Path, list[str]]]:
+    """`sea` steps: EdgeL3 SEA-64 embeddings of `store` (OUT/emb), identity-reduced (OUT/red)."""
+    return [(out / "emb", ["teacher-embed", str(store), "--teacher", "edgel3-sea-64",
+                           "--weights", str(weights), "--out", str(out / "emb"), "--hop", hop,
+                           *threads]),
+            (out / "red", ["reduce", str(out / "emb"), "--reducer", "identity", "--out",
+                           str(out / "red")])]
+
+
+def run_steps(steps: list[tuple[Path, list[str]]]) -> bool:
+    """Run each (output dir, `sea` argv) step not finished yet; False when one fails."""
+    for done_marker, argv in steps:
+        if (done_marker / "manifest.json").is_file() and argv[0] != "teacher-embed":
+            continue  # teacher-embed resumes itself; the others are quick to trust
+        if sea(argv) != 0:
+            return False
+    return True
 
 
 def main() -> int:
@@ -80,20 +101,11 @@ def main() -> int:
             return 2
     out = args.out
     threads = ["--threads", args.threads] if args.threads else []
-    steps = [
-        (out / "store", ["prepare", f"urban-eval:{data}", "--out", str(out / "store"),
-                         "--sample-rate", "22050", "--no-progress"]),
-        (out / "emb", ["teacher-embed", str(out / "store"), "--teacher", "edgel3-sea-64",
-                       "--weights", str(weights), "--out", str(out / "emb"), "--hop", args.hop,
-                       *threads]),
-        (out / "red", ["reduce", str(out / "emb"), "--reducer", "identity", "--out",
-                       str(out / "red")]),
-    ]
-    for done_marker, argv in steps:
-        if (done_marker / "manifest.json").is_file() and argv[0] != "teacher-embed":
-            continue  # teacher-embed resumes itself; the others are quick to trust
-        if sea(argv) != 0:
-            return 1
+    steps = [(out / "store", ["prepare", f"urban-eval:{data}", "--out", str(out / "store"),
+                              "--sample-rate", "22050", "--no-progress"]),
+             *teacher_target_steps(out / "store", out, weights, args.hop, threads)]
+    if not run_steps(steps):
+        return 1
     resume = ["--resume"] if (out / "student" / "history.csv").is_file() else []
     if sea(["distill", "--store", str(out / "store"), "--targets", str(out / "red"),
             "--student", "custom", "--filters", args.filters, "--val-folds", args.val_folds,

@@ -25,7 +25,7 @@ import numpy as np
 
 from deploy.arena import tflm_arena_bytes
 from deploy.micro import budget, csource
-from deploy.micro.frontend_header import C_SOURCES, frontend_header, table_bytes
+from deploy.micro.frontend_header import C_SOURCES, frontend_header, real_bytes, table_bytes
 from deploy.micro.integer_model import InputRule, fully_integer, op_names
 from deploy.parity import QUANTIZED_MEAN_COSINE, cosine
 from sea.bundle import BundleEmbedder
@@ -52,11 +52,11 @@ class TFLMModel:
         from tflite_micro import runtime
 
         self.interpreter = runtime.Interpreter.from_file(str(path), arena_size=arena_bytes)
-        self.shape = tuple(self.interpreter.get_input_details(0)["shape"])
+        self.input_shape = tuple(int(s) for s in self.interpreter.get_input_details(0)["shape"])
         self.rule, self.output_q = rule, output_q
 
     def __call__(self, logmel: np.ndarray) -> np.ndarray:
-        self.interpreter.set_input(self.rule.apply(logmel).reshape(self.shape), 0)
+        self.interpreter.set_input(self.rule.apply(logmel).reshape(self.input_shape), 0)
         self.interpreter.invoke()
         q = self.interpreter.get_output(0).astype(np.float32).reshape(-1)
         return (q - self.output_q[1]) * np.float32(self.output_q[0])
@@ -87,9 +87,9 @@ def micro_parity(tflm: TFLMModel, embedder: BundleEmbedder, reference: np.ndarra
     return report
 
 
-def frontend_ram_bytes(n_fft: int, n_mels: int, n_frames: int) -> int:
-    """sea_logmel's float buffers: SEA_WORK_FLOATS and the float image (sea_logmel.h)."""
-    return 4 * (2 * n_fft + n_fft // 2 + 1 + n_mels * n_frames)
+def frontend_ram_bytes(n_fft: int, n_mels: int, n_frames: int, f64: bool = False) -> int:
+    """sea_logmel's buffers: SEA_WORK_LEN sea_reals and the float image (sea_logmel.h)."""
+    return real_bytes(f64) * (2 * n_fft + n_fft // 2 + 1) + 4 * n_mels * n_frames
 
 
 def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarray,
@@ -116,13 +116,16 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
                                   "tflite-micro is not installed: pip install tflite-micro)")
         tflm = TFLMModel(work / MICRO_MODEL, rule, output_q, arena)
         parity = micro_parity(tflm, embedder, reference, windows)
-        header = frontend_header(fe, embedder.frontend.mel_basis)
+        f64 = budget.BOARDS[board].double_fpu  # the frontend precision the header selects
+        header = frontend_header(fe, embedder.frontend.mel_basis, f64=f64)
         ops = op_names(model)
         report = budget.budget_report(
-            flash={"model": len(model), "frontend_tables": table_bytes(fe, embedder.frontend.mel_basis)},
+            flash={"model": len(model),
+                   "frontend_tables": table_bytes(fe, embedder.frontend.mel_basis, f64)},
             ram={"arena": arena, "frontend_buffers": frontend_ram_bytes(
-                fe.n_fft, fe.n_mels, fe.n_frames)})
+                fe.n_fft, fe.n_mels, fe.n_frames, f64)})
         report["chosen_board"] = board
+        report["frontend_precision"] = "float64" if f64 else "float32"
         problems = list(parity["failures"])
         if not report["boards"][board]["fits"]:
             problems.append(f"does not fit {board}: " + budget.describe(report)[
@@ -135,7 +138,7 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
                                   + "\n  ".join(problems))
         atomic_write_bytes(work / "model_data.cc", csource.model_source(model).encode())
         atomic_write_bytes(work / "model_data.h", csource.model_header(
-            rule, output_q, tflm.shape, embedder.bundle.output_scale, arena).encode())
+            rule, output_q, tflm.input_shape, embedder.bundle.output_scale, arena).encode())
         atomic_write_bytes(work / "sea_op_resolver.h", csource.op_resolver(ops).encode())
         atomic_write_bytes(work / "sea_frontend_params.h", header.encode())
         for name in C_SOURCES:

@@ -2,7 +2,9 @@
 
 The mel matrix is stored sparse (per band: first non-zero FFT bin, count, weights), since a
 band of the SEA frontend covers a few dozen of the 513 bins: 8 KB of flash instead of 131 KB.
-Floats are written with 9 significant digits, which round-trip float32 exactly.
+Floats are written with 9 significant digits, which round-trip float32 exactly; the window,
+whose type follows SEA_FRONTEND_F64 (float32 or float64 arithmetic, see c/sea_logmel.h), with
+17, which round-trip float64 (and round to the same float32 as numpy's cast).
 """
 
 from __future__ import annotations
@@ -35,22 +37,34 @@ def c_float(value: float) -> str:
     return (text if any(c in text for c in ".en") else text + ".0") + "f"
 
 
-def table_bytes(cfg: FrontendConfig, mel_basis: np.ndarray) -> int:
-    """Flash taken by the header's arrays: float window and weights, uint16 band tables."""
+def c_double(value: float) -> str:
+    """A float64 C literal that round-trips (17 significant digits; always has a point)."""
+    text = f"{float(value):.17g}"
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
+def real_bytes(f64: bool) -> int:
+    """sizeof(sea_real): the frontend's arithmetic type."""
+    return 8 if f64 else 4
+
+
+def table_bytes(cfg: FrontendConfig, mel_basis: np.ndarray, f64: bool = False) -> int:
+    """Flash taken by the header's arrays: sea_real window, float weights, uint16 band tables."""
     weights = sparse_mel(np.asarray(mel_basis))[3]
-    return 4 * (cfg.n_fft + len(weights)) + 3 * 2 * cfg.n_mels
+    return real_bytes(f64) * cfg.n_fft + 4 * len(weights) + 3 * 2 * cfg.n_mels
 
 
 def _array(ctype: str, name: str, values: np.ndarray, per_line: int = 8) -> str:
-    fmt = c_float if ctype == "float" else (lambda v: str(int(v)))
+    fmt = {"float": c_float, "sea_real": c_double}.get(ctype, lambda v: str(int(v)))
     items = [fmt(v) for v in values]
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
     body = ",\n    ".join(lines)
     return f"static const {ctype} {name}[{len(values)}] = {{\n    {body}\n}};\n"
 
 
-def frontend_header(cfg: FrontendConfig, mel_basis: np.ndarray) -> str:
-    """The header text for a mel frontend (a linear-frequency frontend is not supported)."""
+def frontend_header(cfg: FrontendConfig, mel_basis: np.ndarray, f64: bool = False) -> str:
+    """The header text for a mel frontend (a linear-frequency frontend is not supported);
+    `f64`: the default of SEA_FRONTEND_F64 (float64 arithmetic, for a double-precision FPU)."""
     if not cfg.n_mels:
         raise ValueError("the C frontend supports mel frontends only")
     if cfg.n_fft & (cfg.n_fft - 1) or not 32 <= cfg.n_fft <= 4096:
@@ -71,7 +85,11 @@ def frontend_header(cfg: FrontendConfig, mel_basis: np.ndarray) -> str:
         "#ifndef SEA_FRONTEND_PARAMS_H", "#define SEA_FRONTEND_PARAMS_H", "",
         "#include <stdint.h>", "",
         *(f"#define {k} {v}" for k, v in defines.items()), "",
-        _array("float", "sea_window", periodic_hann(cfg.n_fft).astype(np.float32)),
+        "/* 1: window, FFT and dB in float64 (arm_rfft_fast_f64); 0: float32. See sea_logmel.h. */",
+        "#ifndef SEA_FRONTEND_F64", f"#define SEA_FRONTEND_F64 {int(f64)}", "#endif",
+        "#if SEA_FRONTEND_F64", "typedef double sea_real;", "#else", "typedef float sea_real;",
+        "#endif", "",
+        _array("sea_real", "sea_window", periodic_hann(cfg.n_fft)),
         _array("uint16_t", "sea_mel_first_bin", first),
         _array("uint16_t", "sea_mel_count", count),
         _array("uint16_t", "sea_mel_offset", offset),

@@ -22,7 +22,7 @@ from deploy.micro.frontend_header import C_SOURCES, frontend_header
 from sea.configs import FrontendConfig
 
 C_DIR = Path(__file__).with_name("c")
-# The CMSIS-DSP files arm_rfft_fast_f32 and arm_cmplx_mag_squared_f32 need.
+# The CMSIS-DSP files arm_rfft_fast_f32/_f64 and arm_cmplx_mag_squared_f32/_f64 need.
 CMSIS_SOURCES = (
     "Source/TransformFunctions/arm_rfft_fast_f32.c",
     "Source/TransformFunctions/arm_rfft_fast_init_f32.c",
@@ -33,6 +33,11 @@ CMSIS_SOURCES = (
     "Source/CommonTables/arm_common_tables.c",
     "Source/CommonTables/arm_const_structs.c",
     "Source/ComplexMathFunctions/arm_cmplx_mag_squared_f32.c",
+    "Source/TransformFunctions/arm_rfft_fast_f64.c",
+    "Source/TransformFunctions/arm_rfft_fast_init_f64.c",
+    "Source/TransformFunctions/arm_cfft_f64.c",
+    "Source/TransformFunctions/arm_cfft_init_f64.c",
+    "Source/ComplexMathFunctions/arm_cmplx_mag_squared_f64.c",
 )
 
 
@@ -43,13 +48,14 @@ def cmsis_dsp_root() -> Path | None:
 
 
 def build_library(cfg: FrontendConfig, mel_basis: np.ndarray, out_dir: Path,
-                  cmsis: Path) -> Path:
-    """Compile sea_logmel.c + CMSIS-DSP for this frontend into `out_dir/libsea_logmel.so`."""
+                  cmsis: Path, f64: bool = False) -> Path:
+    """Compile sea_logmel.c + CMSIS-DSP for this frontend into `out_dir/libsea_logmel.so`
+    (`f64`: the SEA_FRONTEND_F64 build)."""
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
         raise RuntimeError("no C compiler (gcc) on PATH")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "sea_frontend_params.h").write_text(frontend_header(cfg, mel_basis))
+    (out_dir / "sea_frontend_params.h").write_text(frontend_header(cfg, mel_basis, f64=f64))
     library = out_dir / "libsea_logmel.so"
     command = [compiler, "-O2", "-std=c99", "-shared", "-fPIC", "-Wall", "-Werror",
                "-Wno-unused-function", "-D__GNUC_PYTHON__", "-Wl,--no-undefined",
@@ -68,11 +74,11 @@ class HostLogMel:
     def __init__(self, library: Path, cfg: FrontendConfig):
         self.cfg = cfg
         self.lib = ctypes.CDLL(str(library))
-        self.fft = ctypes.create_string_buffer(256)  # > sizeof(arm_rfft_fast_instance_f32)
+        self.fft = ctypes.create_string_buffer(256)  # > sizeof(sea_rfft_instance)
         if self.lib.sea_logmel_init(self.fft) != 0:
             raise RuntimeError("arm_rfft_fast_init_f32 refused the FFT size")
-        work = 2 * cfg.n_fft + cfg.n_fft // 2 + 1
-        self.work = np.zeros(work, np.float32)
+        work = 2 * cfg.n_fft + cfg.n_fft // 2 + 1  # SEA_WORK_LEN sea_reals, either precision
+        self.work = np.zeros(work, np.float64)
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         windows = np.ascontiguousarray(np.atleast_2d(windows), dtype=np.float32)

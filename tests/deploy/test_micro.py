@@ -60,12 +60,16 @@ def test_micro_files_ops_and_budget(micro_bundle):
         assert board["fits"] == (board["ram_used_bytes"] <= board["ram_bytes"]
                                  and board["flash_used_bytes"] <= board["flash_bytes"])
     assert budget["boards"]["stm32h7"]["fits"]
+    # stm32h7 (the default board) has a double-precision FPU: the frontend defaults to float64
+    assert budget["frontend_precision"] == "float64"
+    assert "#define SEA_FRONTEND_F64 1" in (micro / "sea_frontend_params.h").read_text()
 
 
 def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle, tiny_checkpoint):
     """TFLM on fresh windows vs the TFLite int8 bundle and the float torch model."""
     from deploy.exporter import torch_embed
     from deploy.micro.build import TFLMModel
+    from deploy.micro.embedder import MicroEmbedder
     from deploy.micro.integer_model import InputRule
     from deploy.parity import cosine
     from deploy.representative import generated_windows
@@ -86,9 +90,31 @@ def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle, tiny_chec
     windows = generated_windows(8000, 6, seed=5).windows
     micro_out = np.stack([tflm(x) for x in embedder.frontend(windows)])
     micro_out *= embedder.bundle.output_scale
+    # the featurizer `sea evaluate --model BUNDLE/micro` uses is this same path
+    assert np.array_equal(MicroEmbedder(micro).embed_windows(windows), micro_out)
     float_model = build_model(str(tiny_checkpoint), dft_mode="matmul")
     assert cosine(embedder.embed_windows(windows), micro_out).min() >= 0.999
     assert cosine(torch_embed(float_model.eval(), windows), micro_out).mean() >= 0.99
+
+
+def test_evaluate_names_a_micro_build_and_refuses_a_changed_one(micro_bundle, tmp_path):
+    from deploy.micro.embedder import MicroEmbedder
+    from sea.errors import SeaError
+    from training.evaluate.model_specs import load_embedder, model_id, parse_model
+
+    spec = parse_model(str(micro_bundle / "micro"))
+    assert spec.kind == "micro" and model_id(spec) == model_id(spec)
+    embedder = load_embedder(spec)
+    assert isinstance(embedder, MicroEmbedder) and embedder.name.endswith("-tflm-int8")
+    changed = tmp_path / "bundle"
+    shutil.copytree(micro_bundle, changed)
+    model = changed / "micro" / "model_int8.tflite"
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 1
+    model.write_bytes(bytes(data))
+    assert model_id(parse_model(str(changed / "micro"))) != model_id(spec)
+    with pytest.raises(SeaError, match="does not match the sha256"):
+        MicroEmbedder(changed / "micro")
 
 
 def test_micro_refuses_a_board_it_does_not_fit(tmp_path, tiny_checkpoint, calibration_store,
@@ -97,7 +123,7 @@ def test_micro_refuses_a_board_it_does_not_fit(tmp_path, tiny_checkpoint, calibr
     from sea.cli import main
 
     monkeypatch.setitem(budget.BOARDS, "cortex-m4", budget.Board(
-        "cortex-m4", "shrunk for the test", 1024 * budget.KIB, 40 * budget.KIB))
+        "cortex-m4", "shrunk for the test", 1024 * budget.KIB, 40 * budget.KIB, False))
     store = calibration_store
     out = tmp_path / "bundle"
     code = main(["export", str(tiny_checkpoint), "--out", str(out), "--target", "micro",

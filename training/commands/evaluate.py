@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--model", action="append", required=True, metavar="M",
                         help="repeatable: a model config name (see `sea models`), "
-                        "CONFIG=PATH.h5 (Keras weights), a student checkpoint dir or a bundle dir")
+                        "CONFIG=PATH.h5 (Keras weights), a student checkpoint dir, a bundle dir "
+                        "or BUNDLE/micro (the --target micro build in tflite-micro)")
     parser.add_argument("--weights", help="weights .h5 for a single config-name --model")
     parser.add_argument("--data", required=True, type=Path, help="clip store (sea prepare)")
     parser.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),

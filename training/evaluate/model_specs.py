@@ -12,6 +12,7 @@ from sea.configs import get_config
 from sea.manifest import read_manifest
 
 CHECKPOINT_KIND = "student-checkpoint"  # training.checkpoint.CHECKPOINT_KIND (no torch import)
+MICRO_KIND = "sea-micro"  # deploy.micro.build.MICRO_KIND (no tflite-micro import)
 RANDOM_INIT_SEED = 0  # models without published weights are evaluated as a seeded random init
 
 
@@ -28,9 +29,9 @@ class EmbedderLike(Protocol):
 @dataclass(frozen=True)
 class ModelSpec:
     text: str  # the --model argument as given
-    kind: str  # "config" | "keras" | "checkpoint" | "bundle"
+    kind: str  # "config" | "keras" | "checkpoint" | "bundle" | "micro"
     name: str  # display name (config name or directory name)
-    path: Path | None = None  # weights file, checkpoint dir or bundle dir
+    path: Path | None = None  # weights file, checkpoint dir, bundle dir or BUNDLE/micro
     weights: Path | None = None  # --weights for a config name
 
 
@@ -62,7 +63,10 @@ def parse_model(text: str, weights: str | None = None) -> ModelSpec:
             return ModelSpec(text, "checkpoint", path.resolve().name, path)
         if kind == BUNDLE_KIND:
             return ModelSpec(text, "bundle", path.resolve().name, path)
-        raise ValueError(f"{path} holds a {kind!r} artifact, not a student checkpoint or bundle")
+        if kind == MICRO_KIND:
+            return ModelSpec(text, "micro", f"{path.resolve().parent.name}-micro", path)
+        raise ValueError(f"{path} holds a {kind!r} artifact, not a student checkpoint, bundle "
+                         "or micro build")
     if path.suffix == ".h5":
         raise ValueError(f"{text}: name the architecture of a Keras file as CONFIG={text}")
     get_config(text)
@@ -79,6 +83,9 @@ def model_id(spec: ModelSpec) -> str:
     if spec.kind == "bundle":
         files = [p for p in spec.path.rglob("*") if p.is_file()]
         return f"{spec.name}-{_digest(files)}"
+    if spec.kind == "micro":  # its model and the bundle that holds its frontend
+        files = [p for p in spec.path.iterdir() if p.is_file()]
+        return f"{spec.name}-{_digest([*files, spec.path.parent / 'manifest.json'])}"
     from sea.weights import has_pretrained, resolve_weights
 
     if spec.weights is not None or has_pretrained(spec.name):
@@ -95,6 +102,10 @@ def load_embedder(spec: ModelSpec, batch_size: int = 64, device: str | None = No
         from sea.bundle import BundleEmbedder  # deploy's numpy + TFLite runtime, loaded on demand
 
         return BundleEmbedder(spec.path, num_threads=threads or 1)
+    if spec.kind == "micro":
+        from deploy.micro.embedder import MicroEmbedder  # the tflite-micro interpreter
+
+        return MicroEmbedder(spec.path)
     import torch
 
     from training.checkpoint import build_model

@@ -1,48 +1,69 @@
 /* See sea_logmel.h. Steps per frame (as sea/frontend.py): slice with the bundle's zero padding,
- * periodic Hann window, arm_rfft_fast_f32, power spectrum, sparse mel matrix (kapre014: mel of
- * the power, then sqrt; kapre03: mel of the magnitude), 10 log10(max(x, amin)); then the whole
- * image is shifted so its maximum is 0 dB and floored at -dynamic range. */
+ * periodic Hann window, CMSIS-DSP's real FFT, power spectrum, sparse mel matrix (kapre014: mel
+ * of the power, then sqrt; kapre03: mel of the magnitude), 10 log10(max(x, amin)); then the
+ * whole image is shifted so its maximum is 0 dB and floored at -dynamic range. Every step runs
+ * in sea_real (float, or double with SEA_FRONTEND_F64); the mel weights stay float32 (their
+ * rounding moves a band by under 1e-6 dB). */
 #include "sea_logmel.h"
 
 #include <math.h>
 
-int sea_logmel_init(arm_rfft_fast_instance_f32 *fft) {
-    return (int)arm_rfft_fast_init_f32(fft, SEA_N_FFT);
+#if SEA_FRONTEND_F64
+#define SEA_PRECISION _f64
+#define SEA_RFFT arm_rfft_fast_f64
+#define SEA_MAG_SQUARED arm_cmplx_mag_squared_f64
+#define SEA_SQRT sqrt
+#define SEA_LOG10 log10
+#else
+#define SEA_PRECISION _f32
+#define SEA_RFFT arm_rfft_fast_f32
+#define SEA_MAG_SQUARED arm_cmplx_mag_squared_f32
+#define SEA_SQRT sqrtf
+#define SEA_LOG10 log10f
+#endif
+
+/* The size-specific init (arm_rfft_fast_init_1024_f32 for n_fft 1024): the generic one
+ * links the twiddle tables of every FFT size: 69 KiB more flash on a Cortex-M4
+ * (benchmarks/micro_frontend_size.py). */
+#define SEA_CAT(a, b, c) a##b##c
+#define SEA_INIT_NAME(n, precision) SEA_CAT(arm_rfft_fast_init_, n, precision)
+
+int sea_logmel_init(sea_rfft_instance *fft) {
+    return (int)SEA_INIT_NAME(SEA_N_FFT, SEA_PRECISION)(fft);
 }
 
-static void frame_power(arm_rfft_fast_instance_f32 *fft, const float *audio, int frame,
-                        float *work) {
-    float *buffer = work, *spectrum = work + SEA_N_FFT, *power = work + 2 * SEA_N_FFT;
+static void frame_power(sea_rfft_instance *fft, const float *audio, int frame, sea_real *work) {
+    sea_real *buffer = work, *spectrum = work + SEA_N_FFT, *power = work + 2 * SEA_N_FFT;
     int start = frame * SEA_HOP_LENGTH - SEA_PAD_LEFT;
     for (int i = 0; i < SEA_N_FFT; i++) {
         int t = start + i;
-        float x = (t >= 0 && t < SEA_WINDOW_SAMPLES) ? audio[t] : 0.0f;
+        sea_real x = (t >= 0 && t < SEA_WINDOW_SAMPLES) ? (sea_real)audio[t] : 0;
         buffer[i] = x * sea_window[i];
     }
-    arm_rfft_fast_f32(fft, buffer, spectrum, 0);  /* the buffer is overwritten */
+    SEA_RFFT(fft, buffer, spectrum, 0);  /* the buffer is overwritten */
     /* CMSIS packs the real DC and Nyquist terms into spectrum[0] and spectrum[1]. */
     power[0] = spectrum[0] * spectrum[0];
     power[SEA_N_FFT / 2] = spectrum[1] * spectrum[1];
-    arm_cmplx_mag_squared_f32(spectrum + 2, power + 1, SEA_N_FFT / 2 - 1);
+    SEA_MAG_SQUARED(spectrum + 2, power + 1, SEA_N_FFT / 2 - 1);
 #if !SEA_SQRT_AFTER_MEL
-    for (int k = 0; k <= SEA_N_FFT / 2; k++) power[k] = sqrtf(power[k]);  /* magnitude */
+    for (int k = 0; k <= SEA_N_FFT / 2; k++) power[k] = SEA_SQRT(power[k]);  /* magnitude */
 #endif
 }
 
-void sea_logmel(arm_rfft_fast_instance_f32 *fft, const float *audio, float *work, float *logmel) {
-    const float *power = work + 2 * SEA_N_FFT;
+void sea_logmel(sea_rfft_instance *fft, const float *audio, sea_real *work, float *logmel) {
+    const sea_real *power = work + 2 * SEA_N_FFT;
     float peak = -INFINITY;
     for (int frame = 0; frame < SEA_N_FRAMES; frame++) {
         frame_power(fft, audio, frame, work);
         for (int band = 0; band < SEA_N_MELS; band++) {
             const float *weights = sea_mel_weights + sea_mel_offset[band];
-            float sum = 0.0f;
+            sea_real sum = 0;
             for (int k = 0; k < sea_mel_count[band]; k++)
                 sum += power[sea_mel_first_bin[band] + k] * weights[k];
 #if SEA_SQRT_AFTER_MEL
-            sum = sqrtf(sum);
+            sum = SEA_SQRT(sum);
 #endif
-            float db = 10.0f * log10f(sum > SEA_AMIN ? sum : SEA_AMIN);
+            float db = (float)(10 * SEA_LOG10(sum > SEA_AMIN ? sum : SEA_AMIN));
             logmel[band * SEA_N_FRAMES + frame] = db;
             if (db > peak) peak = db;
         }
