@@ -72,14 +72,12 @@ def eval_parity(out: Path, windows: int, seed: int) -> dict:
     from deploy.micro.build import micro_parity
     from deploy.micro.embedder import MicroEmbedder
     from deploy.representative import store_windows
-    from sea.bundle import BundleEmbedder
     from training.checkpoint import build_model
 
     micro = MicroEmbedder(out / "bundle" / "micro")
-    tflite = BundleEmbedder(out / "bundle", variant="outside")  # the int8 TFLite bundle
     real = store_windows(out / "eval-store", micro.sample_rate, windows, seed=seed).windows
     model = build_model(str(out / "student")).eval()
-    return micro_parity(micro.model, tflite, torch_embed(model, real), real)
+    return micro_parity(micro.model, out / "bundle", torch_embed(model, real), real)
 
 
 def accuracy_table(report: Path) -> dict[str, dict[str, dict[str, float]]]:

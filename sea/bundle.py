@@ -66,18 +66,33 @@ def load_interpreter() -> type:
         "`node-legacy`; needs numpy<2), or TensorFlow. Tried: " + "; ".join(reasons))
 
 
+def reference_resolver(interpreter_class: type):
+    """The op resolver of TFLite's builtin kernels without the default (XNNPACK) delegate:
+    the integer kernels tflite-micro also implements, with the same requantization rounding."""
+    import importlib
+
+    module = importlib.import_module(interpreter_class.__module__)
+    resolver = getattr(module, "OpResolverType", None)
+    if resolver is None:
+        raise BundleError(f"{interpreter_class.__module__} cannot select TFLite's builtin "
+                          "kernels (no OpResolverType); install ai-edge-litert")
+    return resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
+
 class TFLiteModel:
     """One .tflite file with a batch-1 input; quantized (int8/uint8) inputs and outputs are
     converted with the tensors' own scale and zero point, so callers see float32 only."""
 
-    def __init__(self, path: str | Path, num_threads: int = 1):
+    def __init__(self, path: str | Path, num_threads: int = 1, reference_kernels: bool = False):
         self.path = Path(path)
         if not self.path.is_file():
             raise BundleError(f"model file missing: {self.path}")
         interpreter_class = load_interpreter()
+        options = {"num_threads": num_threads}
+        if reference_kernels:
+            options["experimental_op_resolver_type"] = reference_resolver(interpreter_class)
         with reading(self.path, "TFLite model"), native_stderr_silenced():
-            self.interpreter = interpreter_class(model_path=str(self.path),
-                                                 num_threads=num_threads)
+            self.interpreter = interpreter_class(model_path=str(self.path), **options)
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
@@ -216,14 +231,17 @@ class BundleEmbedder:
 
     The `outside` variant (preferred when present) computes the log-mel here with the numpy
     frontend, exactly as the sensor node does; `in-graph` feeds raw windows to the model.
+    `reference_kernels`: TFLite's builtin kernels without XNNPACK (as tflite-micro computes).
     """
 
     def __init__(self, bundle_dir: str | Path, variant: str | None = None, num_threads: int = 1,
-                 resampler: str = "soxr", name: str | None = None):
+                 resampler: str = "soxr", name: str | None = None,
+                 reference_kernels: bool = False):
         self.bundle = Bundle(bundle_dir)
         self.cfg = self.bundle.cfg
         self.variant = self.bundle.choose_variant(variant)
-        self.model = TFLiteModel(self.bundle.model_path(self.variant), num_threads=num_threads)
+        self.model = TFLiteModel(self.bundle.model_path(self.variant), num_threads=num_threads,
+                                 reference_kernels=reference_kernels)
         self.frontend = (read_frontend(self.bundle.files[FRONTEND_FILE], self.cfg)
                          if self.variant == "outside" else None)
         self.resampler = resampler

@@ -94,6 +94,10 @@ def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle, tiny_chec
     assert np.array_equal(MicroEmbedder(micro).embed_windows(windows), micro_out)
     float_model = build_model(str(tiny_checkpoint), dft_mode="matmul")
     assert cosine(embedder.embed_windows(windows), micro_out).min() >= 0.999
+    # TFLite's builtin integer kernels are tflite-micro's: one quantization step at most
+    builtin = BundleEmbedder(micro_bundle, reference_kernels=True).embed_windows(windows)
+    assert np.abs(builtin - micro_out).max() <= 1.001 * q["scale"] * embedder.bundle.output_scale.max()
+    assert "vs_tflite_int8_xnnpack" in manifest["parity"]  # the node's run, reported beside it
     assert cosine(torch_embed(float_model.eval(), windows), micro_out).mean() >= 0.99
 
 
