@@ -46,6 +46,12 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict:
     }
 
 
+def agreement(reference: np.ndarray, candidate: np.ndarray) -> dict:
+    """`compare`, plus how many windows are bit-identical (two runs of the same integer model)."""
+    return {**compare(reference, candidate),
+            "identical_windows": int((reference == candidate).all(axis=1).sum())}
+
+
 def check(report: dict, quantized: bool,
           quantized_min_cosine: float = QUANTIZED_MIN_COSINE) -> list[str]:
     """Failed targets of one variant's report {'real': compare(...), 'probes': {name: ...}}."""

@@ -29,7 +29,7 @@ from deploy.arena import tflm_arena_bytes
 from deploy.micro import budget, csource
 from deploy.micro.frontend_header import C_SOURCES, frontend_header, real_bytes, table_bytes
 from deploy.micro.integer_model import InputRule, fully_integer, op_names
-from deploy.parity import QUANTIZED_MEAN_COSINE, cosine
+from deploy.parity import QUANTIZED_MEAN_COSINE, agreement, compare
 from sea.bundle import BundleEmbedder
 from sea.errors import SeaError
 from sea.manifest import atomic_write_bytes, sha256_file, write_manifest
@@ -64,13 +64,6 @@ class TFLMModel:
         return (q - self.output_q[1]) * np.float32(self.output_q[0])
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> dict:
-    """Per-window cosine of two (B, D) embeddings, and how many windows are bit-identical."""
-    cos = cosine(a, b)
-    return {"mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()),
-            "identical_windows": int((np.abs(a - b).max(axis=1) == 0).sum())}
-
-
 def micro_parity(tflm: TFLMModel, bundle_dir: str | Path, reference: np.ndarray,
                  windows: np.ndarray) -> dict:
     """TFLM vs the int8 bundle (builtin kernels, gated; node's XNNPACK run, reported) and vs
@@ -80,12 +73,10 @@ def micro_parity(tflm: TFLMModel, bundle_dir: str | Path, reference: np.ndarray,
     micro = np.stack([tflm(x) for x in builtin.frontend(windows)])
     micro = micro if scale is None else micro * scale
     node = BundleEmbedder(bundle_dir, variant="outside").embed_windows(windows)
-    to_float = cosine(reference, micro)
     report = {"windows": int(len(windows)),
               "vs_tflite_int8": agreement(builtin.embed_windows(windows), micro),
               "vs_tflite_int8_xnnpack": agreement(node, micro),
-              "vs_float": {"mean_cosine": float(to_float.mean()),
-                           "min_cosine": float(to_float.min())}}
+              "vs_float": compare(reference, micro)}
     failures = []
     if report["vs_tflite_int8"]["min_cosine"] < TFLITE_MIN_COSINE:
         failures.append(f"TFLM vs TFLite int8 min cosine "

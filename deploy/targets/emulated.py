@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploy.parity import cosine
+from deploy.parity import agreement
 
 SCRIPT = Path(__file__).with_name("aarch64.sh")
 FLOAT_MIN_COSINE = 0.9999
@@ -66,8 +66,4 @@ def compare_runs(native: Path, emulated: Path) -> dict:
     keys_b, b = read_embeddings(emulated)
     if keys_a != keys_b:
         raise ValueError(f"the runs cover different windows ({len(keys_a)} vs {len(keys_b)})")
-    cos = cosine(a, b)
-    return {"windows": len(cos), "min_cosine": float(cos.min()),
-            "mean_cosine": float(cos.mean()),
-            "identical_windows": int((a == b).all(axis=1).sum()),
-            "max_abs_diff": float(np.abs(a - b).max())}
+    return agreement(a, b)
