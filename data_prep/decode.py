@@ -84,12 +84,6 @@ class Decoded:
             while chunk := f.read(block_samples * 4):
                 yield np.frombuffer(chunk, dtype="<f4")
 
-    @property
-    def num_bytes(self) -> int:
-        if self.audio is not None:
-            return self.audio.nbytes
-        return Path(self.spool).stat().st_size if self.spool else 0
-
     def discard(self) -> None:
         if self.spool:
             Path(self.spool).unlink(missing_ok=True)

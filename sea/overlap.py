@@ -36,9 +36,6 @@ class OverlapFrontend:
         self._next = np.empty_like(self._rows)
         self._last_index: int | None = None
 
-    def reset(self) -> None:
-        self._last_index = None
-
     def __call__(self, window: np.ndarray, index: int) -> np.ndarray:
         """(1, n_bins, n_frames) dB image of `window`, the stream's window number `index`."""
         rows = self._next

@@ -390,10 +390,6 @@ class ClipStore:
             out[rows[ok]] = power_to_db(mean)
         return out
 
-    def clip_sha256(self, pos: int) -> str:
-        """sha256 of the clip's float32 little-endian audio bytes, as recorded in the index."""
-        return self._locations[pos].sha256
-
     def verify(self) -> list[str]:
         """Clip ids whose audio no longer matches the digest written with it."""
         return [r.clip_id for pos, r in enumerate(self.records)
