@@ -44,6 +44,7 @@ LEVERS = {  # name: (calibration windows, source, stress windows, equalize, obse
 
 def observer_quantizer(name: str):
     """The exporter's PT2E quantizer with another activation observer."""
+    convert.load_converter()
     from litert_torch.quantize import pt2e_quantizer as pq
     from torchao.quantization.pt2e.observer import (HistogramObserver, MinMaxObserver,
                                                     MovingAverageMinMaxObserver)

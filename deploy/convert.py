@@ -17,18 +17,33 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 import numpy as np
 import torch
 from torch import nn
+
+from sea.quiet import native_stderr_silenced
 
 QUANTIZATIONS = ("none", "float16", "int8")
 # Tensor names litert-torch gives the body's ops (module path of training.model.L3Body).
 BODY_TENSOR_REGEX = ".*L3Body.*"
 
 
-def _litert():
-    import litert_torch
+# Read by the converter's native MLIR library when it loads. On CPUs with AVX-512 VNNI/BF16 it
+# turns on TensorFlow's oneDNN custom ops and announces that through absl on stderr, before any
+# logging is set up; off, constant folding takes the same path on every CPU kind (the AVX2 one).
+# A user's own setting wins.
+CONVERTER_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def load_converter():
+    """litert_torch, imported with the converter environment; what its native libraries print
+    while loading is hidden unless -v (and replayed if the import fails)."""
+    for name, value in CONVERTER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    with native_stderr_silenced():
+        import litert_torch
 
     litert_torch.config.show_progress = False
     return litert_torch
@@ -80,12 +95,13 @@ def convert_float(model: nn.Module, variant: str) -> bytes:
     if variant == "in-graph" and model.frontend.dft_mode != "matmul":
         raise ValueError("the in-graph variant needs the frontend built with dft_mode='matmul'")
     with quiet_root_logger():
-        edge = _litert().convert(variant_module(model.eval(), variant),
+        edge = load_converter().convert(variant_module(model.eval(), variant),
                                  (example_input(model, variant),))
     return bytes(edge.model_content())
 
 
 def _symmetric_quantizer():
+    load_converter()
     from litert_torch.quantize import pt2e_quantizer as pq
 
     return pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
@@ -136,11 +152,12 @@ def quantize_body(model: nn.Module, logmels: np.ndarray, batch: int = 32) -> nn.
 
 def convert_int8(model: nn.Module, quantized_body: nn.Module, variant: str) -> bytes:
     """Int8 .tflite of one variant from a body returned by `quantize_body`."""
+    converter = load_converter()
     from litert_torch.quantize.quant_config import QuantConfig
 
     module = variant_module(model, variant, body=quantized_body)
     with quiet_root_logger():
-        edge = _litert().convert(module, (example_input(model, variant),),
+        edge = converter.convert(module, (example_input(model, variant),),
                                  quant_config=QuantConfig(pt2e_quantizer=_symmetric_quantizer()))
     return bytes(edge.model_content())
 
