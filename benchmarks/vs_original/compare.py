@@ -83,15 +83,18 @@ def prepare_audio(model: str, work: Path, seconds: float, clips: int,
     return out
 
 
-def export_bundles(model: str, work: Path, audio: Path, paths: list[str]) -> dict[str, Path]:
-    """Float32 / int8 bundles of the sea model (calibration and parity on real windows)."""
+def export_bundles(model: str, work: Path, audio: Path,
+                   paths: list[str]) -> tuple[dict[str, Path], dict[str, str]]:
+    """Float32 / int8 bundles of the sea model (calibration and parity on real windows), and
+    why each bundle that could not be made failed (its row says so; the others still run)."""
     from deploy.exporter import export_bundle
     from deploy.representative import WindowSet
+    from sea.errors import SeaError
     from sea.framing import frame_audio
     from training.checkpoint import build_model
 
     name, weights, _ = MODELS[model]
-    bundles = {}
+    bundles, failures = {}, {}
     for path, quantize in (("sea-tflite-float32", "none"), ("sea-tflite-int8", "int8")):
         out = work / f"bundle_{model}_{quantize}"
         if path not in paths:
@@ -105,11 +108,16 @@ def export_bundles(model: str, work: Path, audio: Path, paths: list[str]) -> dic
             need = 32 + (128 if quantize == "int8" else 0)
             picked = np.random.default_rng(0).permutation(len(windows))[:need]
             print(f"exporting {model} {quantize} on {len(picked)} real windows", flush=True)
-            export_bundle(net, out, WindowSet(windows[picked].astype(np.float32),
-                                              {"kind": "urban-eval", "windows": len(picked)}),
-                          quantize=quantize, variants=("outside",), num_calibration=128)
+            try:
+                export_bundle(net, out, WindowSet(windows[picked].astype(np.float32),
+                                                  {"kind": "urban-eval", "windows": len(picked)}),
+                              quantize=quantize, variants=("outside",), num_calibration=128)
+            except SeaError as exc:  # e.g. the int8 parity gate: this row only
+                print(f"{path} {model}: export failed: {exc}", flush=True)
+                failures[path] = f"export failed: {exc}"
+                continue
         bundles[path] = out
-    return bundles
+    return bundles, failures
 
 
 def sea_worker(args: argparse.Namespace) -> None:
@@ -232,7 +240,7 @@ def min_cosine(reference: Path, candidate: Path) -> float:
 
 def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict]:
     audio = prepare_audio(model, work, args.seconds, args.clips, args.clip_seconds)
-    bundles = export_bundles(model, work, audio, args.paths)
+    bundles, failures = export_bundles(model, work, audio, args.paths)
     workers = start_workers(args, model, work, audio, bundles)
     try:
         for r in range(args.rounds):
@@ -256,6 +264,9 @@ def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict
                      "cosine_min": (round(min_cosine(reference, w.real_out), 7)
                                     if reference else None),
                      "load_at_end": load_text()})
+    rows += [{"path": path, "model": MODELS[model][0], "threads": threads, "error": reason,
+              "load_at_end": load_text()}
+             for path, reason in failures.items() for threads in args.threads]
     return rows
 
 
@@ -291,11 +302,16 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         rows = [row for model in args.models for row in compare_model(args, model, work)]
     print(f"\n{'path':<20}{'model':<20}{'threads':>8}{'precision':>10}{'windows/s':>11}"
-          f"{'per CPU-s':>11}{'cosine_min':>12}")
+          f"{'per CPU-s':>11}{'cosine_min':>12}  load (1/5/15 min)")
     for row in rows:
+        if "error" in row:
+            print(f"{row['path']:<20}{row['model']:<20}{row['threads']:>8}  {row['error']}"
+                  f"  {row['load_at_end']}")
+            continue
         cos = "-" if row["cosine_min"] is None else f"{row['cosine_min']:.6f}"
         print(f"{row['path']:<20}{row['model']:<20}{row['threads']:>8}{row['precision']:>10}"
-              f"{row['windows_per_second']:>11.2f}{row['windows_per_cpu_second']:>11.2f}{cos:>12}")
+              f"{row['windows_per_second']:>11.2f}{row['windows_per_cpu_second']:>11.2f}{cos:>12}"
+              f"  {row['load_at_end']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
         print(f"rows written to {args.json}")
