@@ -167,7 +167,8 @@ class ClassifierHead:
 def read_frontend(path: Path, cfg: ModelConfig) -> LogMelFrontend:
     """The numpy frontend with the exact mel basis the bundle's model was exported with."""
     bins = (cfg.frontend.n_fft // 2 + 1, cfg.frontend.n_mels)
-    basis = read_npz(path, "frontend .npz", {"mel_basis": bins}).get("mel_basis")
+    basis = read_npz(path, "frontend .npz", {"mel_basis": bins}, keys=["mel_basis"]).get(
+        "mel_basis")
     return LogMelFrontend(cfg.frontend, mel_basis=basis)
 
 
