@@ -207,7 +207,13 @@ def _record_from_json(data: object, where: str) -> tuple[ClipRecord, _Location]:
 def _parse_index(path: Path) -> tuple[list[tuple[ClipRecord, _Location]], list[int]]:
     """Every complete line of a store index, parsed and checked, and each line's byte size."""
     rows, sizes = _read_jsonl(path)
-    return [_record_from_json(row, f"{path} line {n}") for n, row in enumerate(rows, 1)], sizes
+    parsed = [_record_from_json(row, f"{path} line {n}") for n, row in enumerate(rows, 1)]
+    seen: set[str] = set()
+    for record, _ in parsed:
+        if record.clip_id in seen:
+            raise StoreError(f"{path} lists {record.clip_id!r} twice; the store is damaged")
+        seen.add(record.clip_id)
+    return parsed, sizes
 
 
 def _safe_part(part: str | None) -> str | None:
@@ -583,9 +589,6 @@ class StoreWriter:
         self._locations: list[_Location] = []
         self._ids: set[str] = set()
         for record, loc in parsed:
-            if record.clip_id in self._ids:
-                raise StoreError(f"{self.path / INDEX_FILE} lists {record.clip_id!r} twice; "
-                                 "the store is damaged")
             root = confined(self.path, loc.part, "store part") if loc.part else self.path
             if (loc.part, loc.shard) not in shard_sizes:
                 shard_sizes[loc.part, loc.shard] = _file_samples(

@@ -102,6 +102,7 @@ def test_teacher_embed_refuses_an_altered_store_in_one_line(artifacts, tmp_path,
     ({"shard": 7}, r"audio-00007.f32: missing"),
     ({"labels": 5}, r"'labels' is 5, not a list"),
     ({"sha256": "00"}, r"not a sha256 hex digest"),
+    ({"clip_id": "c/0"}, r"lists 'c/0' twice"),
 ])
 def test_index_lines_outside_their_files_are_refused_on_open(store, changes, reason):
     from sea.store import ClipStore, StoreError
