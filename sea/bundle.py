@@ -31,6 +31,7 @@ from sea.integrity import verify_files
 from sea.manifest import read_manifest
 from sea.overlap import OverlapFrontend
 from sea.quiet import native_stderr_silenced
+from sea.safe_npz import read_npz
 
 BUNDLE_KIND = "sea-bundle"
 FRONTEND_FILE = "frontend.npz"
@@ -126,9 +127,9 @@ class ClassifierHead:
     output), `activation` ('sigmoid' for multi-label, 'softmax' for one label), and optionally
     `mean`/`scale` to standardise embeddings first."""
 
-    def __init__(self, path: str | Path):
-        with reading(path, "classifier head .npz"), np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+    def __init__(self, path: str | Path, input_dim: int | None = None):
+        """`input_dim`: the embedding size the head must take (the bundle's model's)."""
+        arrays = read_npz(path, "classifier head .npz", {"weights_0": (input_dim, None)})
         n_layers = sum(1 for k in arrays if k.startswith("weights_"))
         if n_layers == 0 or "labels" not in arrays:
             raise BundleError(f"{path}: a head needs weights_0.. and labels")
@@ -165,8 +166,9 @@ class ClassifierHead:
 
 def read_frontend(path: Path, cfg: ModelConfig) -> LogMelFrontend:
     """The numpy frontend with the exact mel basis the bundle's model was exported with."""
-    with reading(path, "frontend .npz"), np.load(path, allow_pickle=False) as data:
-        basis = data["mel_basis"] if "mel_basis" in data.files else None
+    bins = (cfg.frontend.n_fft // 2 + 1, cfg.frontend.n_mels)
+    basis = read_npz(path, "frontend .npz", {"mel_basis": bins}, keys=["mel_basis"]).get(
+        "mel_basis")
     return LogMelFrontend(cfg.frontend, mel_basis=basis)
 
 
@@ -187,7 +189,8 @@ class Bundle:
             raise BundleError(f"{self.path}: manifest lists no model variants")
         head = self.manifest.get("head")
         self.files = self._verified_files(head)
-        self.head = ClassifierHead(self.files[head["file"]]) if head else None
+        self.head = (ClassifierHead(self.files[head["file"]], self.cfg.embedding_dim)
+                     if head else None)
         self.output_scale = self._read_output_scale()
 
     def _verified_files(self, head: dict | None) -> dict[str, Path]:
@@ -205,14 +208,12 @@ class Bundle:
         if not name:
             return None
         try:
-            with np.load(self.files[name], allow_pickle=False) as data:
-                scale = data["output_scale"].astype(np.float32)
-        except (OSError, KeyError, ValueError) as exc:
-            raise BundleError(f"{self.path}: unreadable {name}: {exc}") from exc
-        if scale.shape != (self.cfg.embedding_dim,):
-            raise BundleError(f"{self.path}: {name} has shape {scale.shape}, expected "
-                              f"({self.cfg.embedding_dim},)")
-        return scale
+            arrays = read_npz(self.files[name], "output scale .npz",
+                              {"output_scale": (self.cfg.embedding_dim,)},
+                              required=["output_scale"], keys=["output_scale"])
+        except SeaError as exc:
+            raise BundleError(f"refusing bundle: {exc}") from exc
+        return arrays["output_scale"].astype(np.float32)
 
     def choose_variant(self, variant: str | None = None) -> str:
         if variant is not None:

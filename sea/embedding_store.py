@@ -21,9 +21,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from sea.errors import reading
 from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
 from sea.paths import confined
+from sea.safe_npz import read_npy
 
 KIND = "embedding_store"
 SHARD_DIR = "shards"
@@ -138,8 +138,9 @@ class EmbeddingStore:
         else:
             # a shard linked to a file outside the store is refused, not read
             path = confined(self.path, shard_name(shard), "embedding shard")
-            with reading(path, "embedding shard .npy"):
-                self._shards[shard] = np.load(path, mmap_mode="r", allow_pickle=False)
+            rows = min(self.shard_rows, self.num_rows - shard * self.shard_rows)
+            self._shards[shard] = read_npy(path, "embedding shard .npy", (rows, self.dim),
+                                           self.config.get("dtype", "float32"), mmap=True)
             if len(self._shards) > OPEN_SHARDS:
                 self._shards.popitem(last=False)
         return self._shards[shard]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from sea.paths import link_out_of
+
 # Extensions libsndfile decodes (soundfile.available_formats) plus common aliases.
 AUDIO_EXTENSIONS = frozenset(
     {"." + fmt.lower() for fmt in sf.available_formats()} | {".aif", ".oga", ".opus", ".mp3"}
@@ -31,9 +33,12 @@ def _link_problem(path: str) -> str:
     return "not a regular file"
 
 
-def walk_files(root: str | Path, skip_hidden: bool = False) -> tuple[list[Path], list[Problem]]:
+def walk_files(root: str | Path, skip_hidden: bool = False,
+               confine: bool = False) -> tuple[list[Path], list[Problem]]:
     """(regular files under `root`, sorted; problems). Directory links are followed, each
-    directory visited once, so a link loop is a reported problem, not an endless walk."""
+    directory visited once, so a link loop is a reported problem, not an endless walk.
+    With `confine` (data sources), a file or directory link leading out of `root` is a
+    problem, by the rule dataset rows follow (sea.paths.link_out_of), and is not read."""
     files: list[Path] = []
     problems: list[Problem] = []
     visited: set[tuple[int, int]] = set()
@@ -52,6 +57,10 @@ def walk_files(root: str | Path, skip_hidden: bool = False) -> tuple[list[Path],
             return
         for entry in entries:
             if skip_hidden and entry.name.startswith("."):
+                continue
+            outside = confine and entry.is_symlink() and link_out_of(root, entry.path)
+            if outside:
+                problems.append((entry.path, outside))
                 continue
             try:
                 if entry.is_dir():

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sea.errors import CorruptFile, reading
+from sea.paths import confined
 
 SCHEMA_VERSION = 1
 
@@ -99,8 +100,9 @@ def write_manifest(directory: str | Path, kind: str, config: dict[str, Any], **f
 
 
 def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
-    """Read an artifact's manifest; with `kind`, check the artifact is of that type."""
-    path = Path(directory) / "manifest.json"
+    """Read an artifact's manifest; with `kind`, check the artifact is of that type. A
+    manifest that is a link leading out of its artifact is refused (UnsafePath)."""
+    path = confined(directory, "manifest.json", "manifest")
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not a sea artifact (no manifest.json)")
     with reading(path, "JSON manifest"):

@@ -38,12 +38,20 @@ def relative_parts(root: str | Path, name: str | Path, what: str = "path") -> tu
     return parts.parts
 
 
+def link_out_of(root: str | Path, path: str | Path) -> str | None:
+    """None when `path` (a name under `root`) really is inside `root` with symlinks followed,
+    else the reason it is not: the one link rule of manifests, dataset rows and folder walks."""
+    real = os.path.realpath(path)
+    if _inside(real, os.path.realpath(root)):
+        return None
+    return f"symbolic link leading outside {root} (to {real})"
+
+
 def confined(root: str | Path, name: str | Path, what: str = "path") -> Path:
     """`root / name` when it stays inside `root` (also after resolving symlinks), else raise
     UnsafePath naming `what` and the reason."""
     path = Path(root, *relative_parts(root, name, what))
-    real_root = os.path.realpath(root)
-    if not _inside(os.path.realpath(path), real_root):
-        raise UnsafePath(f"{what} {os.fspath(name)!r} is a symbolic link leading outside "
-                         f"{root} (to {os.path.realpath(path)})")
+    reason = link_out_of(root, path)
+    if reason:
+        raise UnsafePath(f"{what} {os.fspath(name)!r} is a {reason}")
     return path

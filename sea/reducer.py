@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from sea.errors import SeaError, reading
+from sea.errors import SeaError
 from sea.integrity import IntegrityError, record_files, verify_files
 from sea.manifest import atomic_save_npz, atomic_write_bytes, read_manifest, sha256_file, write_manifest
+from sea.safe_npz import read_npy, read_npz
 
 KIND = "reducer"
 LINEAR_KINDS = ("pca", "incremental-pca", "random-projection", "identity")
@@ -28,6 +29,11 @@ KINDS = LINEAR_KINDS + ("umap",)
 PARAMS_FILE = {"umap": "umap.pkl"}
 DEFAULT_PARAMS_FILE = "reducer.npz"
 TARGETS_FILE = "targets.npy"
+MAX_PARAMS_BYTES = 1 << 30  # a 6144 x 6144 float32 projection is 151 MB
+
+
+class ReducerError(SeaError, ValueError):
+    """A reducer artifact whose manifest does not describe its files."""
 
 
 class PickledReducer(SeaError, ValueError):
@@ -86,9 +92,9 @@ def save_reducer(directory: str | Path, reducer: Reducer, config: dict[str, Any]
 def load_targets(directory: str | Path, manifest: dict | None = None) -> np.ndarray:
     """The reducer's student targets (N, d), memory-mapped, after checking their digest."""
     manifest = manifest if manifest is not None else read_manifest(directory, kind=KIND)
-    paths = verify_files(directory, manifest, only=[TARGETS_FILE])
-    path = paths.get(TARGETS_FILE, Path(directory) / TARGETS_FILE)
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    path = verify_files(directory, manifest, [TARGETS_FILE], only=[TARGETS_FILE])[TARGETS_FILE]
+    return read_npy(path, "reducer targets .npy", shape=(None, _dim(manifest, "out_dim")),
+                    dtype=np.float32, mmap=True)
 
 
 def load_reducer(directory: str | Path, allow_pickle: bool = False) -> Reducer:
@@ -104,18 +110,28 @@ def load_reducer(directory: str | Path, allow_pickle: bool = False) -> Reducer:
             "loaded; pass allow_pickle=True only for a reducer you made or trust (training "
             f"needs only its {TARGETS_FILE}, which is plain numpy)")
     path = params_path(directory, kind)
-    verify_files(directory, manifest, only=[path.name])
+    verify_files(directory, manifest, [path.name], only=[path.name])
     found = sha256_file(path)
     if found != manifest["reducer_id"]:
         raise IntegrityError(f"{path} does not match the reducer id in its manifest "
                              f"({found[:12]} != {manifest['reducer_id'][:12]}): damaged artifact")
-    common = dict(kind=kind, in_dim=manifest["in_dim"], out_dim=manifest["out_dim"],
-                  reducer_id=found)
+    in_dim, out_dim = _dim(manifest, "in_dim"), _dim(manifest, "out_dim")
+    common = dict(kind=kind, in_dim=in_dim, out_dim=out_dim, reducer_id=found)
     if kind == "umap":
         try:
             import umap  # noqa: F401  (unpickling needs it)
         except ImportError as exc:
             raise ImportError("this reducer is a UMAP model: pip install umap-learn") from exc
         return Reducer(model=pickle.loads(path.read_bytes()), **common)
-    with reading(path, "reducer .npz"), np.load(path, allow_pickle=False) as params:
-        return Reducer(mean=params["mean"], components=params["components"], **common)
+    params = read_npz(path, "reducer .npz", {"mean": (in_dim,), "components": (None, in_dim)},
+                      required=["mean", "components"], max_bytes=MAX_PARAMS_BYTES)
+    return Reducer(mean=params["mean"], components=params["components"], **common)
+
+
+def _dim(manifest: dict, field: str) -> int:
+    """A dimension the reducer manifest records, refused unless a positive integer."""
+    value = manifest.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ReducerError(f"reducer manifest field {field!r} is {value!r}, not a positive "
+                           "integer: damaged artifact")
+    return value

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -136,28 +136,84 @@ def _record_to_json(record: ClipRecord, loc: _Location) -> dict:
     return data
 
 
-def _record_from_json(data: dict) -> tuple[ClipRecord, _Location]:
+_REQUIRED = object()
+_KIND_NAMES = {str: "text", list: "a list"}
+
+
+def _field(data: dict, key: str, kind: type, where: str, default: object = _REQUIRED,
+           minimum: int = 0) -> Any:
+    """`data[key]` when it is a `kind` (ints: >= `minimum`; None where a default is given),
+    else StoreError naming the index line: an index from elsewhere is untrusted text."""
+    if key not in data:
+        if default is _REQUIRED:
+            raise StoreError(f"{where}: no {key!r} field")
+        return default
+    value = data[key]
+    if value is None and default is not _REQUIRED:
+        return None
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise StoreError(f"{where}: {key!r} is {value!r}, not an integer >= {minimum}")
+    elif not isinstance(value, kind):
+        raise StoreError(f"{where}: {key!r} is {value!r}, not {_KIND_NAMES[kind]}")
+    return value
+
+
+def _text_list(data: dict, key: str, where: str) -> tuple[str, ...]:
+    values = _field(data, key, list, where, default=[]) or []
+    if not all(isinstance(v, str) for v in values):
+        raise StoreError(f"{where}: {key!r} is {values!r}, not a list of text")
+    return tuple(values)
+
+
+def _events(data: dict, where: str) -> tuple[Event, ...]:
+    try:
+        return tuple(Event(**e) for e in _field(data, "events", list, where, default=[]) or [])
+    except TypeError as exc:
+        raise StoreError(f"{where}: 'events' holds an entry that is not an event ({exc})") from None
+
+
+def _record_from_json(data: object, where: str) -> tuple[ClipRecord, _Location]:
+    """The clip and location an index line describes, every field checked for its type and
+    sign (`where` names the line in errors); bounds against the shards are checked by readers."""
+    if not isinstance(data, dict):
+        raise StoreError(f"{where}: not a JSON object")
     record = ClipRecord(
-        clip_id=data["clip_id"],
-        source=data["source"],
-        dataset=data["dataset"],
-        labels=tuple(data["labels"]),
-        fold=data["fold"],
-        num_samples=int(data["num_samples"]),
-        sensor_id=data.get("sensor_id"),
-        time=data.get("time"),
-        group=data.get("group"),
-        events=tuple(Event(**e) for e in data.get("events", ())),
+        clip_id=_field(data, "clip_id", str, where),
+        source=_field(data, "source", str, where),
+        dataset=_field(data, "dataset", str, where),
+        labels=_text_list(data, "labels", where),
+        fold=_field(data, "fold", str, where, default=None),
+        num_samples=_field(data, "num_samples", int, where, minimum=1),
+        sensor_id=_field(data, "sensor_id", str, where, default=None),
+        time=_field(data, "time", str, where, default=None),
+        group=_field(data, "group", str, where, default=None),
+        events=_events(data, where),
     )
+    sha256 = _field(data, "sha256", str, where)
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise StoreError(f"{where}: 'sha256' is {sha256!r}, not a sha256 hex digest")
     loc = _Location(
-        shard=int(data["shard"]),
-        offset=int(data["offset"]),
-        loudness_offset=int(data["loudness_offset"]),
-        loudness_frames=int(data["loudness_frames"]),
-        sha256=data["sha256"],
-        part=_safe_part(data.get("part")),
+        shard=_field(data, "shard", int, where),
+        offset=_field(data, "offset", int, where),
+        loudness_offset=_field(data, "loudness_offset", int, where),
+        loudness_frames=_field(data, "loudness_frames", int, where),
+        sha256=sha256,
+        part=_safe_part(_field(data, "part", str, where, default=None)),
     )
     return record, loc
+
+
+def _parse_index(path: Path) -> tuple[list[tuple[ClipRecord, _Location]], list[int]]:
+    """Every complete line of a store index, parsed and checked, and each line's byte size."""
+    rows, sizes = _read_jsonl(path)
+    parsed = [_record_from_json(row, f"{path} line {n}") for n, row in enumerate(rows, 1)]
+    seen: set[str] = set()
+    for record, _ in parsed:
+        if record.clip_id in seen:
+            raise StoreError(f"{path} lists {record.clip_id!r} twice; the store is damaged")
+        seen.add(record.clip_id)
+    return parsed, sizes
 
 
 def _safe_part(part: str | None) -> str | None:
@@ -244,8 +300,19 @@ def summarize(records: Sequence[ClipRecord], sample_rate: int) -> dict:
     }
 
 
+class DamagedClip(StoreError):
+    """A clip whose stored audio no longer matches the sha256 its index line records."""
+
+
 class ClipStore:
-    """Read-only view of a clip store; audio is memory-mapped, never loaded as a whole."""
+    """Read-only view of a clip store; audio is memory-mapped, never loaded as a whole.
+
+    A store may come from another machine, so nothing it says is taken on trust: every index
+    line is type-checked and bounded by the sizes of the files it points into when the store
+    is opened, and each clip's audio is checked against its recorded sha256 the first time it
+    is read (the hash runs over the bytes the reader is about to use, once per clip and store
+    object), so altered audio raises DamagedClip naming the clip instead of being used.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -257,13 +324,28 @@ class ClipStore:
         self.sample_rate = int(config["sample_rate"])
         self.loudness_frame_seconds = float(config["loudness_frame_seconds"])
         self.audio_dtype = audio_dtype_of(config)
-        rows, _ = _read_jsonl(self.path / INDEX_FILE)
-        parsed = [_record_from_json(r) for r in rows]
+        parsed, _ = _parse_index(confined(self.path, INDEX_FILE, "clip store index"))
         self.records: list[ClipRecord] = [rec for rec, _ in parsed]
         self._locations: list[_Location] = [loc for _, loc in parsed]
         self._pos = {rec.clip_id: i for i, rec in enumerate(self.records)}
         self._shards: dict[tuple[str | None, int], np.ndarray] = {}
         self._loudness: dict[str | None, np.ndarray] = {}
+        self._check_bounds()
+        self._verified = np.zeros(len(self.records), dtype=bool)
+
+    def _check_bounds(self) -> None:
+        """Refuse index lines whose samples or levels lie outside the files they name (a
+        forged offset would read another clip, a forged length plan windows of nothing)."""
+        for record, loc in zip(self.records, self._locations):
+            spans = ((self._shard(loc), loc.offset, record.num_samples, "audio shard"),
+                     (self._levels(loc), loc.loudness_offset, loc.loudness_frames,
+                      LOUDNESS_FILE))
+            for data, begin, length, what in spans:
+                if begin + length > len(data):
+                    raise StoreError(
+                        f"{self.path / INDEX_FILE}: clip {record.clip_id!r} claims items "
+                        f"[{begin}, {begin + length}) of its {what}, which holds "
+                        f"{len(data)}: damaged or forged index")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -292,13 +374,33 @@ class ClipStore:
         key = (loc.part, loc.shard)
         if key not in self._shards:
             path = self._confined(loc, _shard_name(loc.shard, self.audio_dtype), "audio shard")
-            self._shards[key] = np.memmap(path, dtype=self.audio_dtype, mode="r").view(np.ndarray)
+            self._shards[key] = _map(path, self.audio_dtype)
         return self._shards[key]
 
-    def stored_at(self, pos: int) -> np.ndarray:
-        """The clip's samples as stored (float32 or int16, read-only view)."""
+    def _levels(self, loc: _Location) -> np.ndarray:
+        if loc.part not in self._loudness:
+            self._loudness[loc.part] = _map(self._confined(loc, LOUDNESS_FILE, "loudness file"),
+                                            DTYPE)
+        return self._loudness[loc.part]
+
+    def _raw(self, pos: int) -> np.ndarray:
         loc, n = self._locations[pos], self.records[pos].num_samples
         return self._shard(loc)[loc.offset: loc.offset + n]
+
+    def _matches(self, pos: int) -> bool:
+        """Whether the clip's stored bytes hash to its recorded sha256 (hashed once)."""
+        if not self._verified[pos]:
+            self._verified[pos] = _audio_sha256(self._raw(pos)) == self._locations[pos].sha256
+        return bool(self._verified[pos])
+
+    def stored_at(self, pos: int) -> np.ndarray:
+        """The clip's samples as stored (float32 or int16, read-only view), checked against
+        their recorded digest on first use: DamagedClip if they no longer match."""
+        if not self._matches(pos):
+            raise DamagedClip(f"{self.path}: clip {self.records[pos].clip_id!r} does not match "
+                              f"the sha256 recorded in its {INDEX_FILE}: damaged or altered "
+                              "audio (`sea store info --verify` lists every such clip)")
+        return self._raw(pos)
 
     def audio_at(self, pos: int) -> np.ndarray:
         """Audio of the clip at store position `pos` as float32 (a read-only view of float32
@@ -320,12 +422,7 @@ class ClipStore:
 
     def loudness_at(self, pos: int) -> np.ndarray:
         loc = self._locations[pos]
-        if loc.part not in self._loudness:
-            path = self._confined(loc, LOUDNESS_FILE, "loudness file")
-            self._loudness[loc.part] = (np.memmap(path, dtype=DTYPE, mode="r").view(np.ndarray)
-                                        if path.stat().st_size else np.zeros(0, DTYPE))
-        levels = self._loudness[loc.part]
-        return levels[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
+        return self._levels(loc)[loc.loudness_offset: loc.loudness_offset + loc.loudness_frames]
 
     def loudness(self, clip_id: str) -> np.ndarray:
         """A-weighted level (dB, uncalibrated) of each `loudness_frame_seconds` frame."""
@@ -392,14 +489,23 @@ class ClipStore:
 
     def verify(self) -> list[str]:
         """Clip ids whose audio no longer matches the digest written with it."""
-        return [r.clip_id for pos, r in enumerate(self.records)
-                if _audio_sha256(self.stored_at(pos)) != self._locations[pos].sha256]
+        return [r.clip_id for pos, r in enumerate(self.records) if not self._matches(pos)]
 
     def content_sha256(self) -> str:
         """Digest over clip ids and audio (recomputed from the shards) in clip-id order."""
-        return digest_content(self.sample_rate, ((r.clip_id, _audio_sha256(self.stored_at(p)))
-                                                 for p, r in enumerate(self.records)),
-                              self.audio_dtype)
+        return digest_content(self.sample_rate, (
+            (r.clip_id, self._locations[p].sha256 if self._matches(p)
+             else _audio_sha256(self._raw(p))) for p, r in enumerate(self.records)),
+            self.audio_dtype)
+
+
+def _map(path: Path, dtype: np.dtype) -> np.ndarray:
+    """A store file's items, memory-mapped read-only (an empty file maps to no items)."""
+    if not path.is_file():
+        raise StoreError(f"{path}: missing; the store is incomplete or damaged")
+    if not path.stat().st_size:
+        return np.zeros(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r").view(np.ndarray)
 
 
 def _audio_sha256(audio: np.ndarray, chunk: int = 1 << 22) -> str:
@@ -476,17 +582,13 @@ class StoreWriter:
 
     def _recover(self) -> None:
         """Keep the complete index lines whose bytes exist; cut everything else away."""
-        rows, sizes = _read_jsonl(self.path / INDEX_FILE)
+        parsed, sizes = _parse_index(self.path / INDEX_FILE)
         shard_sizes: dict[tuple[str | None, int], int] = {}
         loud_sizes: dict[str | None, int] = {}
         self.records: list[ClipRecord] = []
         self._locations: list[_Location] = []
         self._ids: set[str] = set()
-        for row in rows:
-            record, loc = _record_from_json(row)
-            if record.clip_id in self._ids:
-                raise StoreError(f"{self.path / INDEX_FILE} lists {record.clip_id!r} twice; "
-                                 "the store is damaged")
+        for record, loc in parsed:
             root = confined(self.path, loc.part, "store part") if loc.part else self.path
             if (loc.part, loc.shard) not in shard_sizes:
                 shard_sizes[loc.part, loc.shard] = _file_samples(

@@ -1,7 +1,8 @@
 """Student checkpoints and one entry point to build any model of the family.
 
 A checkpoint directory holds `model.pt` (state dict), `config.json` (the full ModelConfig,
-frontend included), `manifest.json` (with the sha256 and size of both files, checked at load),
+frontend included), `manifest.json` (with the sha256 and size of both files, checked at load:
+a manifest without them is refused),
 and whatever the trainer adds (history.csv, ...). Torch files are only ever read with
 `load_tensors`, which refuses anything but tensors and plain containers (no pickled code).
 """
@@ -67,12 +68,15 @@ def load_checkpoint(directory: str | Path, weights_name: str | None = None,
                     dft_mode: str = DEFAULT_DFT_MODE) -> L3Net:
     directory = Path(directory)
     manifest = read_manifest(directory, CHECKPOINT_KIND)
-    verify_files(directory, manifest)  # checkpoints written before digests were kept pass
-    with reading(directory / CONFIG_FILE, "checkpoint config"):
-        cfg = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+    name = weights_name or manifest.get("weights", "model.pt")
+    confined(directory, name, "checkpoint weights file")
+    # Every file read must have a recorded digest: deleting `files` from the manifest must
+    # not turn the check off (a swapped model.pt would then load), as for bundles.
+    verified = verify_files(directory, manifest, required=[name, CONFIG_FILE])
+    config, weights = verified[CONFIG_FILE], verified[name]
+    with reading(config, "checkpoint config"):
+        cfg = ModelConfig.from_dict(json.loads(config.read_text()))
     model = L3Net(cfg, dft_mode=dft_mode)
-    weights = confined(directory, weights_name or manifest.get("weights", "model.pt"),
-                       "checkpoint weights file")
     with reading(weights, "torch weight file"):
         model.load_state_dict(load_tensors(weights))
     return model.eval()

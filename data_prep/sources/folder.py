@@ -1,5 +1,6 @@
 """`folder:PATH`: a user's recordings, every non-hidden file under PATH (recursive;
-unreadable folders, dangling links and link loops are skipped with their reason).
+unreadable folders, dangling links, link loops and links leading out of PATH are skipped
+with their reason, as dataset sources skip rows naming a file outside the dataset).
 
 Options: `--folder-labels` takes each file's label from its first sub-folder under PATH;
 `--name-pattern` is a regular expression over the file name (without suffix) whose named
@@ -49,7 +50,7 @@ def plan(arg: str, options) -> SourcePlan:
     pattern = re.compile(options.name_pattern) if options.name_pattern else None
     name = root.resolve().name
     tasks = []
-    files, problems = walk_files(root, skip_hidden=True)
+    files, problems = walk_files(root, skip_hidden=True, confine=True)
     for path in files:
         rel = path.relative_to(root)
         labels = (rel.parts[0],) if options.folder_labels and len(rel.parts) > 1 else ()

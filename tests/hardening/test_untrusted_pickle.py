@@ -100,12 +100,13 @@ def test_umap_reducer_needs_explicit_opt_in(tmp_path):
 
 
 def _object_targets(root: Path, marker: Path) -> None:
+    from sea.integrity import record_files
     from sea.manifest import write_manifest
     from sea.reducer import TARGETS_FILE, load_targets
 
     root.mkdir()
     write_object_npy(root / TARGETS_FILE, marker)
-    write_manifest(root, "reducer", {})
+    write_manifest(root, "reducer", {}, out_dim=1, files=record_files(root, [TARGETS_FILE]))
     load_targets(root)
 
 
@@ -132,6 +133,7 @@ def _object_embedding_shard(root: Path, marker: Path) -> None:
 
 
 def _object_reducer_params(root: Path, marker: Path) -> None:
+    from sea.integrity import record_files
     from sea.manifest import sha256_file, write_manifest
     from sea.reducer import load_reducer
 
@@ -140,7 +142,8 @@ def _object_reducer_params(root: Path, marker: Path) -> None:
     mean[0] = CreatesFile(marker)
     np.savez(root / "reducer.npz", mean=mean, components=np.zeros((1, 1), np.float32))
     write_manifest(root, "reducer", {"reducer": "pca"}, in_dim=1, out_dim=1,
-                   reducer_id=sha256_file(root / "reducer.npz"))
+                   reducer_id=sha256_file(root / "reducer.npz"),
+                   files=record_files(root, ["reducer.npz"]))
     load_reducer(root)
 
 

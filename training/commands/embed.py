@@ -18,13 +18,12 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from sea.api import NPZ_SETTINGS, get_audio_embedding, output_path
 from sea.argtypes import file_name_part, positive_int, seconds
 from sea.audio import AudioError
 from sea.errors import SeaError
 from sea.files import find_audio_files
+from sea.safe_npz import read_npz
 
 log = logging.getLogger("sea.embed")
 
@@ -74,8 +73,8 @@ def check_unique_outputs(files: list[Path], output_dir: Path | None, suffix: str
 def read_settings(path: Path) -> dict | None:
     """The settings record of an existing output; None when it has none (or is unreadable)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data[NPZ_SETTINGS])) if NPZ_SETTINGS in data.files else None
+        data = read_npz(path, "embedding .npz", keys=[NPZ_SETTINGS])
+        return json.loads(str(data[NPZ_SETTINGS])) if NPZ_SETTINGS in data else None
     except (OSError, ValueError, KeyError):
         return None
 

@@ -13,11 +13,13 @@ from tqdm import tqdm
 
 from sea.cluster import RayOptions
 from sea.manifest import atomic_save_npz, read_manifest, write_manifest
+from sea.safe_npz import read_npz
 from sea.store import ClipStore
 
 log = logging.getLogger(__name__)
 CACHE_KIND = "embedding_cache"
 CLIPS_PER_PART = 32
+PART_ARRAYS = ("frames", "counts", "seconds")
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def load_or_compute(store: ClipStore, embedder_factory, directory: Path, hop_sec
         for part in bar:
             write_part(store, embedder, directory, part, hop_seconds, CLIPS_PER_PART)
     bar.close()
-    loaded = [np.load(_part_path(directory, p), allow_pickle=False) for p in parts]
+    loaded = [read_npz(_part_path(directory, p), "embedding cache part .npz",
+                       required=PART_ARRAYS, max_bytes=None) for p in parts]
     counts = np.concatenate([d["counts"] for d in loaded])
     if len(counts) != len(store):
         raise ValueError(f"{directory} holds {len(counts)} clips, the store {len(store)}: "

@@ -19,11 +19,14 @@ import numpy as np
 from tqdm import tqdm
 
 from sea.manifest import atomic_save_npz
+from sea.safe_npz import read_npz
 from training.evaluate.classifiers import class_scores, make_classifier
 from training.evaluate.embedding_cache import FrameEmbeddings
 from training.evaluate.metrics import confusion, multilabel_scores, single_label_scores
 from training.evaluate.pooling import aggregate, clip_frames, pooled_clips
 from training.evaluate.protocols import EvalSet, splits
+
+FOLD_ARRAYS = ("test", "scores", "info")  # what a fold cache file holds
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def run_folds(method: Method, evalset: EvalSet, emb: FrameEmbeddings, work_dir: 
                                   disable=not progress, leave=False):
         path = directory / f"fold-{name}.npz"
         if path.is_file():
-            saved = np.load(path, allow_pickle=False)
+            saved = read_npz(path, "evaluation fold cache .npz", required=FOLD_ARRAYS,
+                             max_bytes=None)
             outputs.append(FoldOutput(name, saved["test"], saved["scores"],
                                       json.loads(str(saved["info"]))))
             continue
