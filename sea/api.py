@@ -1,8 +1,12 @@
 """The Python API, as short as openl3's: `load_model`, `get_audio_embedding`, `process_audio_file`.
 
     import sea
-    model = sea.load_model("edgel3-sea-64", weights="edgel3_sea_ust_audio_emb_64.h5")
+    emb, ts = sea.get_audio_embedding(audio, sr)  # the default model, EdgeL3 SEA-64
+    model = sea.load_model("openl3-mel256-env")   # or any other (published weights download)
     emb, ts = sea.get_audio_embedding(audio, sr, model=model, hop=0.1)
+
+Without `model`, the functions use sea's default model, the published EdgeL3 SEA-64 (64-d, 8 kHz
+input), whose weights ship inside the package: a fresh install embeds offline.
 
 One interface for every kind of model: a config name (published weights from the registry, see
 `sea models`), `CONFIG=PATH.h5` or a `.h5` with `config=`, a student checkpoint directory, or a
@@ -93,7 +97,9 @@ def load_model(name_or_path: str | Path, weights: str | Path | None = None,
 
 def _as_model(model: Model | str | Path | None, batch_size: int) -> Model:
     if model is None:
-        raise ValueError("pass model=sea.load_model(NAME_OR_PATH) (or a model name)")
+        from sea.weights import DEFAULT_MODEL
+
+        model = DEFAULT_MODEL
     return model if isinstance(model, Model) else load_model(model, batch_size=batch_size)
 
 
@@ -165,7 +171,8 @@ def get_audio_embedding(audio: AudioInput | Sequence[AudioInput],
 
     An input is a numpy array (samples,) or (samples, channels) at `sr` Hz (one rate, or one per
     array), or the path of an audio file (its own rate). Windows are `model`'s 1-s windows every
-    `hop` s; with `center` the first is centred on t = 0, as in openl3."""
+    `hop` s; with `center` the first is centred on t = 0, as in openl3. `model`: a loaded
+    `Model` or what `load_model` takes; None is the default model, EdgeL3 SEA-64."""
     model = _as_model(model, batch_size)
     single = isinstance(audio, (np.ndarray, str, Path))
     items = [audio] if single else list(audio)

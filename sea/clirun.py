@@ -2,7 +2,7 @@
 
 `run_cli` wraps a CLI's whole life (parser construction, which imports the commands, and the
 command itself). The traceback is printed only with -v, which is accepted anywhere on the
-command line. The exit codes are the EXIT_* constants below (README, "Errors and exit codes").
+command line. The exit codes are the EXIT_* constants below (docs/errors.md).
 """
 
 from __future__ import annotations

@@ -24,14 +24,12 @@ from typing import Any, Callable
 from sea.errors import SeaError
 from sea.manifest import atomic_write_json, read_manifest, write_manifest
 from sea.output import claim_output
+from sea.weights import bundled_path
 
 log = logging.getLogger("sea.quickstart")
 
 KIND = "quickstart"
 STATE_FILE = "quickstart.json"
-# The published EdgeL3 SEA-64 weights kept next to a development checkout (`<repo>/../shared`).
-SEA64_FIXTURE = (Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
-                 / "edgel3_sea_ust_audio_emb_64.h5").resolve()
 # Synth scenes are multi-label and numbered in folds 1..5 (data_prep/sources/synth.py).
 PROTOCOL = "folds-multilabel"
 NODE_VARIANT = "outside"  # the node's default graph: numpy frontend, int8 network
@@ -81,6 +79,7 @@ NARROW_BODY = (32, 64, 128)  # Student 3's first blocks; a small --clips narrows
 # depend on how work is split, so it makes the headline repeat on every machine of a kind.
 THREADS = 2
 DEFAULT_TEACHER = "openl3-mel256-env"  # the SEA paper's teacher
+SHIPPED_TEACHER = "edgel3-sea-64"  # offline: the published weights shipped with sea
 DOWNLOAD_TIMEOUT_S = 10.0  # a short wait: offline machines fall back at once
 
 
@@ -212,9 +211,9 @@ class Quickstart:
         if why is None:
             return ["--teacher", DEFAULT_TEACHER]
         self.state["decisions"]["teacher_fallback_reason"] = why
-        if SEA64_FIXTURE.is_file():
+        if bundled_path(SHIPPED_TEACHER) is not None:
             # Real (published) weights beat a random-weight L3 network, even a smaller net.
-            return ["--teacher", "edgel3-sea-64", "--weights", str(SEA64_FIXTURE)]
+            return ["--teacher", SHIPPED_TEACHER]
         return ["--teacher", "auto"]  # teacher-embed falls back to random weights
 
     def teacher(self) -> None:

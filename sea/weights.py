@@ -1,8 +1,10 @@
 """Pretrained-weight registry: find, download, verify and cache published .h5 files.
 
 Resolution order for a model name: an explicit path; `$SEA_HOME/weights` (default
-`~/.cache/sea/weights`); the package directory of an installed `openl3` / `edgel3`; download
-from the project's published URL (progress bar, atomic write, sha256 check).
+`~/.cache/sea/weights`); the package directory of an installed `openl3` / `edgel3`; the copy
+shipped inside this package (`sea/weights_data`: EdgeL3 SEA-64, sea's default model, so a fresh
+install embeds offline); download from the project's published URL (progress bar, atomic
+write, sha256 check).
 
 Checksum policy, for every file found or downloaded by name (not for an explicit --weights
 path, which the user vouches for): where a digest is published (or was recorded from the
@@ -35,6 +37,9 @@ from sea.errors import SeaError
 from sea.manifest import atomic_write_json, sha256_file
 
 DIGESTS_FILE = "sha256.json"  # trust-on-first-use digests, in weights_dir()
+# Package data: published weights shipped with sea, with their licence (see NOTICE.md there).
+BUNDLED_DIR = Path(__file__).resolve().parent / "weights_data"
+DEFAULT_MODEL = "edgel3-sea-64"  # what `sea embed` and `sea.get_audio_embedding` use by default
 
 
 class WeightsUnavailable(SeaError, RuntimeError):
@@ -48,6 +53,7 @@ class WeightSource:
     package: str  # the pip package that ships or downloads the file
     sha256: str | None = None  # of the downloaded (compressed) file, where known
     h5_sha256: str | None = None  # of the .h5 file itself, where known
+    bundled: bool = False  # shipped in BUNDLED_DIR (needs h5_sha256: checked on every load)
 
 
 OPENL3_URL = "https://github.com/marl/openl3/raw/models/"
@@ -64,11 +70,13 @@ def _registry() -> dict[str, WeightSource]:
     for dim in EDGEL3_REDUCTION:
         stem = f"edgel3_sea_ust_audio_emb_{dim}"
         reg[f"edgel3-sea-{dim}"] = WeightSource(f"{stem}.h5", f"{EDGEL3_URL}{stem}.h5.gz", "edgel3")
-    # The one published SEA file whose digest was recorded (see PROVENANCE of the fixtures).
+    # The one published SEA file whose digest was recorded from the published file; it ships
+    # with sea (package data) and is the default model.
     reg["edgel3-sea-64"] = WeightSource(
         "edgel3_sea_ust_audio_emb_64.h5", f"{EDGEL3_URL}edgel3_sea_ust_audio_emb_64.h5.gz", "edgel3",
         sha256="d1cf0ce5640e93f07b3eef950f0694c40f3be33d8d7241deaea7f71e2f929a7f",
-        h5_sha256="e8cd0eaac5d444c231d81940e30dc904ffed5cdafa632f7a5547142dc8283912")
+        h5_sha256="e8cd0eaac5d444c231d81940e30dc904ffed5cdafa632f7a5547142dc8283912",
+        bundled=True)
     return reg
 
 
@@ -103,6 +111,13 @@ def local_candidates(model_name: str) -> list[Path]:
 def find_local(model_name: str) -> Path | None:
     """The cached or package-installed weight file, without downloading."""
     return next((p for p in local_candidates(model_name) if p.is_file()), None)
+
+
+def bundled_path(model_name: str) -> Path | None:
+    """The copy of a named model's weights shipped inside this package, if it has one."""
+    source = WEIGHT_SOURCES[model_name]
+    path = BUNDLED_DIR / source.filename
+    return path if source.bundled and path.is_file() else None
 
 
 def _fetch(url: str, dest: Path, timeout: float) -> str:
@@ -191,10 +206,10 @@ def resolve_weights(model_name: str, weights: str | Path | None = None,
         return path
     if model_name not in WEIGHT_SOURCES:
         raise WeightsUnavailable(f"no published weights for {model_name!r}; pass --weights PATH")
-    local = find_local(model_name)
-    if local is not None:
-        return check_weights(WEIGHT_SOURCES[model_name], local, str(local))
     source = WEIGHT_SOURCES[model_name]
+    local = find_local(model_name) or bundled_path(model_name)
+    if local is not None:
+        return check_weights(source, local, str(local))
     target = weights_dir() / source.filename
     offline_help = (f"Download {source.url}, gunzip it, and put {source.filename} in {target.parent} "
                     f"(or set SEA_HOME, or pass --weights PATH).")
@@ -233,14 +248,16 @@ def download_weights(names: list[str], force: bool = False, timeout: float = 30.
         target = weights_dir() / source.filename
         if force:
             target.unlink(missing_ok=True)
-        local = find_local(name)
+        local = find_local(name) or bundled_path(name)
         try:
-            path = local or resolve_weights(name, timeout=timeout)
+            path = resolve_weights(name, timeout=timeout)  # checks a local file too
         except WeightsUnavailable as exc:
             log.error("%s", exc)
             failed += 1
             continue
-        if local:
+        if local and local.parent == BUNDLED_DIR:
+            check = "shipped with sea, published sha256 checked"
+        elif local:
             check = "already present, checked"
         elif source.sha256 or source.h5_sha256:
             check = "downloaded, published sha256 checked"

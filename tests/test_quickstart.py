@@ -115,23 +115,20 @@ def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path
         assert len(fake.calls) == 1
 
 
-def test_auto_teacher_prefers_local_weights_then_the_sea64_fixture(tmp_path, monkeypatch):
+def test_auto_teacher_prefers_local_weights_then_the_shipped_sea64(tmp_path, monkeypatch):
     import sea.quickstart as quickstart
 
-    fixture = tmp_path / "edgel3_sea_ust_audio_emb_64.h5"
-    fixture.write_bytes(b"")
-    monkeypatch.setattr(quickstart, "SEA64_FIXTURE", fixture)
     qs = quickstart.Quickstart(tmp_path / "qs", quickstart.Settings(), FakeSea(tmp_path, False))
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
     monkeypatch.setattr(quickstart, "download_default_teacher", lambda: None)  # online
     assert qs.teacher_args() == ["--teacher", "openl3-mel256-env"]
     offline = "openl3-mel256-env could not be downloaded: no network"
     monkeypatch.setattr(quickstart, "download_default_teacher", lambda: offline)
-    assert qs.teacher_args() == ["--teacher", "edgel3-sea-64", "--weights", str(fixture)]
+    assert qs.teacher_args() == ["--teacher", "edgel3-sea-64"]  # shipped with sea
     assert qs.state["decisions"]["teacher_fallback_reason"] == offline  # the banner says why
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: True)
     assert qs.teacher_args() == ["--teacher", "auto"]
-    fixture.unlink()
+    monkeypatch.setattr(quickstart, "bundled_path", lambda name: None)  # a damaged install
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
     assert qs.teacher_args() == ["--teacher", "auto"]  # teacher-embed falls back to random
 

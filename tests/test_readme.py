@@ -1,16 +1,18 @@
-"""README.md holds on a fresh clone: every command of its ```bash blocks runs as written (in a
-temporary checkout-like directory, on tiny inputs) and exits 0 with its outputs written, or is
-listed in NOT_RUN with the reason it cannot run here (and still parses with today's options);
-every script it names exists, every install line names this project, and its Python example
-runs.
+"""README.md and the documentation pages (docs/*.md) hold on a fresh clone: every command of
+their ```bash blocks runs as written (in a temporary checkout-like directory, on tiny inputs)
+and exits 0 with its outputs written, or is listed in NOT_RUN with the reason it cannot run
+here (and still parses with today's options); every script they name exists, every install
+line names this project, and their Python examples run. Illustrative blocks that must not run
+are marked ```console or ```text.
 
 "Tiny" is the only liberty taken, and it is spelled out in TEST_SIZE: clip counts, reduced
 width, student width, epochs and export window counts shrink, and an export writes one graph
-variant of its two, so the whole README runs in a minute or two; every other token is the
-README's. The paths the blocks read are made as small fixtures:
-`recordings/` and `clip.wav` (generated audio), `../shared` (a 12-clip urban-eval subset and the
-fixture weights; the running blocks skip without ../shared), and `$SEA_HOME/weights` holding the
-published EdgeL3 SEA-64 file, as a cached download (so `--teacher auto` finds it)."""
+variant of its two, so all blocks run in a few minutes; every other token is the page's. The
+paths the blocks read are made as small fixtures: `recordings/` and `clip.wav` (generated
+audio), `data/urban-eval` (a 12-clip subset of the shared urban-eval set; the running blocks
+skip without it), an OpenL3-layout `openl3_audio_mel256_env.h5` (seeded weights), and
+`$SEA_HOME/weights` holding the EdgeL3 SEA-64 file as a cached download (so `--teacher auto`
+finds it)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-README = (REPO / "README.md").read_text()
+# Pages run in this order (a page's blocks read what earlier pages' blocks made: deploy makes
+# the bundle that evaluation and the node use); other docs pages follow, by name.
+PAGE_ORDER = ["README.md", "docs/index.md", "docs/install.md", "docs/quickstart.md",
+              "docs/data-prep.md", "docs/training.md", "docs/deploy.md", "docs/evaluation.md",
+              "docs/models.md", "docs/node.md", "docs/microcontroller.md"]
+
+
+def documents() -> list[tuple[str, str]]:
+    """(path relative to the repository, text) of README.md and every docs page, in run order."""
+    others = sorted(f"docs/{p.name}" for p in (REPO / "docs").glob("*.md"))
+    names = PAGE_ORDER + [n for n in others if n not in PAGE_ORDER]
+    return [(n, (REPO / n).read_text()) for n in names if (REPO / n).is_file()]
+
+
+DOCUMENTS = documents()
+ALL_TEXT = "\n".join(text for _, text in DOCUMENTS)
 
 CLUSTER = "the Ray cluster example: needs a cluster and /data on a shared mount"
 # Commands that cannot run in a test, by the words they start with: why, and what covers them.
@@ -31,8 +48,7 @@ NOT_RUN = {
     "pip install": "installs from the package index (checked below: targets this checkout)",
     "pip wheel": "builds a wheel in an isolated environment fetched from the package index",
     "python -m pytest": "the test suite itself",
-    "python benchmarks/": "a benchmark: minutes of CPU, prints figures rather than artifacts",
-    "nice -n 10 python benchmarks/": "a benchmark, run at low priority (see above)",
+    "mkdocs build": "builds this documentation site: tests/test_docs_build.py runs it",
     "sea quickstart": "2-3 min at its defaults; tests/test_quickstart.py runs it on tiny options",
     "sea download": "downloads a dataset (network)",
     "sea prepare esc50:data/": "reads the dataset `sea download esc50` fetches",
@@ -49,7 +65,7 @@ NOT_RUN = {
 }
 NOT_RUN_OPTIONS = {"--input mic": "microphone input (needs PortAudio and a microphone)"}
 
-# Test size: (command prefix, README tokens, tokens run instead): sizes only, and the node's
+# Test size: (command prefix, page tokens, tokens run instead): sizes only, and the node's
 # graph variant alone (`--frontend outside`) of the two an export writes by default.
 TEST_SIZE = [
     ("sea prepare", ["synth:100"], ["synth:5"]),
@@ -61,23 +77,21 @@ TEST_SIZE = [
                         "--parity-windows", "6"]),
 ]
 
-# Blocks run in README order, except those that read what a later section makes.
-DEPLOY = "4. Deploy: TFLite bundles and the sensor node"
-RUN_AFTER = {"Embed audio files": DEPLOY, "3. Evaluation: downstream classifiers": DEPLOY}
+
+def blocks(language: str, text: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
-
-
-def bash_blocks() -> list[tuple[str, str]]:
-    """(heading above it, text) of each ```bash block, in README order."""
-    found, heading = [], ""
-    for match in re.finditer(r"^#+ ([^\n]*)$|^```bash\n(.*?)^```", README, flags=re.S | re.M):
-        if match.group(1) is not None:
-            heading = match.group(1).strip()
-        else:
-            found.append((heading, match.group(2)))
+def bash_blocks() -> list[tuple[str, str, str]]:
+    """(page, heading above it, text) of each ```bash block, in run order."""
+    found = []
+    for page, text in DOCUMENTS:
+        heading = ""
+        for match in re.finditer(r"^#+ ([^\n]*)$|^```bash\n(.*?)^```", text, flags=re.S | re.M):
+            if match.group(1) is not None:
+                heading = match.group(1).strip()
+            else:
+                found.append((page, heading, match.group(2)))
     return found
 
 
@@ -93,7 +107,7 @@ def split_commands(block: str) -> list[list[str]]:
 
 
 def command_lines() -> list[list[str]]:
-    return [argv for _, block in bash_blocks() for argv in split_commands(block)]
+    return [argv for _, _, block in bash_blocks() for argv in split_commands(block)]
 
 
 def why_not_run(argv: list[str]) -> str | None:
@@ -122,16 +136,9 @@ def at_test_size(argv: list[str]) -> list[str]:
     return argv
 
 
-def run_order() -> list[tuple[str, str]]:
+def run_order() -> list[tuple[str, str, str]]:
     """The blocks with a command to run, in the order they can run."""
-    runnable = [b for b in bash_blocks()
-                if any(not why_not_run(argv) for argv in split_commands(b[1]))]
-    ordered = [b for b in runnable if b[0] not in RUN_AFTER]
-    for heading, after in RUN_AFTER.items():
-        (block,) = [b for b in runnable if b[0] == heading]
-        last = max(i for i, b in enumerate(ordered) if b[0] == after)
-        ordered.insert(last + 1, block)
-    return ordered
+    return [b for b in bash_blocks() if any(not why_not_run(argv) for argv in split_commands(b[2]))]
 
 
 def expected_outputs(argv: list[str]) -> list[str]:
@@ -146,12 +153,15 @@ def expected_outputs(argv: list[str]) -> list[str]:
     return outputs
 
 
-def test_readme_has_command_blocks():
+def test_readme_and_docs_have_command_blocks():
     programs = {argv[0] for argv in command_lines()}
     assert {"sea", "sea-node", "pip", "python"} <= programs
+    readme = [argv[0] for _, block in [(p, b) for p, _, b in bash_blocks() if p == "README.md"]
+              for argv in split_commands(block)]
+    assert {"sea", "sea-node", "pip"} <= set(readme)
 
 
-def test_every_not_run_entry_names_a_readme_command():
+def test_every_not_run_entry_names_a_documented_command():
     lines = [" ".join(argv) for argv in command_lines()]
     for prefix in NOT_RUN:
         assert any(line.startswith(prefix) for line in lines), f"stale NOT_RUN entry {prefix!r}"
@@ -187,12 +197,23 @@ def test_scripts_and_install_lines_resolve_to_this_project():
             ours = [a for a in targets if a.startswith((".", "$(ls dist/sea_embed"))]
             # only pinned third-party packages besides the checkout or its wheel
             assert ours and all(a in ours or "==" in a for a in targets), argv
-    assert 'pip install "sea' not in README and "pip install sea[" not in README
+    assert 'pip install "sea' not in ALL_TEXT and "pip install sea[" not in ALL_TEXT
+
+
+def test_no_user_facing_text_names_issues_commits_or_files_outside_the_repository():
+    for page, text in DOCUMENTS:
+        for pattern in (r"\bissue \d", r"\.\./shared", r"\bcommit [0-9a-f]{7}", r"PROVENANCE",
+                        r"SEA_FACTS", r"\bload (average )?\d"):
+            assert not re.search(pattern, text, flags=re.I), f"{page}: {pattern}"
+
+
+def test_readme_stays_short():
+    assert len((REPO / "README.md").read_bytes()) <= 12_500  # details live in docs/
 
 
 def urban_eval_subset(source: Path, root: Path) -> None:
-    """The layout of ../shared/data/urban-eval with 12 of its clips: two ESC-10 classes in
-    each of the 5 folds, and two UrbanSound8K clips (so `--dataset ESC-10` selects)."""
+    """The urban-eval layout with 12 of the shared set's clips: two ESC-10 classes in each of
+    the 5 folds, and two UrbanSound8K clips (so `--dataset ESC-10` selects)."""
     with open(source / "metadata.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     chosen = [r for r in rows if r["dataset"] == "UrbanSound8K"][:2]
@@ -221,21 +242,21 @@ def torch_threads_restored():
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory, fixtures_dir, urban_eval_dir):
-    """A working directory beside a small `../shared`, with the inputs the blocks name."""
+    """A working directory with the inputs the blocks name, and a weights cache beside it."""
     for extra in ("torch", "sklearn", "litert_torch"):  # the blocks need `train` and `export`
         pytest.importorskip(extra)
     import numpy as np
     import soundfile as sf
 
+    from sea.weights import DEFAULT_MODEL, bundled_path
+
     base = tmp_path_factory.mktemp("readme")
-    (base / "shared").mkdir()
-    (base / "shared" / "fixtures").symlink_to(fixtures_dir)
-    urban_eval_subset(urban_eval_dir, base / "shared" / "data" / "urban-eval")
     (base / "home" / "weights").mkdir(parents=True)
-    sea64 = "edgel3_sea_ust_audio_emb_64.h5"
-    (base / "home" / "weights" / sea64).symlink_to(fixtures_dir / sea64)
+    shipped = bundled_path(DEFAULT_MODEL)
+    (base / "home" / "weights" / shipped.name).symlink_to(shipped)
     work = base / "checkout"
     (work / "recordings").mkdir(parents=True)
+    urban_eval_subset(urban_eval_dir, work / "data" / "urban-eval")
     noise = np.random.default_rng(0)
     sf.write(work / "recordings" / "street.wav", 0.1 * noise.standard_normal(2 * 16000), 16000)
     sf.write(work / "recordings" / "park.wav", 0.1 * noise.standard_normal(3 * 22050), 22050)
@@ -246,60 +267,65 @@ def checkout(tmp_path_factory, fixtures_dir, urban_eval_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block", run_order(), ids=lambda b: b[0][:40])
+@pytest.mark.parametrize("block", run_order(), ids=lambda b: f"{b[0]}: {b[1][:30]}")
 def test_block_runs_as_written(block, checkout, monkeypatch, torch_threads_restored):
     from deploy.node.cli import main as node_main
     from sea.cli import main as sea_main
 
     monkeypatch.chdir(checkout)
     monkeypatch.setenv("SEA_HOME", str(checkout.parent / "home"))
-    heading, text = block
+    page, heading, text = block
     for argv in split_commands(text):
         if why_not_run(argv):
             continue
         argv = at_test_size(argv)
         main = sea_main if argv[0] == "sea" else node_main
-        assert main(argv[1:]) == 0, f"{heading}: {' '.join(argv)}"
+        where = f"{page}, {heading}: {' '.join(argv)}"
+        assert main(argv[1:]) == 0, where
         for out in expected_outputs(argv):
-            assert (checkout / out).exists(), f"{heading}: {' '.join(argv)} wrote no {out}"
+            assert (checkout / out).exists(), f"{where} wrote no {out}"
 
 
-def test_python_example_runs(tmp_path, monkeypatch, fixtures_dir, capsys):
-    sea64 = fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5"
-    (tmp_path / "weights").mkdir()
-    (tmp_path / "weights" / sea64.name).symlink_to(sea64)
-    monkeypatch.setenv("SEA_HOME", str(tmp_path))  # the registry finds it as a cached download
+PYTHON_EXAMPLES = [(page, example) for page, text in DOCUMENTS for example in blocks("python", text)]
+
+
+@pytest.mark.parametrize("page, example", PYTHON_EXAMPLES, ids=[p for p, _ in PYTHON_EXAMPLES])
+def test_python_examples_run_on_a_fresh_install(page, example, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    monkeypatch.setenv("SEA_HOME", str(tmp_path / "home"))  # an empty weights cache
     monkeypatch.chdir(tmp_path)
-    (example,) = blocks("python")
-    exec(compile(example, "README.md", "exec"), {})
-    assert capsys.readouterr().out.startswith("(26, 64) [0.  0.1 0.2]")
+    exec(compile(example, page, "exec"), {})
+    if page == "README.md":
+        assert capsys.readouterr().out.startswith("(26, 64) [0.  0.1 0.2]")
 
 
 MEASURED = re.compile(r"\d\.\d|\d ?(ms|MB|KB|KiB|GB|%|x)\b")  # a figure someone measured
 COMMAND = re.compile(r"`(sea |sea-node |python |/usr/bin/time |\S+\.py\b|\S+\.sh\b)[^`]*`")
 
 
-def figure_tables() -> list[tuple[int, str]]:
-    """(line number, the table with the text above it (up to 20 lines, back to a heading or
-    another table) and 4 lines below) of every README table whose rows hold measured figures."""
-    lines, found, i = README.splitlines(), [], 0
-    while i < len(lines):
-        if not lines[i].startswith("|"):
-            i += 1
-            continue
-        start = i
-        while i < len(lines) and lines[i].startswith("|"):
-            i += 1
-        if any(MEASURED.search(row) for row in lines[start + 2:i]):  # rows below the header
-            above = start
-            while above > max(0, start - 20) and not lines[above - 1].startswith(("#", "|")):
-                above -= 1
-            found.append((start + 1, "\n".join(lines[above:i + 4])))
+def figure_tables() -> list[tuple[str, int, str]]:
+    """(page, line number, the table with the text above it (up to 20 lines, back to a heading
+    or another table) and 4 lines below) of every table whose rows hold measured figures."""
+    found = []
+    for page, text in DOCUMENTS:
+        lines, i = text.splitlines(), 0
+        while i < len(lines):
+            if not lines[i].startswith("|"):
+                i += 1
+                continue
+            start = i
+            while i < len(lines) and lines[i].startswith("|"):
+                i += 1
+            if any(MEASURED.search(row) for row in lines[start + 2:i]):  # rows below the header
+                above = start
+                while above > max(0, start - 20) and not lines[above - 1].startswith(("#", "|")):
+                    above -= 1
+                found.append((page, start + 1, "\n".join(lines[above:i + 4])))
     return found
 
 
 def test_every_table_of_figures_names_the_command_that_measured_it():
     tables = figure_tables()
     assert len(tables) >= 5  # quickstart, models, parity, sea bench, emulated aarch64, ...
-    for line, text in tables:
-        assert COMMAND.search(text), f"README table at line {line} names no command or script"
+    for page, line, text in tables:
+        assert COMMAND.search(text), f"{page}: table at line {line} names no command or script"

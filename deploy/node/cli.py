@@ -8,8 +8,7 @@ OUT.partial, renamed to OUT when the run ends, so a crashed run never leaves a c
 unreadable inputs are reported with their reason and skipped), and SIGINT/SIGTERM stop the
 run cleanly after the current line.
 Exit status: 0 when every input was processed (or the run was stopped), 1 when some input
-failed, 2 for a bad bundle or arguments; 3, 4, 70, 130 and 141 as for `sea` (README, "Errors
-and exit codes").
+failed, 2 for a bad bundle or arguments; 3, 4, 70, 130 and 141 as for `sea` (docs/errors.md).
 """
 
 from __future__ import annotations

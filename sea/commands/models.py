@@ -2,8 +2,9 @@
 
 Parameters are the conv body's trainable parameters (the SEA paper's Table 1 count); size is
 float32 bytes of every stored number (BatchNorm statistics included); activation memory is the largest single activation tensor for one
-window (the SEA paper's Table 1 metric). The weights column says `present` for published
-weights found on this machine (`published`: would be downloaded); the lines after the table say
+window (the SEA paper's Table 1 metric). The weights column says `shipped` for the
+published weights inside this package, `present` for published weights found on this machine
+(`published`: would be downloaded); the lines after the table say
 where weights are looked for.
 """
 
@@ -13,7 +14,8 @@ import argparse
 import json
 
 from sea.configs import MODEL_CONFIGS, activation_bytes, count_parameters
-from sea.weights import WEIGHT_SOURCES, find_local, local_candidates, weights_dir
+from sea.weights import (BUNDLED_DIR, WEIGHT_SOURCES, bundled_path, find_local,
+                         local_candidates, weights_dir)
 
 
 def describe_models() -> list[dict]:
@@ -37,7 +39,7 @@ def describe_models() -> list[dict]:
 
 
 def _local_path(name: str) -> str | None:
-    path = find_local(name) if name in WEIGHT_SOURCES else None
+    path = (find_local(name) or bundled_path(name)) if name in WEIGHT_SOURCES else None
     return None if path is None else str(path)
 
 
@@ -47,7 +49,8 @@ def weights_lookup_text() -> str:
     present = sorted({_local_path(n) for n in WEIGHT_SOURCES} - {None})
     lines = ["", "Weights are looked for in this order: --weights PATH; "
              f"{weights_dir()} ($SEA_HOME/weights);",
-             "the package directory of an installed openl3 / edgel3; then downloaded "
+             "the package directory of an installed openl3 / edgel3; the weights shipped "
+             f"with sea ({BUNDLED_DIR}); then downloaded",
              "(sea download weights NAME... fetches them ahead of time).",
              "Searched here: " + ", ".join(dirs)]
     lines.append("Present: " + (", ".join(present) if present else "none"))
@@ -68,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for r in rows:
         shape = "x".join(map(str, r["input_shape"]))
-        weights = ("present" if r["weights_path"] else "published") if r["pretrained"] else "-"
+        weights = "-"
+        if r["pretrained"]:
+            weights = ("published" if not r["weights_path"] else
+                       "shipped" if r["weights_path"].startswith(str(BUNDLED_DIR)) else "present")
         print(f"{r['name']:<26}{r['embedding_dim']:>6}{shape:>10}{r['params']:>11,}"
               f"{r['size_mb']:>8.2f}{r['activation_mb']:>8.2f}  {weights}")
     print(weights_lookup_text())

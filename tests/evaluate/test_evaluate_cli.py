@@ -30,8 +30,9 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
     assert good["num_params"] > 0 and good["dim"] == 8 and good["seconds_per_window"] > 0
     assert good["network_latency_ms"] > 0  # the network alone, single windows (sea bench)
     printed = capsys.readouterr().out  # the score table, on stdout
-    assert re.search(r"tiny\s+logreg\+mean\s+%.3f ± " % good["methods"]["logreg+mean"]["mean"]
-                     ["accuracy"], printed) and "model no-such-model skipped" in printed
+    assert re.search(r"tiny\s+tiny, float32 torch checkpoint\s+logreg\+mean\s+%.3f ± "
+                     % good["methods"]["logreg+mean"]["mean"]["accuracy"], printed)
+    assert "model no-such-model skipped" in printed and "accuracy (higher is better)" in printed
     for key in ("logreg+mean", "mlp-0+mean"):
         res = good["methods"][key]
         assert len(res["folds"]) == 5
@@ -44,7 +45,8 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
     assert tables["per_class"]["columns"] == ["tiny logreg+mean", "tiny mlp-0+mean"]
     assert tables["skipped_models"][0]["model"] == "no-such-model"
     md = (out / "report.md").read_text()
-    assert "| tiny | logreg+mean | **" in md
+    assert "| tiny | tiny, float32 torch checkpoint | logreg+mean | **" in md
+    assert "accuracy (higher is better): mean ± std" in md and "lower is better" in md
     html = (out / "index.html").read_text()
     images = re.findall(r"<img src='([^']+)'", html)
     assert any(p.endswith("pca.png") for p in images) and "plots/score_vs_size.png" in images

@@ -8,7 +8,7 @@ import pytest
 
 from sea.bundle import BUNDLE_KIND
 from sea.manifest import write_manifest
-from training.evaluate.model_specs import model_id, parse_model
+from training.evaluate.model_specs import describe, model_id, parse_model
 
 
 def test_config_names_and_keras_files(tmp_path, fixtures_dir):
@@ -41,3 +41,14 @@ def test_checkpoint_and_bundle_directories(tmp_path, tiny_student, toy_store):
     assert parse_model(str(bundle)).kind == "bundle"
     with pytest.raises(ValueError, match="'clip_store' artifact"):
         parse_model(str(toy_store))
+
+
+def test_each_kind_is_described_with_its_precision(tmp_path, tiny_student):
+    assert describe(parse_model("edgel3-sea-64")) == \
+        "edgel3-sea-64, float32 torch, published weights"
+    assert describe(parse_model("student3")) == "student3, float32 torch, seeded random weights"
+    assert describe(parse_model(str(tiny_student))) == "tiny, float32 torch checkpoint"
+    for quantize, precision in [("int8", "int8"), ("float16", "float16"), ("none", "float32")]:
+        bundle = tmp_path / quantize
+        write_manifest(bundle, BUNDLE_KIND, {"name": "student3"}, quantization=quantize)
+        assert describe(parse_model(str(bundle))) == f"student3, {precision} TFLite bundle"

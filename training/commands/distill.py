@@ -111,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="data-parallel processes on this machine (DDP via torchrun: one "
                              "per GPU on CUDA, gloo on CPU); --batch-size and --lr stay the "
                              "global values. Several machines: run `torchrun --nnodes ... -m "
-                             "sea.cli distill ...` yourself (see README, Scaling out)")
+                             "sea.cli distill ...` yourself (see docs/scaling.md)")
 
 
 def student_config(args: argparse.Namespace):

@@ -24,15 +24,17 @@ from sea.audio import AudioError
 from sea.errors import SeaError
 from sea.files import find_audio_files
 from sea.safe_npz import read_npz
+from sea.weights import DEFAULT_MODEL
 
 log = logging.getLogger("sea.embed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or directories (recursive)")
-    parser.add_argument("--model", required=True,
+    parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="config name (see `sea models`), CONFIG=PATH.h5, a .h5 file (with "
-                             "--config), a student checkpoint dir, or a TFLite bundle dir")
+                             "--config), a student checkpoint dir, or a TFLite bundle dir "
+                             f"(default: {DEFAULT_MODEL}, whose weights ship with sea)")
     parser.add_argument("--weights", help="weight file for a named model (default: registry/cache)")
     parser.add_argument("--config", help="architecture of a bare .h5 --model (a `sea models` name)")
     parser.add_argument("--hop", type=seconds, default=0.1, help="hop between windows in seconds (0.1)")

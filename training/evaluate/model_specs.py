@@ -73,6 +73,31 @@ def parse_model(text: str, weights: str | None = None) -> ModelSpec:
     return ModelSpec(text, "config", text, weights=Path(weights) if weights else None)
 
 
+BUNDLE_PRECISION = {"none": "float32", "float16": "float16", "int8": "int8"}  # --quantize
+
+
+def describe(spec: ModelSpec) -> str:
+    """What a model is, for a reader of the report: its architecture, numeric precision and
+    kind, e.g. "student3, int8 TFLite bundle" (sea evaluate runs torch models in float32)."""
+    if spec.kind == "config":
+        from sea.weights import has_pretrained
+
+        weights = ("weights " + spec.weights.name if spec.weights is not None else
+                   "published weights" if has_pretrained(spec.name) else
+                   "seeded random weights")
+        return f"{spec.name}, float32 torch, {weights}"
+    if spec.kind == "keras":
+        return f"{spec.name}, float32 torch, weights {spec.path.name}"
+    manifest = read_manifest(spec.path)
+    architecture = manifest.get("config", {}).get("name", spec.name)
+    if spec.kind == "checkpoint":
+        return f"{architecture}, float32 torch checkpoint"
+    if spec.kind == "micro":
+        return f"{architecture}, int8 TFLite Micro build"
+    precision = BUNDLE_PRECISION.get(manifest.get("quantization", "none"), "float32")
+    return f"{architecture}, {precision} TFLite bundle"
+
+
 def model_id(spec: ModelSpec) -> str:
     """Short id that changes whenever the weights do (the embedding cache key)."""
     if spec.kind == "keras":

@@ -20,10 +20,11 @@ from training.evaluate import plots
 from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
                                                store_digest)
 from training.evaluate.latency import cached_latency_ms
-from training.evaluate.model_specs import ModelSpec, load_embedder, model_id, parse_model
+from training.evaluate.model_specs import (ModelSpec, describe, load_embedder, model_id,
+                                           parse_model)
 from training.evaluate.pooling import pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
-from training.evaluate.report import write_report
+from training.evaluate.report import metric_label, write_report
 from training.evaluate.runner import (FoldOutput, Method, classifier_threads,
                                      pooled_out_of_fold, run_folds, summarize)
 
@@ -109,6 +110,7 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
                           ray=cfg.ray)
     info = emb.model_info
     entry = {"spec": spec.text, "id": key, "kind": spec.kind, "name": spec.name,
+             "description": describe(spec),
              "dim": info.get("dim"), "num_params": info.get("num_params"),
              "size_bytes": info.get("size_bytes"), "sample_rate": info.get("sample_rate"),
              "seconds_per_window": emb.seconds_per_window, "embedding_cache": str(directory),
@@ -124,8 +126,8 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
                      for s in ("mean", "std"))
         log.info("%s %s: %s %.3f +- %.3f", spec.name, method.key, evalset.protocol.metric,
                  mean, std)
-    entry["figures"] = _model_figures(cfg, evalset, emb, spec.name, key, outputs,
-                                      entry["methods"])
+    entry["figures"] = _model_figures(cfg, evalset, emb, f"{spec.name} ({entry['description']})",
+                                      key, outputs, entry["methods"])
     return entry
 
 
@@ -169,12 +171,13 @@ def _evaluate(cfg: EvaluationConfig, store: ClipStore, protocol, evalset: EvalSe
         except Exception as exc:  # one broken model must not sink the others
             log.error("model %s skipped: %s", text, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             results["models"].append({"spec": text, "error": f"{type(exc).__name__}: {exc}"})
-    points = [(f"{m['name']} {k}", m["size_bytes"], s["mean"][protocol.metric],
+    points = [(f"{m['name']} ({m['description']}) {k}", m["size_bytes"], s["mean"][protocol.metric],
                s["std"][protocol.metric])
               for m in results["models"] if m.get("size_bytes")
               for k, s in m.get("methods", {}).items()]
     if points:
-        plots.score_vs_size(points, protocol.metric, cfg.out / "plots" / "score_vs_size.png")
+        plots.score_vs_size(points, metric_label(protocol.metric),
+                            cfg.out / "plots" / "score_vs_size.png")
         results["figures"] = {"score vs model size": "plots/score_vs_size.png"}
     write_report(cfg.out, results)
     return results

@@ -86,18 +86,18 @@ def embedding_map(X: np.ndarray, labels: Sequence[str], title: str, path: Path) 
     """2-D PCA projection of clip embeddings (standardised), one colour per class."""
     plt = _pyplot()
     xy, explained = _pca_2d(X)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = plt.subplots(figsize=(8, 6))
     names = sorted(set(labels))
     cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
     labels = np.asarray(labels)
     for k, name in enumerate(names):
         sel = labels == name
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=10, alpha=0.8, color=cmap(k % cmap.N), label=name)
-    ax.set_xlabel(f"PC1 ({explained[0]:.0%})")
-    ax.set_ylabel(f"PC2 ({explained[1]:.0%})")
-    ax.set_title(title, fontsize=9)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=16, alpha=0.8, color=cmap(k % cmap.N), label=name)
+    ax.set_xlabel(f"PC1 ({explained[0]:.0%})", fontsize=10)
+    ax.set_ylabel(f"PC2 ({explained[1]:.0%})", fontsize=10)
+    ax.set_title(title, fontsize=11)
     if len(names) <= 20:
-        ax.legend(fontsize=7, markerscale=1.5, bbox_to_anchor=(1.01, 1), loc="upper left")
+        ax.legend(fontsize=9, markerscale=1.5, bbox_to_anchor=(1.01, 1), loc="upper left")
     return _save(fig, path)
 
 
@@ -107,9 +107,10 @@ def embedding_map_multilabel(X: np.ndarray, y: np.ndarray, classes: Sequence[str
     in colour over the others in grey, so overlapping labels stay readable."""
     plt = _pyplot()
     xy, explained = _pca_2d(X)
-    cols = min(4, len(classes))
+    # Panels of 4 x 3.6 in at 110 dpi (440 x 400 px) with 10-pt labels: readable at 100 %.
+    cols = min(3, len(classes))
     rows = -(-len(classes) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.4 * rows + 0.4),
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.6 * rows + 0.6),
                              sharex=True, sharey=True, squeeze=False)
     cmap = plt.get_cmap("tab10")
     for k, ax in enumerate(axes.flat):
@@ -117,24 +118,25 @@ def embedding_map_multilabel(X: np.ndarray, y: np.ndarray, classes: Sequence[str
             ax.axis("off")
             continue
         on = np.asarray(y[:, k], dtype=bool)
-        ax.scatter(xy[~on, 0], xy[~on, 1], s=5, color="0.8", label="other clips")
-        ax.scatter(xy[on, 0], xy[on, 1], s=7, color=cmap(k % cmap.N), label=classes[k])
-        ax.set_title(f"{classes[k]} ({int(on.sum())} clips)", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.scatter(xy[~on, 0], xy[~on, 1], s=10, color="0.8", label="other clips")
+        ax.scatter(xy[on, 0], xy[on, 1], s=14, color=cmap(k % cmap.N), label=classes[k])
+        ax.set_title(f"{classes[k]} ({int(on.sum())} clips)", fontsize=11)
+        ax.tick_params(labelsize=9)
     for ax in axes[-1]:
-        ax.set_xlabel(f"PC1 ({explained[0]:.0%})", fontsize=8)
+        ax.set_xlabel(f"PC1 ({explained[0]:.0%})", fontsize=10)
     for ax in axes[:, 0]:
-        ax.set_ylabel(f"PC2 ({explained[1]:.0%})", fontsize=8)
+        ax.set_ylabel(f"PC2 ({explained[1]:.0%})", fontsize=10)
     handles = [plt.Line2D([], [], marker="o", ls="", color="0.8", label="clips without the label"),
                plt.Line2D([], [], marker="o", ls="", color=cmap(0), label="clips with it")]
-    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=9)
-    return _save(fig, path, rect=(0, 0.05, 1, 1))  # room for the legend below
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=10, frameon=False)
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, path, rect=(0, 0.04, 1, 1))  # room for the legend below
 
 
 def score_vs_size(points: Sequence[tuple[str, float, float, float]], metric: str,
                   path: Path) -> Path:
-    """(label, size in bytes, score, std) per model/method: score against model size."""
+    """(label, size in bytes, score, std) per model/method: score against model size;
+    `metric` is the y-axis label (with the direction that is better)."""
     from matplotlib.ticker import FuncFormatter
 
     plt = _pyplot()
@@ -152,7 +154,7 @@ def score_vs_size(points: Sequence[tuple[str, float, float, float]], metric: str
     sizes = sorted({size / 1e6 for _, size, _, _ in points})
     ax.set_xticks(sizes, [f"{v:.3g}" for v in sizes], fontsize=8)
     ax.set_xlim(min(sizes) / 1.5, max(sizes) * 1.8)
-    ax.set_xlabel("model size (MB; methods of one model are drawn side by side)")
+    ax.set_xlabel("model size (MB, smaller is better; methods of one model side by side)")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")

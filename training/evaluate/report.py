@@ -8,7 +8,15 @@ from pathlib import Path
 
 from sea.manifest import atomic_write_bytes, atomic_write_json
 
-PER_CLASS_NAME = {"accuracy": "recall (accuracy within the class)", "micro_auprc": "AUPRC"}
+PER_CLASS_NAME = {"accuracy": "recall, the accuracy within the class", "micro_auprc": "AUPRC"}
+# Which way is better: every score the protocols compute is better when higher.
+HIGHER_IS_BETTER = ("accuracy", "balanced_accuracy", "micro_auprc", "macro_auprc")
+
+
+def metric_label(metric: str, name: str | None = None) -> str:
+    """`accuracy (higher is better)`: a score's name (default: the metric's) with the
+    direction in which `metric` is better."""
+    return f"{name or metric} ({'higher' if metric in HIGHER_IS_BETTER else 'lower'} is better)"
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -24,6 +32,7 @@ def score_rows(results: dict) -> list[dict]:
             latency = model.get("network_latency_ms")
             rows.append({
                 "model": model["name"], "model_id": model["id"], "method": key,
+                "description": model.get("description", ""),
                 "metric": metric, "mean": summary["mean"][metric], "std": summary["std"][metric],
                 "folds": {f["fold"]: f[metric] for f in summary["folds"]},
                 "secondary": {m: [summary["mean"][m], summary["std"][m]]
@@ -39,12 +48,13 @@ def score_rows(results: dict) -> list[dict]:
 def report_tables(results: dict) -> dict:
     """The side-by-side tables as plain data (report.json)."""
     rows = score_rows(results)
-    classes = results["store"]["classes"]
+    classes, metric = results["store"]["classes"], results["protocol"]["metric"]
     columns = [f"{r['model']} {r['method']}" for r in rows]
     return {
         "protocol": results["protocol"], "notes": results["notes"],
         "scores": [{k: v for k, v in r.items() if k != "per_class"} for r in rows],
-        "per_class": {"score": PER_CLASS_NAME[results["protocol"]["metric"]], "columns": columns,
+        "per_class": {"score": metric_label(metric, PER_CLASS_NAME[metric]),
+                      "columns": columns,
                       "rows": {c: [r["per_class"].get(c) for r in rows] for c in classes}},
         "skipped_models": [{"model": m["spec"], "reason": m["error"]}
                            for m in results["models"] if "error" in m],
@@ -53,14 +63,17 @@ def report_tables(results: dict) -> dict:
 
 def _score_table(tables: dict) -> tuple[list[str], list[list[str]]]:
     metric = tables["protocol"]["metric"]
-    head = ["model", "method", f"{metric} (mean ± std)", "per fold", "params", "size (MB)", "dim",
-            "latency (ms/window)"]
+    head = ["model", "what it is", "method", f"{metric_label(metric)}: mean ± std", "per fold",
+            "params", "size (MB, smaller is better)", "dim",
+            "latency (ms/window, lower is better)"]
     body = []
     for r in tables["scores"]:
-        extra = "; ".join(f"{m} {_fmt(v[0])} ± {_fmt(v[1])}" for m, v in r["secondary"].items())
+        extra = "; ".join(f"{metric_label(m)} {_fmt(v[0])} ± {_fmt(v[1])}"
+                          for m, v in r["secondary"].items())
         if r["pooled"] is not None:  # the AP of the PR-curve figure
             extra += f"; pooled out-of-fold {metric} {_fmt(r['pooled'])}"
-        body.append([r["model"], r["method"], f"**{_fmt(r['mean'])} ± {_fmt(r['std'])}** ({extra})",
+        body.append([r["model"], r["description"], r["method"],
+                     f"**{_fmt(r['mean'])} ± {_fmt(r['std'])}** ({extra})",
                      " ".join(f"{k}:{_fmt(v, 2)}" for k, v in r["folds"].items()),
                      "" if r["num_params"] is None else f"{r['num_params']:,}",
                      "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1e6:.2f}",
@@ -107,9 +120,10 @@ def _header_lines(results: dict) -> list[str]:
 def summary_text(results: dict) -> str:
     """The score table as plain text for the terminal (what `sea evaluate` prints at the end)."""
     metric = results["protocol"]["metric"]
-    head = ["model", "method", f"{metric} mean ± std", "pooled", "params", "size MB",
-            "ms/window"]
-    body = [[r["model"], r["method"], f"{_fmt(r['mean'])} ± {_fmt(r['std'])}", _fmt(r["pooled"]),
+    head = ["model", "what it is", "method", f"{metric} mean ± std", "pooled", "params",
+            "size MB", "ms/window"]
+    body = [[r["model"], r["description"], r["method"], f"{_fmt(r['mean'])} ± {_fmt(r['std'])}",
+             _fmt(r["pooled"]),
              "" if r["num_params"] is None else f"{r['num_params']:,}",
              "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1e6:.2f}",
              _fmt(r["latency_ms_per_window"], 2)] for r in score_rows(results)]
@@ -119,8 +133,8 @@ def summary_text(results: dict) -> str:
     lines += [f"model {m['spec']} skipped: {m['error']}" for m in results["models"] if "error" in m]
     store = results["store"]
     return "\n".join([f"protocol {results['protocol']['name']}: {store['clips']} clips, "
-                      f"{len(store['classes'])} classes, folds {', '.join(store['folds'])}",
-                      *lines])
+                      f"{len(store['classes'])} classes, folds {', '.join(store['folds'])}; "
+                      f"{metric_label(metric)}; size and ms/window: lower is better", *lines])
 
 
 def write_report(out_dir: Path, results: dict) -> dict[str, Path]:
@@ -146,7 +160,7 @@ def write_report(out_dir: Path, results: dict) -> dict[str, Path]:
     page = ["<!doctype html><html><head><meta charset='utf-8'><title>sea evaluate</title>",
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
-            "img{max-width:640px;margin:6px;border:1px solid #eee}</style></head><body>",
+            "img{max-width:100%;margin:6px;border:1px solid #eee}</style></head><body>",
             "<h1>sea evaluate report</h1>"]
     page += [f"<p>{html.escape(line).replace('`', '')}</p>" for line in _header_lines(results)]
     if notes:
