@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sea.audio import check_finite, load_audio, resample
+from sea.audio import AudioError, check_finite, load_audio, resample
 from sea.errors import InvalidArgument, SeaWarning
 from sea.framing import frame_audio
 from sea.openl3.models import (OPENL3_RESAMPLER, load_audio_embedding_model, validate_choices,
@@ -214,7 +214,10 @@ def process_audio_file(filepath: Any, output_dir: PathLike | None = None,
             if verbose:
                 print(f"sea.openl3: {out} exists and overwrite is off: skipped")
             continue
-        audio, sr = load_audio(path)
+        try:
+            audio, sr = load_audio(path)
+        except AudioError as exc:
+            raise AudioError(f"{path}: {exc}") from exc
         pending.append((out, _windows(audio, sr, model, hop_size, bool(center), resampler,
                                       str(path))))
         if sum(len(w) for _, w in pending) >= batch_size:
