@@ -97,9 +97,11 @@ def test_default_model_is_openl3s_mel256_music_6144(sea_home):
                                                                   center=False)[0])
 
 
-@pytest.mark.parametrize("clip", ["click", "chirp_44k"])
-def test_arrays_and_files_reproduce_openl3s_numbers(fixtures_dir, model512, tmp_path, clip):
-    """From the WAV as openl3 reads it: resampy to 48 kHz, framing, network (env, 512-d)."""
+def test_arrays_and_files_reproduce_openl3s_numbers(fixtures_dir, model512, tmp_path):
+    """From the WAV as openl3 reads it: resampy to 48 kHz, framing, network (env, 512-d).
+    The click (22.05 kHz, shorter than a window) passes every step in 4 windows; longer clips
+    take the same path and are covered window by window by test_reference_parity.py."""
+    clip = "click"
     ref = _reference(fixtures_dir, clip)
     wav = fixtures_dir / "audio" / f"{clip}.wav"
     audio, sr = sf.read(wav)
