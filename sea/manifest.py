@@ -101,6 +101,8 @@ def write_manifest(directory: str | Path, kind: str, config: dict[str, Any], **f
 def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
     """Read an artifact's manifest; with `kind`, check the artifact is of that type."""
     path = Path(directory) / "manifest.json"
+    if not Path(directory).exists():
+        raise FileNotFoundError(f"{directory} does not exist")
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not a sea artifact (no manifest.json)")
     with reading(path, "JSON manifest"):
