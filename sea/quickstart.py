@@ -215,7 +215,7 @@ class Quickstart:
         if SEA64_FIXTURE.is_file():
             # Real (published) weights beat a random-weight L3 network, even a smaller net.
             return ["--teacher", "edgel3-sea-64", "--weights", str(SEA64_FIXTURE)]
-        return ["--teacher", "auto"]  # teacher-embed falls back to random weights
+        return ["--teacher", f"random:{DEFAULT_TEACHER}"]  # named: the banner says why
 
     def teacher(self) -> None:
         args = self._decide("teacher_args", self.teacher_args)
