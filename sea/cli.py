@@ -40,8 +40,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     from sea import __version__
 
+    # allow_abbrev=False everywhere: `--clip 5` must not silently mean `--clips 5`
     parser = argparse.ArgumentParser(
-        prog="sea",
+        prog="sea", allow_abbrev=False,
         description="Specialized Embedding Approximation: prepare urban audio, distill "
         "small students from L3 teachers, evaluate, and deploy to TFLite sensor nodes.",
     )
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
+                           allow_abbrev=False)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     add_verbose_flag(parser)

@@ -32,6 +32,9 @@ class FrontendConfig:
     window_seconds: float = 1.0
     amin: float = 1e-10
     dynamic_range: float = 80.0
+    # False: STFT frames only where a whole n_fft fits, no end padding (kapre 0.3's
+    # get_stft_magnitude_layer default, which OpenL3 0.4's linear frontend keeps: 197 frames).
+    pad_end: bool = True
 
     def __post_init__(self) -> None:
         if self.style not in FRONTEND_STYLES:
@@ -44,6 +47,8 @@ class FrontendConfig:
     @property
     def n_frames(self) -> int:
         # TF 'SAME' conv (kapre 0.1.4) and tf.signal.stft(pad_end=True) both give ceil(N / hop).
+        if not self.pad_end:
+            return 1 + (self.window_samples - self.n_fft) // self.hop_length
         return math.ceil(self.window_samples / self.hop_length)
 
     @property
@@ -53,6 +58,8 @@ class FrontendConfig:
     @property
     def padding(self) -> tuple[int, int]:
         """Zeros added (left, right) to a window before slicing STFT frames."""
+        if not self.pad_end:
+            return 0, 0
         total = (self.n_frames - 1) * self.hop_length + self.n_fft - self.window_samples
         if self.style == "kapre014":
             return total // 2, total - total // 2
@@ -142,7 +149,7 @@ def activation_bytes(cfg: ModelConfig, bytes_per_value: int = 4) -> int:
 OPENL3_FRONTENDS = {
     "mel256": FrontendConfig(48000, 2048, 242, 256, style="kapre03", htk=False),
     "mel128": FrontendConfig(48000, 2048, 242, 128, style="kapre03", htk=False),
-    "linear": FrontendConfig(48000, 512, 242, None, style="kapre03"),
+    "linear": FrontendConfig(48000, 512, 242, None, style="kapre03", pad_end=False),
 }
 # OpenL3's 6144-d pooling per input representation (its models.py).
 OPENL3_6144_POOL = {"mel256": (8, 8), "mel128": (4, 8), "linear": (8, 8)}

@@ -14,6 +14,15 @@ class SeaError(Exception):
     """Base of errors caused by input, configuration or environment, not by a bug."""
 
 
+class InvalidArgument(SeaError, ValueError):
+    """A function argument of the wrong type or out of range; the message names the parameter."""
+
+
+class SeaWarning(UserWarning):
+    """Input that works but probably not as meant (audio shorter than a window, all zeros).
+    Filter or escalate it with the `warnings` module, as openl3 users do with OpenL3Warning."""
+
+
 class CorruptFile(SeaError, ValueError):
     """A file that exists but cannot be decoded (truncated, damaged, or of another format)."""
 

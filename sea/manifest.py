@@ -102,6 +102,8 @@ def write_manifest(directory: str | Path, kind: str, config: dict[str, Any], **f
 def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
     """Read an artifact's manifest; with `kind`, check the artifact is of that type. A
     manifest that is a link leading out of its artifact is refused (UnsafePath)."""
+    if not Path(directory).exists():
+        raise FileNotFoundError(f"{directory} does not exist")
     path = confined(directory, "manifest.json", "manifest")
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not a sea artifact (no manifest.json)")

@@ -118,13 +118,16 @@ class OutputLock:
 
 def claim_output(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (),
                  overwrite: bool = False, resume: bool = True,
-                 allowed: Iterable[str] = ()) -> OutputLock:
+                 allowed: Iterable[str] = (), folder: bool = False) -> OutputLock:
     """Check that `out` may receive an artifact of `kind`, create it and lock it.
 
     resume: re-opening a finished artifact of the same kind continues it (the command checks its
       own settings); False: replacing it needs `overwrite`.
     allowed: entry names a directory may hold before the command's first manifest (besides the
       lock), for layouts older than the lock's kind record.
+    folder: `out` receives one file per input and is no artifact itself (`sea embed
+      --output-dir`): any folder not holding another kind of artifact may receive them, with
+      whatever else it holds (recordings, logs); each output file is checked by the command.
     """
     out = Path(out)
     check_not_an_input(out, inputs)
@@ -134,7 +137,7 @@ def claim_output(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (
     if found is not None and found != kind:
         raise OutputError(f"{out} holds a {found!r} artifact, not a {kind!r}: choose another "
                           "output (nothing was written)")
-    if out.is_dir() and found is None:
+    if out.is_dir() and found is None and not folder:
         foreign = sorted(p.name for p in out.iterdir()
                          if p.name != LOCK_FILE and p.name not in set(allowed))
         if foreign:

@@ -214,7 +214,7 @@ class Quickstart:
         if bundled_path(SHIPPED_TEACHER) is not None:
             # Real (published) weights beat a random-weight L3 network, even a smaller net.
             return ["--teacher", SHIPPED_TEACHER]
-        return ["--teacher", "auto"]  # teacher-embed falls back to random weights
+        return ["--teacher", f"random:{DEFAULT_TEACHER}"]  # named: the banner says why
 
     def teacher(self) -> None:
         args = self._decide("teacher_args", self.teacher_args)

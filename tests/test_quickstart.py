@@ -130,7 +130,7 @@ def test_auto_teacher_prefers_local_weights_then_the_shipped_sea64(tmp_path, mon
     assert qs.teacher_args() == ["--teacher", "auto"]
     monkeypatch.setattr(quickstart, "bundled_path", lambda name: None)  # a damaged install
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
-    assert qs.teacher_args() == ["--teacher", "auto"]  # teacher-embed falls back to random
+    assert qs.teacher_args() == ["--teacher", "random:openl3-mel256-env"]  # named, never silent
 
 
 def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path):

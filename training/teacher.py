@@ -10,17 +10,18 @@ import torch
 
 from sea.configs import get_config
 from sea.manifest import read_manifest, sha256_file
-from sea.weights import find_local, has_pretrained, resolve_weights
+from sea.weights import WeightsUnavailable, find_local, has_pretrained, resolve_weights
 from training.checkpoint import build_model, is_checkpoint
 from training.model import L3Net
 
 log = logging.getLogger(__name__)
 
 # `--teacher auto`: the first of these whose weights are on this machine (cache or installed
-# openl3/edgel3 package; auto never downloads, so it works offline), else a random L3.
+# openl3/edgel3 package; auto never downloads, so it works offline), else an error: a
+# random-weight teacher is only ever used when named, as `random:CONFIG`.
 # Name a teacher explicitly (e.g. --teacher openl3-mel256-env) to download its weights.
 AUTO_TEACHERS = ("openl3-mel256-env", "edgel3-sea-512", "edgel3-sea-64")
-RANDOM_FALLBACK = "openl3-mel256-env"
+RANDOM_PREFIX = "random:"
 
 RANDOM_BANNER = """
 ################################################################################
@@ -40,7 +41,8 @@ def _random_teacher(name: str, seed: int) -> tuple[L3Net, dict[str, Any]]:
 
 def load_teacher(teacher: str, weights: str | Path | None = None,
                  seed: int = 0) -> tuple[L3Net, dict[str, Any]]:
-    """(model in eval mode, identity record) for a config name, checkpoint dir or `auto`."""
+    """(model in eval mode, identity record) for a config name, checkpoint dir, `auto`, or
+    `random:CONFIG` (seeded random weights, asked for by name)."""
     if teacher == "auto":
         if weights is not None:
             raise ValueError("--weights needs a named --teacher, not auto")
@@ -49,7 +51,16 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
             if path is not None:
                 log.info("teacher auto: using %s (%s)", name, path)
                 return load_teacher(name, seed=seed)  # by name: its digest is checked
-        model, info = _random_teacher(RANDOM_FALLBACK, seed)
+        raise WeightsUnavailable(
+            f"--teacher auto found no pretrained weights on this machine (looked for "
+            f"{', '.join(AUTO_TEACHERS)}; see `sea models`). Name a teacher to download its "
+            f"weights (--teacher {AUTO_TEACHERS[0]}), pass --teacher NAME --weights PATH, or "
+            f"ask for a random-weight network, only good for testing the pipeline, with "
+            f"--teacher {RANDOM_PREFIX}{AUTO_TEACHERS[0]}")
+    elif teacher.startswith(RANDOM_PREFIX):
+        if weights is not None:
+            raise ValueError(f"--teacher {teacher} has random weights: it takes no --weights")
+        model, info = _random_teacher(get_config(teacher[len(RANDOM_PREFIX):]).name, seed)
     elif is_checkpoint(teacher):
         if weights is not None:
             raise ValueError("--weights cannot be combined with a checkpoint directory teacher")

@@ -39,10 +39,11 @@ log = logging.getLogger("sea.node")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sea-node", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sea-node", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run = sub.add_parser("run", help="embed audio with a bundle, one JSON line per window")
+    run = sub.add_parser("run", help="embed audio with a bundle, one JSON line per window",
+                         allow_abbrev=False)
     run.add_argument("--bundle", required=True, type=Path, help="bundle directory (sea export)")
     run.add_argument("--input", required=True, nargs="+", metavar="FILE|DIR|mic",
                      help="audio files, directories (recursive) or `mic`")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -18,21 +20,40 @@ def _evaluate(*args: str) -> int:
     return main(["evaluate", "--hop", "0.5", "--threads", "1", "--no-progress", *args])
 
 
+@pytest.mark.parametrize("missing", ["runs/student9", "no-such-model"])
+def test_a_missing_model_is_a_bad_argument_found_before_any_work(tmp_path, toy_store,
+                                                                tiny_student, caplog, missing):
+    out = tmp_path / "report"
+    assert _evaluate("--model", str(tiny_student), "--model", missing, "--data", str(toy_store),
+                     "--protocol", "esc50", "--out", str(out)) == 2
+    assert (f"{missing} does not exist" if "/" in missing else "unknown model") in caplog.text
+    assert not out.exists()
+
+
+def _broken_copy(student: Path, directory: Path) -> Path:
+    """A checkpoint whose manifest reads but whose weights are gone: it fails while loading."""
+    broken = directory / "broken"
+    shutil.copytree(student, broken)
+    (broken / "model.pt").unlink()
+    return broken
+
+
 def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypatch, capsys):
     out = tmp_path / "report"
-    code = _evaluate("--model", str(tiny_student), "--model", "no-such-model",
+    broken = _broken_copy(tiny_student, tmp_path)
+    code = _evaluate("--model", str(tiny_student), "--model", str(broken),
                      "--data", str(toy_store), "--protocol", "esc50", "--out", str(out),
                      "--classifier", "logreg", "--classifier", "mlp-0")
-    assert code == 0
+    assert code == 1  # README: some inputs failed, the others were processed
     results = json.loads((out / "results.json").read_text())
     good, bad = results["models"]
-    assert "no-such-model" in bad["error"]
+    assert "model.pt" in bad["error"]
     assert good["num_params"] > 0 and good["dim"] == 8 and good["seconds_per_window"] > 0
     assert good["network_latency_ms"] > 0  # the network alone, single windows (sea bench)
     printed = capsys.readouterr().out  # the score table, on stdout
     assert re.search(r"tiny\s+tiny, float32 torch checkpoint\s+logreg\+mean\s+%.3f ± "
                      % good["methods"]["logreg+mean"]["mean"]["accuracy"], printed)
-    assert "model no-such-model skipped" in printed and "accuracy (higher is better)" in printed
+    assert f"model {broken} skipped" in printed and "accuracy (higher is better)" in printed
     for key in ("logreg+mean", "mlp-0+mean"):
         res = good["methods"][key]
         assert len(res["folds"]) == 5
@@ -43,7 +64,7 @@ def test_report_on_a_labelled_store(tmp_path, toy_store, tiny_student, monkeypat
     tables = json.loads((out / "report.json").read_text())
     assert [r["method"] for r in tables["scores"]] == ["logreg+mean", "mlp-0+mean"]
     assert tables["per_class"]["columns"] == ["tiny logreg+mean", "tiny mlp-0+mean"]
-    assert tables["skipped_models"][0]["model"] == "no-such-model"
+    assert tables["skipped_models"][0]["model"] == str(broken)
     md = (out / "report.md").read_text()
     assert "| tiny | tiny, float32 torch checkpoint | logreg+mean | **" in md
     assert "accuracy (higher is better): mean ± std" in md and "lower is better" in md

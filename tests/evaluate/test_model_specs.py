@@ -21,10 +21,13 @@ def test_config_names_and_keras_files(tmp_path, fixtures_dir):
     assert model_id(weights_spec) == model_id(spec)
     with pytest.raises(ValueError, match="CONFIG="):
         parse_model(str(h5))
-    with pytest.raises(ValueError, match="no weights file"):
+    with pytest.raises(ValueError, match="missing.h5 does not exist"):
         parse_model(f"edgel3-sea-64={tmp_path / 'missing.h5'}")
     with pytest.raises(KeyError, match="unknown model"):
         parse_model("no-such-model")
+    for missing in (tmp_path / "runs" / "student9", tmp_path / "gone.h5", "runs/student9"):
+        with pytest.raises(ValueError, match=f"{missing} does not exist"):
+            parse_model(str(missing))
 
 
 def test_checkpoint_and_bundle_directories(tmp_path, tiny_student, toy_store):

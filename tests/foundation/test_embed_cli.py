@@ -73,6 +73,24 @@ def test_existing_outputs_are_kept(tmp_path, inputs, tiny_ckpt):
     assert marker.stat().st_mtime_ns == before
 
 
+def test_output_dir_may_be_any_existing_folder(tmp_path, inputs, tiny_ckpt, caplog):
+    """A folder of recordings or logs receives the .npz files as the default (beside each input)
+    does; only an output file made with other settings is refused (unless --overwrite)."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "tone_8000.wav").write_bytes((inputs / "tone_8000.wav").read_bytes())
+    args = ["embed", "--model", str(tiny_ckpt), "--output-dir", str(folder),
+            str(folder / "tone_8000.wav"), str(inputs / "short.wav")]
+    assert main(args) == 0
+    assert (folder / "tone_8000.npz").is_file() and (folder / "short.npz").is_file()
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert main([*args, "--hop", "0.5"]) == 1  # other settings: refused, named, kept
+    assert "tone_8000.npz: exists but was made by another model or settings" in caplog.text
+    assert main([*args, "--hop", "0.5", "--overwrite"]) == 0
+    assert np.load(folder / "tone_8000.npz")["timestamps"].tolist() == [0.0, 0.5, 1.0]
+
+
 def test_no_center_changes_window_count(tmp_path, inputs, tiny_ckpt):
     out = tmp_path / "out"
     assert main(["embed", "--model", str(tiny_ckpt), "--output-dir", str(out), "--no-center",

@@ -48,6 +48,21 @@ def test_torch_frontend_matches_numpy(name, dft_mode):
     assert np.all(ref[2] == 0)  # silence: everything equals the (0 dB) maximum
 
 
+def test_openl3_linear_frames_are_kapres_without_end_padding():
+    """OpenL3 0.4's linear frontend is kapre 0.3's STFT with pad_end=False: 1 + (48000 - 512)
+    // 242 = 197 frames, frame j the samples [242 j, 242 j + 512), no zeros appended; then
+    10 log10 of the magnitude, 0 dB at the maximum, floored at -80 dB."""
+    cfg = get_config("openl3-linear-env").frontend
+    assert (cfg.n_bins, cfg.n_frames, cfg.padding) == (257, 197, (0, 0))
+    window = _test_windows(48000, 2)[1]  # noise: every frame differs
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(512) / 512)  # periodic
+    frames = np.stack([window[242 * j:242 * j + 512] * hann for j in range(197)])
+    db = 10 * np.log10(np.maximum(np.abs(np.fft.rfft(frames, axis=-1)).T, 1e-10))
+    expected = np.maximum(db - db.max(), -80)
+    np.testing.assert_allclose(LogMelFrontend(cfg, dtype=np.float64)(window[None])[0], expected,
+                               atol=1e-9)
+
+
 def test_frontend_range_and_layout():
     fe = LogMelFrontend(SEA_FRONTEND)
     out = fe(_test_windows(8000, 2))

@@ -87,3 +87,37 @@ def test_capped_workers_still_run(tmp_path, caplog):
         assert main(["prepare", "synth:2", "--synth-duration", "2", "--no-progress",
                      "--workers", str(cpus + 30), "--out", str(out)]) == 0
     assert f"using {cpus}" in caplog.text
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """The parser and every (nested) subcommand parser."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):  # argparse has no public walk
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+def test_no_parser_accepts_abbreviated_options():
+    from deploy.node.cli import build_parser as node_parser
+    from sea.cli import build_parser
+
+    parsers = [*_parsers(build_parser()), *_parsers(node_parser())]
+    assert len(parsers) > 10 and not [p.prog for p in parsers if p.allow_abbrev]
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["quickstart", "--out", OUT, "--clip", "5"], "--clip 5"),  # not --clips 5
+    (["store", "info", STORE, "--verif"], "--verif"),
+])
+def test_an_abbreviated_option_is_refused(tmp_path, capsys, argv, option):
+    out = tmp_path / "out"
+    argv = [{STORE: str(tmp_path / "store"), OUT: str(out)}.get(a, a) for a in argv]
+    assert main(argv) == 2
+    assert f"unrecognized arguments: {option}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_store_info_on_a_missing_directory_says_it_does_not_exist(tmp_path, caplog):
+    assert main(["store", "info", str(tmp_path / "nosuchdir")]) == 2
+    assert f"{tmp_path / 'nosuchdir'} does not exist" in caplog.text

@@ -215,7 +215,7 @@ def test_sea_node_accepts_v_before_and_after_run(tmp_path, argv, caplog):
 
 def test_nested_store_info_accepts_v_after_its_action(tmp_path, caplog):
     assert main(["store", "info", str(tmp_path / "none"), "-v"]) == 2
-    assert any("no manifest.json" in r.getMessage() for r in caplog.records)
+    assert any("none does not exist" in r.getMessage() for r in caplog.records)
 
 
 def test_a_nested_step_leaves_the_failure_to_the_outer_command(monkeypatch, caplog):

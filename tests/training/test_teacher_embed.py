@@ -9,6 +9,7 @@ import pytest
 
 from sea.cli import main
 from sea.embedding_store import EmbeddingStore, shard_path
+from sea.errors import SeaError
 from sea.store import ClipStore
 from training.checkpoint import build_model
 from training.embedder import Embedder
@@ -66,12 +67,22 @@ def test_resume_recomputes_only_missing_shards(tiny_store, tiny_teacher, tmp_pat
         embed_store(ClipStore(tiny_store), model, out, info, hop_seconds=0.25, shard_rows=16)
 
 
-def test_auto_teacher_falls_back_loudly(monkeypatch, tmp_path, caplog, fixtures_dir):
+def test_auto_teacher_never_falls_back_to_random_weights(monkeypatch, tmp_path, caplog,
+                                                         fixtures_dir):
+    import training.teacher as teacher
+
     monkeypatch.setenv("SEA_HOME", str(tmp_path))
+    with monkeypatch.context() as nothing_local:  # no cache, no installed package, no bundled file
+        nothing_local.setattr(teacher, "find_local", lambda name: None)
+        with pytest.raises(SeaError, match="random:openl3-mel256-env") as err:
+            load_teacher("auto", seed=3)
+        assert "--teacher openl3-mel256-env" in str(err.value)
     with caplog.at_level(logging.WARNING):
-        model, info = load_teacher("auto", seed=3)
+        model, info = load_teacher("random:openl3-mel256-env", seed=3)  # asked for by name
     assert info["source"] == "random" and info["name"] == "openl3-mel256-env"
     assert "RANDOM-WEIGHT" in caplog.text
+    with pytest.raises(SeaError, match="unknown model"):
+        load_teacher("random:no-such-model")
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "edgel3_sea_ust_audio_emb_64.h5").symlink_to(
@@ -98,7 +109,7 @@ def test_bad_hop_is_refused_when_parsed(tiny_store, tmp_path, capsys):
 
 def test_missing_store_is_explained(tmp_path, caplog):
     assert main(["teacher-embed", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
-    assert "no manifest.json" in caplog.text
+    assert f"{tmp_path / 'nope'} does not exist" in caplog.text
 
 
 def test_same_command_same_threads_gives_identical_embeddings(embedded, embed_store_cli, tmp_path):

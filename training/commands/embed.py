@@ -103,9 +103,8 @@ def run(args: argparse.Namespace) -> int:
     check_unique_outputs(files, args.output_dir, args.suffix)
     settings = embedding_settings(model, args.hop, args.center)
     lock = contextlib.nullcontext()
-    if args.output_dir is not None:
-        names = {output_path(p, args.output_dir, args.suffix).name for p in files}
-        lock = claim_output(args.output_dir, OUTPUT_KIND, allowed=names)
+    if args.output_dir is not None:  # any folder, as beside the inputs; outputs checked below
+        lock = claim_output(args.output_dir, OUTPUT_KIND, folder=True)
     failures = len(problems)
     done = 0
     with lock:

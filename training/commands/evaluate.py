@@ -67,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sea.errors import SeaError
     from training.evaluate.classifiers import parse_classifier
+    from training.evaluate.model_specs import parse_model
     from training.evaluate.pipeline import EvaluationConfig, run_evaluation
 
     classifiers = args.classifier or ["logreg", "mlp"]
@@ -75,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             parse_classifier(name)
         if args.weights and len(args.model) > 1:
             raise ValueError("--weights needs exactly one --model; use CONFIG=PATH.h5 instead")
+        for text in args.model:  # a missing path is a bad argument, found before any work
+            parse_model(text, args.weights)
         cfg = EvaluationConfig(
             models=args.model, data=args.data, protocol=args.protocol, out=args.out,
             classifiers=classifiers, poolings=args.pooling or (),
@@ -91,4 +94,4 @@ def run(args: argparse.Namespace) -> int:
     ok = [m for m in results["models"] if "error" not in m]
     log.info("report: %s (%d of %d models evaluated)", args.out / "index.html", len(ok),
              len(results["models"]))
-    return 0 if ok else 1
+    return 0 if len(ok) == len(results["models"]) else 1  # README: 1 = some inputs failed

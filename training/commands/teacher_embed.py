@@ -5,7 +5,8 @@ shards; re-running the same command after an interruption computes only the miss
 Runs on CUDA when present, else on every CPU core (or --threads: the same count gives the same
 embeddings to the bit on machines of one kind). `--teacher auto` picks OpenL3 mel256-env,
 then EdgeL3 SEA-512, then SEA-64 (the first whose weights are on this machine; auto never
-downloads), else a seeded random-weight L3 network (with a loud warning). --block-features
+downloads); without any it stops and says what to do. A seeded random-weight network, only
+good for testing the pipeline, is used only when named: `--teacher random:CONFIG`. --block-features
 also stores each teacher block's mean-pooled activations in EMB/blocks (same rows).
 """
 
@@ -24,7 +25,8 @@ log = logging.getLogger("sea.teacher_embed")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", type=Path, metavar="STORE", help="clip store directory")
     parser.add_argument("--teacher", default="auto",
-                        help="config name (see `sea models`), checkpoint dir, or auto (default)")
+                        help="config name (see `sea models`), checkpoint dir, auto (default), "
+                        "or random:CONFIG for seeded random weights")
     parser.add_argument("--weights", help="Keras .h5 weights for a named --teacher")
     parser.add_argument("--out", type=Path, required=True, metavar="EMB",
                         help="embedding store directory to write (or resume)")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sea.configs import get_config
+from sea.configs import MODEL_CONFIGS, get_config
 from sea.manifest import read_manifest
 
 CHECKPOINT_KIND = "student-checkpoint"  # training.checkpoint.CHECKPOINT_KIND (no torch import)
@@ -52,7 +52,7 @@ def parse_model(text: str, weights: str | None = None) -> ModelSpec:
         get_config(name)  # KeyError lists the known names
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"{text}: no weights file {path}")
+            raise ValueError(f"{text}: weights file {path} does not exist")
         return ModelSpec(text, "keras", name, path)
     path = Path(text)
     if path.is_dir():
@@ -67,8 +67,11 @@ def parse_model(text: str, weights: str | None = None) -> ModelSpec:
             return ModelSpec(text, "micro", f"{path.resolve().parent.name}-micro", path)
         raise ValueError(f"{path} holds a {kind!r} artifact, not a student checkpoint, bundle "
                          "or micro build")
-    if path.suffix == ".h5":
+    if path.suffix == ".h5" and path.exists():
         raise ValueError(f"{text}: name the architecture of a Keras file as CONFIG={text}")
+    if text not in MODEL_CONFIGS and (path.suffix or len(path.parts) > 1):
+        raise ValueError(f"{text} does not exist (neither a path nor a model name, see "
+                         "`sea models`)")
     get_config(text)
     return ModelSpec(text, "config", text, weights=Path(weights) if weights else None)
 
