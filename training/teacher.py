@@ -10,14 +10,16 @@ import torch
 
 from sea.configs import get_config
 from sea.manifest import read_manifest, sha256_file
-from sea.weights import WeightsUnavailable, find_local, has_pretrained, resolve_weights
+from sea.weights import (WeightsUnavailable, bundled_path, find_local, has_pretrained,
+                         resolve_weights)
 from training.checkpoint import build_model, is_checkpoint
 from training.model import L3Net
 
 log = logging.getLogger(__name__)
 
-# `--teacher auto`: the first of these whose weights are on this machine (cache or installed
-# openl3/edgel3 package; auto never downloads, so it works offline), else an error: a
+# `--teacher auto`: the first of these whose weights are on this machine (cache, installed
+# openl3/edgel3 package, or the copy shipped with sea; auto never downloads, so it works
+# offline), else an error: a
 # random-weight teacher is only ever used when named, as `random:CONFIG`.
 # Name a teacher explicitly (e.g. --teacher openl3-mel256-env) to download its weights.
 AUTO_TEACHERS = ("openl3-mel256-env", "edgel3-sea-512", "edgel3-sea-64")
@@ -47,7 +49,7 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
         if weights is not None:
             raise ValueError("--weights needs a named --teacher, not auto")
         for name in AUTO_TEACHERS:
-            path = find_local(name)
+            path = find_local(name) or bundled_path(name)
             if path is not None:
                 log.info("teacher auto: using %s (%s)", name, path)
                 return load_teacher(name, seed=seed)  # by name: its digest is checked

@@ -74,6 +74,9 @@ def test_auto_teacher_never_falls_back_to_random_weights(monkeypatch, tmp_path, 
     monkeypatch.setenv("SEA_HOME", str(tmp_path))
     with monkeypatch.context() as nothing_local:  # no cache, no installed package, no bundled file
         nothing_local.setattr(teacher, "find_local", lambda name: None)
+        _, shipped = load_teacher("auto")  # a fresh install: the weights shipped with sea
+        assert shipped["name"] == "edgel3-sea-64" and shipped["source"] == "weights"
+        nothing_local.setattr(teacher, "bundled_path", lambda name: None)
         with pytest.raises(SeaError, match="random:openl3-mel256-env") as err:
             load_teacher("auto", seed=3)
         assert "--teacher openl3-mel256-env" in str(err.value)

@@ -4,7 +4,8 @@ Rows of the output follow `ClipStore.window_index(1.0, --hop, --center)`. Output
 shards; re-running the same command after an interruption computes only the missing shards.
 Runs on CUDA when present, else on every CPU core (or --threads: the same count gives the same
 embeddings to the bit on machines of one kind). `--teacher auto` picks OpenL3 mel256-env,
-then EdgeL3 SEA-512, then SEA-64 (the first whose weights are on this machine; auto never
+then EdgeL3 SEA-512, then SEA-64 (the first whose weights are on this machine, SEA-64 being
+shipped with sea; auto never
 downloads); without any it stops and says what to do. A seeded random-weight network, only
 good for testing the pipeline, is used only when named: `--teacher random:CONFIG`. --block-features
 also stores each teacher block's mean-pooled activations in EMB/blocks (same rows).
