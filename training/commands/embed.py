@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
     settings = embedding_settings(model, args.hop, args.center)
     lock = contextlib.nullcontext()
     if args.output_dir is not None:
-        names = {output_path(p, args.output_dir, args.suffix).name for p in files}
-        lock = claim_output(args.output_dir, OUTPUT_KIND, allowed=names)
+        # embed writes only .npz files there and replaces one only when asked (--overwrite)
+        lock = claim_output(args.output_dir, OUTPUT_KIND, layout=("*.npz",))
     failures = len(problems)
     done = 0
     with lock:
