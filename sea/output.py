@@ -71,10 +71,11 @@ def existing_kind(path: str | Path) -> str | None:
 
 
 def _is_own(name: str, layout: tuple[str, ...]) -> bool:
-    """Whether a top-level entry is one the writer's layout names, or a temporary file of one."""
-    return any(fnmatch.fnmatchcase(name, pattern) or
-               fnmatch.fnmatchcase(name, temporary_prefix(pattern) + "*")
-               for pattern in (LOCK_FILE, *layout))
+    """Whether a top-level entry is one the writer's layout names, or a temporary file of one
+    or of the manifest (left by a killed run)."""
+    return (any(fnmatch.fnmatchcase(name, pattern) for pattern in (LOCK_FILE, *layout)) or
+            any(fnmatch.fnmatchcase(name, temporary_prefix(pattern) + "*")
+                for pattern in (MANIFEST_FILE, *layout)))
 
 
 def _remove_listed(root: Path, name: object) -> None:

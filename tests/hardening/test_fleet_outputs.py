@@ -180,6 +180,18 @@ def test_a_forged_lock_is_no_proof_of_an_artifact(artifacts, tmp_path, caplog):
     assert notes.read_text() == VICTIM_TEXT
 
 
+def test_a_killed_runs_leftovers_are_recognised_as_seas(artifacts, tmp_path):
+    """Lock, layout files and temporary files of a run killed before its manifest: the same
+    command takes the folder over (it is its own interrupted output)."""
+    out = tmp_path / "red"
+    out.mkdir()
+    (out / ".lock").write_text(json.dumps({"kind": "reducer"}))
+    for name in ("fit_rows.npz", ".targets.npy.k3j2h1ab.tmp", ".manifest.json.0a9z8y7x.tmp"):
+        (out / name).write_bytes(b"cut off")
+    assert reduce(artifacts, out) == 0
+    assert read_manifest(out)["kind"] == "reducer"
+
+
 def test_overwrite_removes_only_what_the_manifest_and_layout_name(artifacts, tmp_path, caplog):
     out = tmp_path / "red"
     assert reduce(artifacts, out) == 0
