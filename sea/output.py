@@ -39,9 +39,6 @@ log = logging.getLogger("sea.output")
 
 _HELD: set[str] = set()  # outputs this process holds (POSIX locks do not exclude one process)
 
-__all__ = ["OutputError", "OutputBusy", "OutputLock", "claim_output", "existing_kind",
-           "check_not_an_input", "LOCK_FILE", "MANIFEST_FILE"]
-
 
 class OutputBusy(OutputError):
     """Another writer holds the output."""
@@ -56,17 +53,17 @@ def _read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _manifest_kind(path: Path) -> str | None:
-    """The kind a sea manifest in `path` records; None when there is none (or it is not sea's)."""
-    kind = (_read_json(path / MANIFEST_FILE) or {}).get("kind")
-    return kind if isinstance(kind, str) else None
+def _sea_manifest(path: Path) -> dict | None:
+    """The manifest in `path` when it is sea's (a JSON object naming its kind), else None."""
+    manifest = _read_json(path / MANIFEST_FILE)
+    return manifest if manifest is not None and isinstance(manifest.get("kind"), str) else None
 
 
 def existing_kind(path: str | Path) -> str | None:
     """The artifact kind a directory holds (its manifest) or an interrupted run claims (its
     lock; a claim only ever used to refuse another kind, never as proof of an artifact)."""
     path = Path(path)
-    kind = _manifest_kind(path) or (_read_json(path / LOCK_FILE) or {}).get("kind")
+    kind = (_sea_manifest(path) or _read_json(path / LOCK_FILE) or {}).get("kind")
     return kind if isinstance(kind, str) else None
 
 
@@ -103,7 +100,7 @@ def clear_output(path: Path, layout: Iterable[str] = ()) -> list[str]:
     every artifact), then the files the manifest lists and the `layout` entries. Returns the
     names of the entries left in place (not sea's)."""
     layout = tuple(layout)
-    manifest = _read_json(path / MANIFEST_FILE) if _manifest_kind(path) else None
+    manifest = _sea_manifest(path)
     if manifest is not None:
         (path / MANIFEST_FILE).unlink()
         listed = manifest.get("files")
@@ -186,7 +183,7 @@ def claim_output(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (
     if found is not None and found != kind:
         raise OutputError(f"{out} holds a {found!r} artifact, not a {kind!r}: choose another "
                           "output (nothing was written)")
-    finished = out.is_dir() and _manifest_kind(out) is not None
+    finished = out.is_dir() and _sea_manifest(out) is not None
     if out.is_dir() and not finished:
         foreign = sorted(p.name for p in out.iterdir() if not _is_own(p.name, layout))
         if foreign:
