@@ -1,7 +1,7 @@
 """Putting a file on disk without destroying anything: the one way sea writes a final file.
 
-- `atomic_output(path)` (an open file) and `atomic_path(path)` (a path, for writers that open
-  it themselves, like numpy's memmap): the content goes to a temporary file created exclusively
+- `atomic_output(path)` (an open file), `atomic_path(path)` (a path, for writers that open
+  it themselves, like numpy's memmap) and `atomic_directory(path)`: the content goes to a temporary file created exclusively
   (O_CREAT|O_EXCL, which never follows a link planted at that name) under a unique name in the
   target's directory, is fsynced and renamed over the target. A failure (disk full, a kill)
   leaves the target as it was; an existing device, FIFO or directory is never replaced.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -148,6 +149,26 @@ def atomic_output(path: str | Path, mode: str = "w",
         flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
         with open(os.open(tmp, flags), mode, encoding=None if "b" in mode else encoding) as f:
             yield f
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield a new empty directory beside `path` (a unique name, created exclusively); when the
+    block ends normally it replaces `path` (a directory there is removed first), otherwise it
+    is removed."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=temporary_prefix(target.name),
+                                 suffix=TEMPORARY_SUFFIX))
+    try:
+        yield work
+        work.chmod(directory_mode())  # mkdtemp makes it private; outputs are meant to be shared
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(work, target)
+        fsync_directory(target.parent)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # nothing left after the rename
 
 
 def _commit(tmp: Path, target: Path) -> None:

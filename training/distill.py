@@ -3,7 +3,7 @@
 Checkpoint directory `out/`:
 - `epochs/NNNN/`: one complete checkpoint per committed epoch (`model.pt`, `config.json`,
   `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and
-  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.tmp`
+  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.*.tmp`
   and renamed into place: that rename commits model, trainer state and history row together,
   so a run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it
   had never stopped. Only the best and the latest epoch are kept;
@@ -39,7 +39,7 @@ from tqdm import tqdm
 from sea.configs import ModelConfig
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest
 from sea.output import claim_output
-from sea.safe_write import fsync_directory
+from sea.safe_write import TEMPORARY_SUFFIX, atomic_directory
 from sea.reducer import KIND as REDUCER_KIND, load_targets
 from sea.store import ClipStore
 from training import ddp
@@ -373,21 +373,21 @@ class Distiller:
         if not self.ranks.main:
             return
         final = self._epoch_dir(self.state["epoch"])
-        work = final.with_name(f".{final.name}.tmp")
-        shutil.rmtree(work, ignore_errors=True)  # left by a run killed while writing it
-        save_checkpoint(work, self.model, {**self._record(), **self.state})
-        buf = io.BytesIO()
-        torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                    "objective": self.objective.state_dict(), "state": self.state,
-                    "reducer_id": self.reducer["reducer_id"]}, buf)
-        atomic_write_bytes(work / "trainer.pt", buf.getvalue())
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.history_fields)
-        writer.writeheader()
-        writer.writerows(self.history)
-        atomic_write_bytes(work / "history.csv", text.getvalue().encode())
-        os.replace(work, final)  # the commit point
-        fsync_directory(final.parent)
+        for stale in final.parent.glob(f".*{TEMPORARY_SUFFIX}"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        with atomic_directory(final) as work:  # its rename is the commit point
+            save_checkpoint(work, self.model, {**self._record(), **self.state})
+            buf = io.BytesIO()
+            torch.save({"optimizer": self.optimizer.state_dict(),
+                        "scaler": self.scaler.state_dict(),
+                        "objective": self.objective.state_dict(), "state": self.state,
+                        "reducer_id": self.reducer["reducer_id"]}, buf)
+            atomic_write_bytes(work / "trainer.pt", buf.getvalue())
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=self.history_fields)
+            writer.writeheader()
+            writer.writerows(self.history)
+            atomic_write_bytes(work / "history.csv", text.getvalue().encode())
         self._publish()
 
     def _publish(self) -> None:
