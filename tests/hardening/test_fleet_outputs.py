@@ -140,19 +140,32 @@ def test_nan_embeddings_become_error_lines(tiny_bundle, tmp_path, caplog):
     assert "loud.wav" in caplog.text and "NaN/Inf" in caplog.text
 
 
+def test_embed_never_writes_its_output_onto_its_input(artifacts, tmp_path, caplog):
+    wav = write_wavs(tmp_path / "wavs", 1) / "clip0.wav"
+    named_npz = wav.rename(wav.with_name("clip0.npz"))  # audio whose output name is its own
+    before = sha256_file(named_npz)
+    assert sea("embed", named_npz, "--model", artifacts["teacher"], "--overwrite") == 2
+    assert "overlaps the input" in caplog.text
+    assert sha256_file(named_npz) == before
+
+
 # -- part 3: locks and --overwrite ------------------------------------------------------------
 
 def reduce(a, out, *extra) -> int:
     return sea("reduce", a["emb"], "--reducer", "identity", "--out", out, *extra)
 
 
-def test_a_link_at_the_lock_is_refused_and_its_target_untouched(artifacts, tmp_path, caplog):
+@pytest.mark.parametrize("planted", ["link", "fifo"])
+def test_a_link_or_fifo_at_the_lock_is_refused(artifacts, tmp_path, caplog, planted):
     out = tmp_path / "red"
     out.mkdir()
     target = victim(tmp_path / "victim.txt")
-    (out / ".lock").symlink_to(target)
+    if planted == "link":
+        (out / ".lock").symlink_to(target)
+    else:
+        os.mkfifo(out / ".lock")  # neither opened for long nor read: no hang
     assert reduce(artifacts, out) == 2
-    assert "symbolic link" in caplog.text
+    assert ("symbolic link" if planted == "link" else "a FIFO, not a lock file") in caplog.text
     assert target.read_text() == VICTIM_TEXT
 
 
