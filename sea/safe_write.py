@@ -129,8 +129,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                                 suffix=TEMPORARY_SUFFIX)
     tmp = Path(name)
     try:
-        os.fchmod(fd, file_mode())  # mkstemp makes it 0600: outputs are meant to be shared
-        os.close(fd)
+        try:
+            os.fchmod(fd, file_mode())  # mkstemp makes it 0600: outputs are meant to be shared
+        finally:
+            os.close(fd)
         yield tmp
         _commit(tmp, target)
     except BaseException:
