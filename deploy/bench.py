@@ -26,7 +26,7 @@ from deploy.node.threads import NODE_ENV
 from sea.bundle import TFLiteModel
 from sea.configs import FrontendConfig, get_config
 from sea.frontend import LogMelFrontend
-from sea.manifest import sha256_file
+from sea.manifest import atomic_write_bytes, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def bench_model(name: str, work_dir: Path, weights: str | Path | None = None,
         path = work_dir / f"{name}_{weights_tag}_{quantization}.tflite"
         if not path.is_file():  # re-runs reuse converted files
             log.info("converting %s (%s)", name, quantization)
-            path.write_bytes(build())
+            atomic_write_bytes(path, build())
         arena, method = arena_bytes(path)
         cos = cosine(reference, tflite_embed(TFLiteModel(path), check, frontend)).mean()
         rows.append(BenchRow(name, quantization, path.stat().st_size,

@@ -21,6 +21,7 @@ import torch
 from deploy import convert, equalize
 from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MIN_COSINE,
                            QUANTIZED_PROBE_FLOOR, ParityError, check, compare)
+from deploy.micro.build import MICRO_DIR, REFUSED_FILE
 from deploy.representative import WindowSet, probe_windows, stress_windows
 from sea.bundle import (BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE,
                         ClassifierHead, TFLiteModel)
@@ -28,9 +29,10 @@ from sea.configs import count_parameters
 from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
 from sea.integrity import record_files
-from sea.manifest import (atomic_save_npz, atomic_write_bytes, directory_mode, sha256_file,
+from sea.manifest import (atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file,
                           write_manifest)
-from sea.output import MANIFEST_FILE, claim_output, clear_output
+from sea.output import MANIFEST_FILE, claim_output
+from sea.safe_write import directory_mode
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,11 @@ def variant_file(variant: str, quantize: str) -> str:
     return f"model_{variant.replace('-', '_')}_{suffix}.tflite"
 
 
+# What an export (and a later micro build) writes in a bundle besides the manifest.
+BUNDLE_LAYOUT = ("model_*.tflite", FRONTEND_FILE, OUTPUT_SCALE_FILE, HEAD_FILE, MICRO_DIR,
+                 REFUSED_FILE)
+
+
 def build_variant(model: torch.nn.Module, variant: str, quantize: str,
                   quantized: tuple[torch.nn.Module, torch.nn.Module] | None) -> bytes:
     """`quantized`: (equalized float model, its int8 body) for int8 exports."""
@@ -106,9 +113,10 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
         raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
     out = Path(out)
     created = not out.exists()
-    lock = claim_output(out, BUNDLE_KIND, inputs=inputs, overwrite=overwrite, resume=False)
+    lock = claim_output(out, BUNDLE_KIND, inputs=inputs, overwrite=overwrite, resume=False,
+                        layout=BUNDLE_LAYOUT)
     try:
-        clear_output(out)  # what an interrupted export moved in before its manifest
+        lock.clear()  # what an interrupted export moved in before its manifest
         return _export(model, out, windows, quantize, variants, num_calibration, head, sources,
                        quantized_min_cosine)
     except BaseException:
@@ -172,7 +180,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         failed = out.parent / f"{out.name}.failed-parity.json"
         failed.unlink(missing_ok=True)  # a report from an earlier attempt would mislead
         if failures:
-            failed.write_text(json.dumps(parity, indent=2) + "\n")
+            atomic_write_json(failed, parity)
             hint = ("" if windows.source.get("kind") != "generated" else
                     "\n  (calibrated and checked on synthetic scenes: real recordings, "
                     "--calibration STORE|DIR, calibrate int8 far better)")

@@ -1,7 +1,7 @@
 """Artifact manifests and crash-safe file writes.
 
 Every artifact (clip store, embedding store, reducer, checkpoint, bundle) is a directory with a
-`manifest.json`; writes go to a temporary file first and are renamed into place, so an
+`manifest.json`; writes go through `sea.safe_write` (a temporary file renamed into place), so an
 interrupted run never leaves a half-written file under the final name.
 """
 
@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,47 +19,14 @@ import numpy as np
 
 from sea.errors import CorruptFile, reading
 from sea.paths import confined
+from sea.safe_write import atomic_output
 
 SCHEMA_VERSION = 1
 
 
-def current_umask() -> int:
-    """The process umask, read without changing it where Linux allows (os.umask sets it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """Mode of a new regular file under the user's umask (0644 under umask 022)."""
-    return 0o666 & ~current_umask()
-
-
-def directory_mode() -> int:
-    """Mode of a new directory under the user's umask (0755 under umask 022)."""
-    return 0o777 & ~current_umask()
-
-
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, file_mode())  # mkstemp makes it 0600: artifacts are meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "wb") as f:
+        f.write(data)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:

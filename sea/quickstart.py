@@ -117,7 +117,7 @@ class Quickstart:
         self.settings = settings
         self.sea_main = sea_main
         self._lock = claim_output(self.out, KIND, overwrite=overwrite,
-                                  allowed={STATE_FILE, *(name for name, _ in STEPS)})
+                                  layout=(STATE_FILE, *(name for name, _ in STEPS)))
         try:
             self.state = self._load_state()
         except BaseException:

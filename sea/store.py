@@ -517,7 +517,7 @@ def _audio_sha256(audio: np.ndarray, chunk: int = 1 << 22) -> str:
 
 StoreBusy = OutputBusy  # another writer holds the store open
 
-# What a store directory holds before its first manifest is written.
+# What a store's writer creates besides its manifest.
 _STORE_ENTRIES = {SHARD_DIR, LOCK_FILE, INDEX_FILE, SKIPPED_FILE, LOUDNESS_FILE, SPOOL_DIR,
                   PARTS_DIR}
 
@@ -540,7 +540,7 @@ class StoreWriter:
             raise StoreError(f"invalid sample rate {sample_rate} / loudness frame "
                              f"{loudness_frame_seconds} s")
         self._lock: OutputLock = claim_output(self.path, KIND, inputs=inputs,
-                                              overwrite=overwrite, allowed=_STORE_ENTRIES)
+                                              overwrite=overwrite, layout=_STORE_ENTRIES)
         (self.path / SHARD_DIR).mkdir(parents=True, exist_ok=True)
         if audio_dtype is not None and audio_dtype not in AUDIO_DTYPES:
             self._release_lock()

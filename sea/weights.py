@@ -35,6 +35,7 @@ from tqdm import tqdm
 from sea.configs import EDGEL3_REDUCTION, OPENL3_FRONTENDS
 from sea.errors import SeaError
 from sea.manifest import atomic_write_json, sha256_file
+from sea.safe_write import open_lock_file
 
 DIGESTS_FILE = "sha256.json"  # trust-on-first-use digests, in weights_dir()
 # Package data: published weights shipped with sea, with their licence (see NOTICE.md there).
@@ -180,7 +181,7 @@ def check_weights(source: WeightSource, path: Path, origin: str) -> Path:
         why = f"its first use (recorded in {records_path}: delete its entry there too)"
     if expected is None:
         records_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(records_path.with_name(f".{DIGESTS_FILE}.lock"), "w") as lock:
+        with open_lock_file(records_path.with_name(f".{DIGESTS_FILE}.lock")) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first uses must not lose a record
             records = _digest_records()
             records.setdefault(source.filename, {

@@ -3,7 +3,7 @@
 Checkpoint directory `out/`:
 - `epochs/NNNN/`: one complete checkpoint per committed epoch (`model.pt`, `config.json`,
   `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and
-  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.tmp`
+  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.*.tmp`
   and renamed into place: that rename commits model, trainer state and history row together,
   so a run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it
   had never stopped. Only the best and the latest epoch are kept;
@@ -39,6 +39,7 @@ from tqdm import tqdm
 from sea.configs import ModelConfig
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest
 from sea.output import claim_output
+from sea.safe_write import TEMPORARY_SUFFIX, atomic_directory
 from sea.reducer import KIND as REDUCER_KIND, load_targets
 from sea.store import ClipStore
 from training import ddp
@@ -61,6 +62,8 @@ from training.teacher_embed import set_cpu_threads
 log = logging.getLogger(__name__)
 AMP_MODES = ("auto", "fp16", "bf16", "off")  # auto: fp16 on CUDA, off on CPU
 EPOCHS_DIR = "epochs"
+# What a distillation writes in its --out besides the manifest (module docstring).
+CHECKPOINT_LAYOUT = (EPOCHS_DIR, "last", "config.json", "history.csv", "cache", "tensorboard")
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windows_per_second",
                   "data_wait_share")
 
@@ -189,7 +192,7 @@ class Distiller:
         # Without --resume a finished checkpoint in `out` is replaced only with --overwrite.
         # Under DDP rank 0 alone writes, so it alone claims the output.
         self._lock = (claim_output(self.out, CHECKPOINT_KIND, inputs=(store_path, reducer_dir),
-                                   overwrite=overwrite, resume=resume)
+                                   overwrite=overwrite, resume=resume, layout=CHECKPOINT_LAYOUT)
                       if ddp.current().main else None)
         try:
             self._setup(store_path, reducer_dir, cfg, resume)
@@ -370,21 +373,21 @@ class Distiller:
         if not self.ranks.main:
             return
         final = self._epoch_dir(self.state["epoch"])
-        work = final.with_name(f".{final.name}.tmp")
-        shutil.rmtree(work, ignore_errors=True)  # left by a run killed while writing it
-        save_checkpoint(work, self.model, {**self._record(), **self.state})
-        buf = io.BytesIO()
-        torch.save({"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                    "objective": self.objective.state_dict(), "state": self.state,
-                    "reducer_id": self.reducer["reducer_id"]}, buf)
-        atomic_write_bytes(work / "trainer.pt", buf.getvalue())
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.history_fields)
-        writer.writeheader()
-        writer.writerows(self.history)
-        atomic_write_bytes(work / "history.csv", text.getvalue().encode())
-        os.replace(work, final)  # the commit point
-        _fsync_dir(final.parent)
+        for stale in final.parent.glob(f".*{TEMPORARY_SUFFIX}"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        with atomic_directory(final) as work:  # its rename is the commit point
+            save_checkpoint(work, self.model, {**self._record(), **self.state})
+            buf = io.BytesIO()
+            torch.save({"optimizer": self.optimizer.state_dict(),
+                        "scaler": self.scaler.state_dict(),
+                        "objective": self.objective.state_dict(), "state": self.state,
+                        "reducer_id": self.reducer["reducer_id"]}, buf)
+            atomic_write_bytes(work / "trainer.pt", buf.getvalue())
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=self.history_fields)
+            writer.writeheader()
+            writer.writerows(self.history)
+            atomic_write_bytes(work / "history.csv", text.getvalue().encode())
         self._publish()
 
     def _publish(self) -> None:
@@ -568,15 +571,6 @@ def committed_epochs(out: Path) -> list[int]:
     if not folder.is_dir():
         return []
     return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (a power cut must not undo the commit)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _tensorboard(out: Path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from sea.framing import hop_samples
+from sea.manifest import atomic_write_json
+from sea.safe_write import atomic_output
 from sea.store import ClipStore, WindowIndex
 from training.kd.batch_share import BatchShare
 from training.windows import clip_row_ranges, padded_clip
@@ -46,7 +47,7 @@ class WindowCache:
                  and audio_path.is_file() and audio_path.stat().st_size == 4 * lengths.sum())
         if not fresh:
             self._build(store, index, sample_rate, resampler, audio_path, offsets)
-            key_path.write_text(json.dumps(key))
+            atomic_write_json(key_path, key)
         self.audio = np.memmap(audio_path, dtype=np.float32, mode="r")
         hop = hop_samples(sample_rate, index.hop_seconds)
         self.row_start = clip_start[index.clip_pos] + index.window_in_clip * hop
@@ -56,13 +57,11 @@ class WindowCache:
     def _build(store: ClipStore, index: WindowIndex, sample_rate: int, resampler: str,
                path: Path, offsets: np.ndarray) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_output(path, "wb") as f:
             for pos in tqdm(range(len(store)), desc=f"cache {sample_rate} Hz audio", unit="clip"):
                 count = int(offsets[pos + 1] - offsets[pos])
                 f.write(padded_clip(store.audio_at(pos), store.sample_rate, sample_rate, index,
                                     count, resampler).data)
-        os.replace(tmp, path)
 
     def windows(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), window) float32 windows of the given rows."""

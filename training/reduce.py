@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,17 @@ from tqdm import tqdm
 from sea.embedding_store import EmbeddingStore
 from sea.manifest import sha256_file, atomic_save_npz
 from sea.output import claim_output
-from sea.reducer import KIND as REDUCER_KIND, TARGETS_FILE, Reducer, save_reducer
+from sea.safe_write import atomic_path
+from sea.reducer import (DEFAULT_PARAMS_FILE, KIND as REDUCER_KIND, PARAMS_FILE, TARGETS_FILE, Reducer,
+                         save_reducer)
 from sea.store import ClipStore
 from training.reducers import check_dims, fit_reducer
 from training.sampling import group_ids, sample_rows
 
 log = logging.getLogger(__name__)
+FIT_ROWS_FILE = "fit_rows.npz"
+# What a reduction writes in its --out besides the manifest.
+REDUCER_LAYOUT = (DEFAULT_PARAMS_FILE, *PARAMS_FILE.values(), TARGETS_FILE, FIT_ROWS_FILE)
 
 
 class ColumnStats:
@@ -51,22 +55,21 @@ class ColumnStats:
 
 def write_targets(reducer: Reducer, embeddings: EmbeddingStore, path: Path) -> dict[str, Any]:
     """Transform every embedding (shard by shard) into `path` (.npy, renamed into place)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                    shape=(len(embeddings), reducer.out_dim))
     start = time.perf_counter()
     stats = ColumnStats(reducer.out_dim)
-    for begin, shard in tqdm(embeddings.iter_shards(), total=embeddings.num_shards,
-                             desc="targets", unit="shard"):
-        targets = reducer.transform(np.asarray(shard, dtype=np.float32))
-        out[begin: begin + len(shard)] = targets
-        stats.update(targets)
-        if begin // embeddings.shard_rows % 64 == 63:
-            out.flush()  # written pages go to disk instead of piling up as dirty memory
-    out.flush()
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                        shape=(len(embeddings), reducer.out_dim))
+        for begin, shard in tqdm(embeddings.iter_shards(), total=embeddings.num_shards,
+                                 desc="targets", unit="shard"):
+            targets = reducer.transform(np.asarray(shard, dtype=np.float32))
+            out[begin: begin + len(shard)] = targets
+            stats.update(targets)
+            if begin // embeddings.shard_rows % 64 == 63:
+                out.flush()  # written pages go to disk instead of piling up as dirty memory
+        out.flush()
+        del out
     variance, minimum = stats.total_variance, stats.minimum
-    del out
-    os.replace(tmp, path)
     return {"rows": len(embeddings), "dim": reducer.out_dim, "total_variance": variance,
             "min": minimum, "seconds": round(time.perf_counter() - start, 3)}
 
@@ -84,7 +87,7 @@ def reduce_embeddings(emb_path: str | Path, out: str | Path, sampling: str, n_fi
     store = ClipStore(store_path or embeddings.config["clip_store"]["path"])
     embeddings.check_clip_store(store)
     with claim_output(out, REDUCER_KIND, inputs=(emb_path, store.path), overwrite=overwrite,
-                      resume=False):
+                      resume=False, layout=REDUCER_LAYOUT):
         return _reduce(embeddings, store, emb_path, out, sampling, n_fit, kind, dim, seed,
                        max_dpp_size)
 
@@ -113,7 +116,7 @@ def _reduce(embeddings: EmbeddingStore, store: ClipStore, emb_path: str | Path, 
              f", explained variance {fit_report['explained_variance']:.3f}"
              if "explained_variance" in fit_report else "")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_save_npz(out / "fit_rows.npz", rows=rows)
+    atomic_save_npz(out / FIT_ROWS_FILE, rows=rows)
     targets = write_targets(reducer, embeddings, out / TARGETS_FILE)
     fields = {"embeddings": {"path": str(Path(emb_path).resolve()),
                              "manifest_sha256": sha256_file(Path(emb_path) / "manifest.json"),

@@ -15,7 +15,8 @@ import torch
 from tqdm import tqdm
 
 from sea.cluster import RayOptions
-from sea.embedding_store import KIND as EMBEDDING_KIND, EmbeddingStoreWriter, clip_store_id
+from sea.embedding_store import (KIND as EMBEDDING_KIND, SHARD_DIR, EmbeddingStoreWriter,
+                                 clip_store_id)
 from sea.output import claim_output
 from sea.store import ClipStore
 from training.embedder import Embedder
@@ -50,7 +51,8 @@ def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: d
     shards are the same, byte for byte on CPU at the same thread count per process.
     `block_features` also writes the teacher's pooled per-block activations to out/blocks
     (float32 on this process only)."""
-    with claim_output(out, EMBEDDING_KIND, inputs=(store.path,), overwrite=overwrite):
+    with claim_output(out, EMBEDDING_KIND, inputs=(store.path,), overwrite=overwrite,
+                      layout=(SHARD_DIR, BLOCKS_DIR)):
         return _embed_store(store, model, out, teacher_info, hop_seconds, center, dtype,
                             batch_size, shard_rows, device, resampler, threads, ray, precision,
                             block_features)

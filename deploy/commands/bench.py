@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from sea.argtypes import seconds
+from sea.manifest import atomic_write_bytes
 from sea.weights import weights_dir
 
 TARGET_SPEEDUP = 100.0
@@ -85,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
         for line in check_targets(rows, ratio_rows):
             print(line)
     if args.json:
-        args.json.write_text(json.dumps(rows_as_dicts(rows), indent=2) + "\n")
+        atomic_write_bytes(args.json, (json.dumps(rows_as_dicts(rows), indent=2) + "\n").encode())
         print(f"rows written to {args.json}")
     return 0

@@ -17,10 +17,7 @@ differently) is reported beside them.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +29,11 @@ from deploy.micro.integer_model import InputRule, fully_integer, op_names
 from deploy.parity import QUANTIZED_MEAN_COSINE, agreement, compare
 from sea.bundle import BundleEmbedder
 from sea.errors import SeaError
-from sea.manifest import atomic_write_bytes, sha256_file, write_manifest
+from sea.manifest import atomic_write_bytes, atomic_write_json, sha256_file, write_manifest
+from sea.safe_write import atomic_directory
 
 MICRO_DIR = "micro"
+REFUSED_FILE = "micro-refused.json"
 MICRO_KIND = "sea-micro"
 MICRO_MODEL = "model_int8.tflite"
 C_DIR = Path(__file__).with_name("c")
@@ -106,10 +105,9 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
         raise MicroBuildError(f"unknown board {board!r}; known: {', '.join(budget.BOARDS)}")
     fe = embedder.cfg.frontend
     model, rule, output_q = fully_integer((bundle_dir / entry["file"]).read_bytes())
-    refused = bundle_dir / "micro-refused.json"
+    refused = bundle_dir / REFUSED_FILE
     refused.unlink(missing_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".micro.", dir=bundle_dir))
-    try:
+    with atomic_directory(bundle_dir / MICRO_DIR) as work:
         atomic_write_bytes(work / MICRO_MODEL, model)
         arena = tflm_arena_bytes(work / MICRO_MODEL)
         if arena is None:
@@ -132,9 +130,8 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
             problems.append(f"does not fit {board}: " + budget.describe(report)[
                 list(report["boards"]).index(board)].strip())
         if problems:
-            refused.write_text(json.dumps(
-                {"problems": problems, "budget": report, "parity": parity, "ops": ops},
-                indent=2) + "\n")
+            atomic_write_json(refused, {"problems": problems, "budget": report,
+                                        "parity": parity, "ops": ops})
             raise MicroBuildError("micro build refused (report: " + str(refused) + "):\n  "
                                   + "\n  ".join(problems))
         atomic_write_bytes(work / "model_data.cc", csource.model_source(model).encode())
@@ -153,12 +150,5 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
             output_quantization={"scale": output_q[0], "zero_point": output_q[1]},
             budget=report, parity=parity, files=files,
             source_bundle={"path": str(bundle_dir.resolve()), "variant_sha256": entry["sha256"]})
-        work.chmod(0o755)
-        target = bundle_dir / MICRO_DIR
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
-        return manifest
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return manifest
 

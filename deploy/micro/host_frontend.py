@@ -20,6 +20,7 @@ import numpy as np
 
 from deploy.micro.frontend_header import C_SOURCES, frontend_header
 from sea.configs import FrontendConfig
+from sea.manifest import atomic_write_bytes
 
 C_DIR = Path(__file__).with_name("c")
 # The CMSIS-DSP files arm_rfft_fast_f32/_f64 and arm_cmplx_mag_squared_f32/_f64 need.
@@ -55,7 +56,8 @@ def build_library(cfg: FrontendConfig, mel_basis: np.ndarray, out_dir: Path,
     if compiler is None:
         raise RuntimeError("no C compiler (gcc) on PATH")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "sea_frontend_params.h").write_text(frontend_header(cfg, mel_basis, f64=f64))
+    atomic_write_bytes(out_dir / "sea_frontend_params.h",
+                       frontend_header(cfg, mel_basis, f64=f64).encode())
     library = out_dir / "libsea_logmel.so"
     command = [compiler, "-O2", "-std=c99", "-shared", "-fPIC", "-Wall", "-Werror",
                "-Wno-unused-function", "-D__GNUC_PYTHON__", "-Wl,--no-undefined",

@@ -3,12 +3,15 @@
     sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
-sounddevice), one JSON line per window is written and flushed as it is computed (into
-OUT.partial, renamed to OUT when the run ends, so a crashed run never leaves a cut-off OUT;
-unreadable inputs are reported with their reason and skipped), and SIGINT/SIGTERM stop the
-run cleanly after the current line.
+sounddevice), one JSON line per window is written and flushed as it is computed (into a
+new hidden `.OUT.<random>.tmp` beside OUT, renamed to OUT when the run ends, so a crashed run
+never leaves a cut-off OUT; unreadable inputs are reported with their reason and skipped), and
+SIGINT/SIGTERM stop the run cleanly after the current line. OUT must not be an input, lie in an
+input directory or the bundle, nor be a device, FIFO or directory. A window whose values are
+not finite (NaN/Inf: a damaged bundle or audio) gets a line with an "error" field instead.
 Exit status: 0 when every input was processed (or the run was stopped), 1 when some input
-failed, 2 for a bad bundle or arguments; 3, 4, 70, 130 and 141 as for `sea` (docs/errors.md).
+failed or some window was not finite, 2 for a bad bundle, output or arguments; 3, 4, 70, 130
+and 141 as for `sea` (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import signal
 import sys
 import threading
@@ -34,6 +36,7 @@ from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
 from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
 from sea.errors import SeaError  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
+from sea.safe_write import atomic_output, refuse_unsafe_output  # noqa: E402
 
 log = logging.getLogger("sea.node")
 
@@ -79,26 +82,18 @@ def stop_on_signals(stop: threading.Event):
             signal.signal(s, h)
 
 
-@contextlib.contextmanager
-def open_output(target: str):
-    """The output stream. A file is written as `TARGET.partial` (flushed line by line, so it
-    can be followed live) and renamed to TARGET when the run ends; a run that crashes or is
-    killed leaves TARGET as it was, and re-running the same command writes it whole."""
+def open_output(target: str) -> contextlib.AbstractContextManager:
+    """The output stream: stdout for `-`, else a file written through `sea.safe_write` (a
+    unique temporary file, flushed line by line, renamed to TARGET when the run ends; a run
+    that crashes or is killed leaves TARGET as it was)."""
     if target == "-":
-        yield sys.stdout
-        return
-    final = Path(target)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(final.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as f:
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, final)
+        return contextlib.nullcontext(sys.stdout)
+    return atomic_output(target)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        refuse_unsafe_output(args.out, [args.bundle, *(i for i in args.input if i != "mic")])
         embedder = BundleEmbedder(args.bundle, variant=args.variant, num_threads=args.threads)
     except SeaError as exc:
         log.error("%s", exc)
@@ -130,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
             except AudioError as exc:
                 runner.report_error("mic", str(exc))
     s = runner.stats
-    log.info("%d windows from %d sources, %d inputs failed%s", s.windows, s.sources, s.errors,
-             " (stopped by signal)" if stop.is_set() else "")
-    return 1 if s.errors else 0
+    log.info("%d windows from %d sources, %d inputs failed, %d windows not finite%s", s.windows,
+             s.sources, s.errors, s.non_finite, " (stopped by signal)" if stop.is_set() else "")
+    return 1 if s.errors or s.non_finite else 0
 
 
 def main(argv: list[str] | None = None) -> int:

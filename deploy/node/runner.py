@@ -4,7 +4,9 @@ Line format (one object per line, flushed immediately):
 - window: {"source", "time" (window start in seconds from the source start, `sea.framing`
   timestamps), "embedding" [D floats] (unless disabled), "top" [[label, score], ...] when the
   bundle has a classifier head, and "utc" (ISO 8601) for live input};
-- a bad input: {"source", "error"} (also logged), after which the run goes on.
+- a bad input: {"source", "error"} (also logged), after which the run goes on;
+- a window whose embedding or scores are not finite (NaN/Inf, never valid JSON): {"source",
+  "time", "error"}, counted in `RunStats.non_finite` (logged once per source).
 A stop request (SIGINT/SIGTERM) is honoured between windows, so the last line is complete.
 """
 
@@ -33,6 +35,7 @@ class RunStats:
     sources: int = 0
     windows: int = 0
     errors: int = 0
+    non_finite: int = 0  # windows written as an error line: NaN/Inf in the embedding or scores
 
 
 class NodeRunner:
@@ -47,9 +50,10 @@ class NodeRunner:
         self.embeddings = embeddings or embedder.head is None
         self.stop = stop or threading.Event()
         self.stats = RunStats()
+        self._non_finite_sources: set[str] = set()
 
     def write(self, record: dict) -> None:
-        self.out.write(json.dumps(record) + "\n")
+        self.out.write(json.dumps(record, allow_nan=False) + "\n")
         self.out.flush()
 
     def report_error(self, name: str, reason: str) -> None:
@@ -63,13 +67,24 @@ class NodeRunner:
         if source.live:
             rec["utc"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started + t)) + \
                 f".{int((started + t) % 1 * 1000):03d}Z"
-        if self.embedder.head is not None:
-            scores = self.embedder.head(emb[None])[0]
+        scores = self.embedder.head(emb[None])[0] if self.embedder.head is not None else None
+        if not np.isfinite(emb).all() or (scores is not None and not np.isfinite(scores).all()):
+            return self.non_finite(rec)
+        if scores is not None:
             best = np.argsort(-scores)[:self.top_k]
             rec["top"] = [[self.embedder.head.labels[i], round(float(scores[i]), 6)] for i in best]
         if self.embeddings:
             rec["embedding"] = emb.astype(np.float64).tolist()
         return rec
+
+    def non_finite(self, rec: dict) -> dict:
+        """The line of a window with NaN/Inf values: an error, never a bare NaN token."""
+        self.stats.non_finite += 1
+        if rec["source"] not in self._non_finite_sources:
+            self._non_finite_sources.add(rec["source"])
+            log.error("%s: window at %s s has NaN/Inf values (damaged bundle, or audio far "
+                      "outside [-1, 1]); written as an error line", rec["source"], rec["time"])
+        return {**rec, "error": "embedding or scores not finite (NaN/Inf)"}
 
     def run_source(self, source: Source) -> None:
         """Stream one source to the output; decoding errors mid-way keep the lines written."""

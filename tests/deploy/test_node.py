@@ -69,8 +69,10 @@ def test_sigterm_stops_cleanly(float_bundle, tmp_path):
     proc = subprocess.Popen(node_command(float_bundle, [str(long)], out, "--hop", "0.05"),
                             cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    partial = tmp_path / "term.jsonl.partial"  # written live, renamed when the run ends
-    while time.time() < deadline and (not partial.exists() or partial.stat().st_size < 20000):
+    def written() -> int:  # into a unique temporary file, renamed when the run ends
+        return sum(p.stat().st_size for p in tmp_path.glob(".term.jsonl.*.tmp"))
+
+    while time.time() < deadline and written() < 20000:
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=30)

@@ -16,7 +16,8 @@ import pytest
 
 from failures_support import REPO, assert_one_line_failure, cli, deploy_fixtures, write_tone
 from sea import clirun
-from sea.manifest import atomic_write_json, current_umask
+from sea.manifest import atomic_write_json
+from sea.safe_write import current_umask
 
 # The only lines a quiet export may print: this project's own INFO log records.
 OWN_INFO = re.compile(r"^INFO (sea|training|deploy|data_prep)[.\w]*: ")

@@ -84,7 +84,7 @@ def test_disk_full_in_the_atomic_writer_leaves_no_partial_file(tmp_path, monkeyp
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     out = tmp_path / "store"
-    monkeypatch.setattr("sea.manifest.os.fsync", no_space)
+    monkeypatch.setattr("sea.safe_write.os.fsync", no_space)
     assert main([*PREPARE, "--out", str(out)]) == clirun.EXIT_SYSTEM
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
         "disk full: free some space, then re-run the same command to resume"]

@@ -150,13 +150,15 @@ def test_every_manifest_records_its_kind(artifacts):
 
 
 def test_interrupted_first_run_is_recognised_by_its_lock_record(tmp_path):
+    from training.reduce import REDUCER_LAYOUT
+
     out = tmp_path / "red"
-    with claim_output(out, "reducer"):
+    with claim_output(out, "reducer", layout=REDUCER_LAYOUT):
         (out / "fit_rows.npz").write_bytes(b"partial")
     assert existing_kind(out) == "reducer"  # no manifest yet: the lock says what it was
     with pytest.raises(OutputError, match="holds a 'reducer'"):
         claim_output(out, "bundle")
-    claim_output(out, "reducer").release()  # the same command may redo it
+    claim_output(out, "reducer", layout=REDUCER_LAYOUT).release()  # the same command may redo it
 
 
 HOLD = textwrap.dedent("""

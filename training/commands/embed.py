@@ -25,6 +25,7 @@ from sea.errors import SeaError
 from sea.files import find_audio_files
 from sea.safe_npz import read_npz
 from sea.weights import DEFAULT_MODEL
+from sea.safe_write import check_not_an_input
 
 log = logging.getLogger("sea.embed")
 
@@ -62,10 +63,12 @@ SAME_OUTPUT_KEYS = ("model_id", "hop", "center", "resampler")
 
 def check_unique_outputs(files: list[Path], output_dir: Path | None, suffix: str) -> None:
     """Refuse inputs that would overwrite each other's output (a/x.wav and b/x.wav into one
-    --output-dir, or x.wav and x.flac side by side), naming both."""
+    --output-dir, or x.wav and x.flac side by side), naming both, or their own input (an
+    audio file named x.npz)."""
     seen: dict[Path, Path] = {}
     for path in files:
         out = output_path(path, output_dir, suffix)
+        check_not_an_input(out, [path])
         other = seen.setdefault(out, path)
         if other != path:
             raise SeaError(f"{other} and {path} would both be written to {out}; embed them "
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     settings = embedding_settings(model, args.hop, args.center)
     lock = contextlib.nullcontext()
     if args.output_dir is not None:  # any folder, as beside the inputs; outputs checked below
-        lock = claim_output(args.output_dir, OUTPUT_KIND, folder=True)
+        lock = claim_output(args.output_dir, OUTPUT_KIND, folder=True, layout=("*.npz",))
     failures = len(problems)
     done = 0
     with lock:

@@ -30,6 +30,8 @@ from training.evaluate.runner import (FoldOutput, Method, classifier_threads,
 
 log = logging.getLogger(__name__)
 REPORT_KIND = "evaluation-report"
+# What an evaluation writes in its --out besides the manifest (report.py, the plots, the caches).
+REPORT_LAYOUT = ("results.json", "report.json", "report.md", "index.html", "runs", "plots", "cache")
 
 
 @dataclass
@@ -139,7 +141,7 @@ def run_evaluation(cfg: EvaluationConfig) -> dict:
     protocol = PROTOCOLS[cfg.protocol]
     evalset = select(store, protocol, cfg.datasets)
     with claim_output(cfg.out, REPORT_KIND, inputs=(cfg.data, *model_paths(cfg.models)),
-                      overwrite=cfg.overwrite):
+                      overwrite=cfg.overwrite, layout=REPORT_LAYOUT):
         results = _evaluate(cfg, store, protocol, evalset)
         write_manifest(cfg.out, REPORT_KIND, {"protocol": cfg.protocol, "hop_seconds":
                                               cfg.hop_seconds, "models": list(cfg.models)},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from sea.manifest import atomic_write_bytes
 from training.evaluate.metrics import finite_scores
 
 
@@ -22,7 +24,9 @@ def _pyplot():
 def _save(fig, path: Path, rect: tuple[float, float, float, float] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout(rect=rect)
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format=path.suffix.lstrip(".") or "png")
+    atomic_write_bytes(path, buf.getvalue())
     _pyplot().close(fig)
     return path
 
