@@ -129,40 +129,24 @@ class ClassifierHead:
     def __init__(self, path: str | Path):
         with reading(path, "classifier head .npz"), np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-        self._take(arrays, path)
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], name: str = "head") -> "ClassifierHead":
-        """A head from the arrays `head.npz` would hold (checked the same way)."""
-        head = cls.__new__(cls)
-        head._take(arrays, name)
-        return head
-
-    def _take(self, arrays: dict[str, np.ndarray], path: str | Path) -> None:
         n_layers = sum(1 for k in arrays if k.startswith("weights_"))
-        needed = [f"{n}_{i}" for i in range(n_layers) for n in ("weights", "bias")]
-        if n_layers == 0 or "labels" not in arrays or any(k not in arrays for k in needed):
-            raise BundleError(f"{path}: a head needs weights_0.., bias_0.. and labels")
+        if n_layers == 0 or "labels" not in arrays:
+            raise BundleError(f"{path}: a head needs weights_0.. and labels")
         self.weights = [arrays[f"weights_{i}"].astype(np.float32) for i in range(n_layers)]
         self.biases = [arrays[f"bias_{i}"].astype(np.float32) for i in range(n_layers)]
         self.labels = [str(label) for label in arrays["labels"]]
         self.activation = str(arrays.get("activation", "sigmoid"))
-        self.mean, self.scale = ((arrays[k].astype(np.float32) if k in arrays else None)
-                                 for k in ("mean", "scale"))
+        self.mean = arrays.get("mean")
+        self.scale = arrays.get("scale")
         if self.activation not in ("sigmoid", "softmax"):
             raise BundleError(f"{path}: activation {self.activation!r} not sigmoid/softmax")
-        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if w.ndim != 2 or b.shape != (w.shape[1],):
-                raise BundleError(f"{path}: layer {k} has weights {w.shape}, bias {b.shape}")
-            if k and w.shape[0] != self.weights[k - 1].shape[1]:
+        for k in range(1, n_layers):
+            if self.weights[k].shape[0] != self.weights[k - 1].shape[1]:
                 raise BundleError(f"{path}: layer {k} input does not match layer {k - 1} output")
         if self.weights[-1].shape[1] != len(self.labels):
             raise BundleError(f"{path}: {len(self.labels)} labels for "
                               f"{self.weights[-1].shape[1]} outputs")
         self.input_dim = self.weights[0].shape[0]
-        if (self.mean is None) != (self.scale is None) or any(
-                a is not None and a.shape != (self.input_dim,) for a in (self.mean, self.scale)):
-            raise BundleError(f"{path}: mean and scale must both be ({self.input_dim},) arrays")
 
     def __call__(self, embeddings: np.ndarray) -> np.ndarray:
         """(B, D) embeddings -> (B, n_labels) scores in [0, 1]."""
@@ -173,9 +157,8 @@ class ClassifierHead:
             x = x @ w + b
             if k < len(self.weights) - 1:
                 x = np.maximum(x, 0.0)
-        if self.activation == "sigmoid":  # written so that no exp() overflows
-            e = np.exp(-np.abs(x))
-            return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        if self.activation == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-x))
         x = np.exp(x - x.max(axis=1, keepdims=True))
         return x / x.sum(axis=1, keepdims=True)
 

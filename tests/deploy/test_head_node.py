@@ -17,16 +17,16 @@ RATE = 8000
 CLASSES = {"low": 300.0, "mid": 1200.0, "high": 2500.0}
 
 
-def random_head(dim: int = 4, labels=("a", "b", "c"), activation: str = "softmax"):
+def random_head(path, activation: str = "softmax", dim: int = 4, labels=("a", "b", "c")):
     rng = np.random.default_rng(0)
-    return ClassifierHead.from_arrays({
-        "weights_0": rng.standard_normal((dim, len(labels))).astype(np.float32),
-        "bias_0": rng.standard_normal(len(labels)).astype(np.float32),
-        "labels": np.array(labels), "activation": np.array(activation)})
+    np.savez(path, weights_0=rng.standard_normal((dim, len(labels))).astype(np.float32),
+             bias_0=rng.standard_normal(len(labels)).astype(np.float32),
+             labels=np.array(labels), activation=np.array(activation))
+    return ClassifierHead(path)
 
 
-def test_periods_pool_windows_as_evaluation_pools_clips():
-    head = random_head()
+def test_periods_pool_windows_as_evaluation_pools_clips(tmp_path):
+    head = random_head(tmp_path / "head.npz")
     emb = np.random.default_rng(1).standard_normal((8, 4)).astype(np.float32)
     agg = PeriodAggregator(head, windows=3)
     done = [p for i in range(8) for p in agg.add(i, emb[i], (float(i), 10))]
@@ -40,8 +40,8 @@ def test_periods_pool_windows_as_evaluation_pools_clips():
     assert agg.flush() is None
 
 
-def test_max_and_mil_pooling_and_gaps():
-    head = random_head(activation="sigmoid")
+def test_max_and_mil_pooling_and_gaps(tmp_path):
+    head = random_head(tmp_path / "head.npz", activation="sigmoid")
     emb = np.random.default_rng(2).standard_normal((6, 4)).astype(np.float32)
     max_agg = PeriodAggregator(head, 6, pooling="max")
     mil = PeriodAggregator(head, 6, pooling="mil", mil_aggregate="mean")

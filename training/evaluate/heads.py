@@ -8,6 +8,9 @@ outputs (0, z), which give exactly (1 - sigmoid(z), sigmoid(z)).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from sea.bundle import ClassifierHead
@@ -82,9 +85,12 @@ def head_arrays(pipeline, classes: list[str], multilabel: bool) -> dict[str, np.
 
 
 def head_difference(arrays: dict[str, np.ndarray], pipeline, X: np.ndarray) -> float:
-    """Largest |head - pipeline| probability over the rows of X; raises ValueError when it is
-    beyond float32 round-off (a conversion error)."""
-    ours = ClassifierHead.from_arrays(arrays)(X)
+    """Largest |head - pipeline| probability over the rows of X, the head read back from its
+    .npz as the node reads it; raises ValueError when it is beyond float32 round-off (a
+    conversion error)."""
+    with tempfile.TemporaryDirectory(prefix="sea-head-") as tmp:
+        np.savez(Path(tmp) / "head.npz", **arrays)
+        ours = ClassifierHead(Path(tmp) / "head.npz")(X)
     theirs = class_scores(pipeline, X, len(arrays["labels"]))
     diff = float(np.max(np.abs(ours - theirs)))
     if not diff <= MAX_HEAD_DIFFERENCE:
