@@ -47,12 +47,15 @@ def directory_mode() -> int:
     return 0o777 & ~current_umask()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes, mode: int | None = None) -> None:
+    """`data` into `path` via a temporary file renamed into place; `mode` (default: the
+    umask's) lets a rewritten file keep its own."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, file_mode())  # mkstemp makes it 0600: artifacts are meant to be shared
+        # mkstemp makes it 0600: artifacts are meant to be shared
+        os.fchmod(fd, file_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

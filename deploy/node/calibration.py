@@ -15,15 +15,14 @@ result is parsed again before it atomically replaces the file, keeping the file'
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from sea.errors import SeaError, reading
 from sea.levels import Calibration
+from sea.manifest import atomic_write_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,16 +100,5 @@ def store_calibration(path: str | Path, result: Calibration, source: str) -> Non
     if written != round(result.offset_db, 4):
         raise ConfigError(f"{path}: could not replace its calibration (defined outside a "
                           f"[{TABLE}] table?); set offset_db = {result.offset_db:.4f} by hand")
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, text.encode(), mode=path.stat().st_mode & 0o7777
+                       if path.exists() else None)  # a node.toml may be private: keep its mode

@@ -178,6 +178,7 @@ def test_calibration_round_trip(tmp_path):
     config = tmp_path / "node.toml"
     config.write_text('# my node\nnode_id = "n1"\n\n[calibration]\noffset_db = 1.0\n\n'
                       '[upload]\nurl = "https://c.example"\n')
+    config.chmod(0o600)  # it may name a token file: the rewrite keeps the mode
     cal = write_tone(tmp_path / "cal.wav", -20.0)  # 94 dB SPL reads -20 dB FS here
     assert main(["calibrate", "--input", str(cal), "--reference-db", "94",
                  "--config", str(config)]) == 0
@@ -188,6 +189,7 @@ def test_calibration_round_trip(tmp_path):
     offset = parsed["calibration"]["offset_db"]
     assert offset == pytest.approx(114.0, abs=0.01)
     assert parsed["calibration"]["reference_db"] == 94.0
+    assert config.stat().st_mode & 0o777 == 0o600
 
     again = LevelMeter(FS, offset)  # the same tone, recorded again, reads 94.0
     audio, fs = sf.read(write_tone(tmp_path / "again.wav", -20.0, seed=1))
