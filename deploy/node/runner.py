@@ -28,7 +28,7 @@ import numpy as np
 from deploy.node.sources import Source
 from sea.audio import AudioError
 from sea.bundle import BundleEmbedder, ClassifierHead
-from sea.levels import LevelMeter, to_db
+from sea.levels import LevelMeter, Levels, to_db
 from sea.stream import StreamResampler, WindowStream
 
 log = logging.getLogger("sea.node")
@@ -135,6 +135,33 @@ class PeriodAggregator:
         return period
 
 
+class WindowLevels:
+    """Levels of the node's windows, measured on a source's own samples (its whole band, before
+    resampling): window `index` spans the model-rate samples [index * hop - pad, + width)
+    (`sea.framing`; pad = width // 2 when centred), mapped to source samples. Each window also
+    gives the A-weighted energy of its first `hop` samples: consecutive windows' hop spans tile
+    the stream, so their sums are the exact energy of any run of windows."""
+
+    def __init__(self, source_rate: int, model_rate: int, width: int, hop: int, center: bool,
+                 offset_db: float):
+        self.meter = LevelMeter(source_rate, offset_db)
+        self.ratio = source_rate / model_rate
+        self.width, self.hop, self.pad = width, hop, width // 2 if center else 0
+
+    def push(self, block: np.ndarray) -> None:
+        self.meter.push(block)
+
+    def window(self, index: int) -> tuple[Levels | None, tuple[float, int]]:
+        """(levels over the window, (energy, samples) of its hop span); forgets what lies
+        before the window, which no later window needs."""
+        start = index * self.hop - self.pad
+        first, end, hop_end = (round(s * self.ratio) for s in
+                               (start, start + self.width, start + self.hop))
+        levels, energy = self.meter.levels(first, end), self.meter.energy(first, hop_end)
+        self.meter.discard(first)
+        return levels, energy
+
+
 class NodeRunner:
     def __init__(self, embedder: BundleEmbedder, out: IO[str], hop_seconds: float = 0.5,
                  center: bool = True, top_k: int = 3, embeddings: bool = True,
@@ -193,8 +220,8 @@ class NodeRunner:
         windows = WindowStream(width, hop, self.center)
         embed = self.embedder.stream_embedder(hop)
         try:
-            meter = (None if self.offset_db is None
-                     else LevelMeter(source.sample_rate, self.offset_db))
+            meter = (None if self.offset_db is None else WindowLevels(
+                source.sample_rate, rate, width, hop, self.center, self.offset_db))
         except ValueError as exc:
             self.report_error(source.name, f"no levels at {source.sample_rate} Hz: {exc}")
             return
@@ -203,20 +230,12 @@ class NodeRunner:
             self.hop_seconds))
         started = time.time()
 
-        def to_source(sample: int) -> int:  # a model-rate position in source samples
-            return round(sample * source.sample_rate / rate)
-
         def emit(index: int, window: np.ndarray) -> None:
             emb = embed(window, index)
             rec = self.record(source, index, emb, started)
-            energy = None
-            if meter is not None:
-                start = index * hop - (width // 2 if self.center else 0)
-                levels = meter.levels(to_source(start), to_source(start + width))
-                if levels is not None:
-                    rec.update(levels.rounded())
-                energy = meter.energy(to_source(start), to_source(start + hop))
-                meter.discard(to_source(start))  # later windows start later
+            levels, energy = meter.window(index) if meter is not None else (None, None)
+            if levels is not None:
+                rec.update(levels.rounded())
             self.write(rec)
             self.stats.windows += 1
             for period in periods.add(index, emb, energy) if periods is not None else ():
