@@ -32,7 +32,8 @@ single_threaded_blas()  # before numpy is first imported, by the modules below
 from deploy.node.calibration import read_offset, store_calibration  # noqa: E402
 from deploy.node.runner import NodeRunner  # noqa: E402
 from deploy.node.sources import file_source, mic_source  # noqa: E402
-from sea.argtypes import positive_float, positive_int, seconds, threads  # noqa: E402
+from sea.argtypes import (finite_float, positive_float, positive_int, seconds,  # noqa: E402
+                          threads)
 from sea.audio import AudioError, load_audio, read_info  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
 from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
@@ -72,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     levels = run.add_mutually_exclusive_group()
     levels.add_argument("--config", type=Path, metavar="NODE_TOML",
                         help="node config: its [calibration] offset_db turns levels on")
-    levels.add_argument("--calibration-db", type=float, metavar="OFFSET",
+    levels.add_argument("--calibration-db", type=finite_float, metavar="OFFSET",
                         help="dB SPL = dB FS + OFFSET: write laeq, lceq, lafmax per window")
     cal = sub.add_parser("calibrate", help="store a calibrator recording's offset in node.toml",
                          description=calibrate_doc())
     cal.add_argument("--input", required=True, type=Path, help="recording of the calibrator")
-    cal.add_argument("--reference-db", type=float, default=94.0,
+    cal.add_argument("--reference-db", type=finite_float, default=94.0,
                      help="the calibrator's level in dB SPL (94)")
     cal.add_argument("--frequency", type=positive_float, default=1000.0, metavar="HZ",
                      help="the calibrator's frequency in Hz (1000)")

@@ -93,7 +93,7 @@ def select(store: ClipStore, protocol: Protocol, datasets: Sequence[str] = (),
     are counted in `notes`."""
     chosen = _pick_datasets(store, datasets)
     wanted = {str(f) for f in folds}
-    present = {str(r.fold) for r in store.records if r.dataset in chosen}
+    present = {str(r.fold) for r in store.records if r.dataset in chosen and r.fold is not None}
     if wanted - present:
         raise ProtocolError(f"no fold {', '.join(sorted(wanted - present, key=fold_order))} in "
                             f"{store.path}; it has {', '.join(sorted(present, key=fold_order))}")
