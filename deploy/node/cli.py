@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     levels.add_argument("--calibration-db", type=finite_float, metavar="OFFSET",
                         help="dB SPL = dB FS + OFFSET: write laeq, lceq, lafmax per window")
     cal = sub.add_parser("calibrate", help="store a calibrator recording's offset in node.toml",
+                         allow_abbrev=False,
                          description=calibrate_doc())
     cal.add_argument("--input", required=True, type=Path, help="recording of the calibrator")
     cal.add_argument("--reference-db", type=finite_float, default=94.0,
