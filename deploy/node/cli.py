@@ -149,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.hop <= embedder.cfg.frontend.window_seconds:
         log.error("--hop must be in (0, %s] seconds", embedder.cfg.frontend.window_seconds)
         return 2
+    if args.period and embedder.head is None:
+        log.warning("--period: %s has no classifier head, so no period lines", args.bundle)
     stop = threading.Event()
     live = [i for i in args.input if i == "mic"]
     files, problems = find_audio_files([i for i in args.input if i != "mic"])
