@@ -23,12 +23,12 @@ from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MI
                            QUANTIZED_PROBE_FLOOR, ParityError, check, compare)
 from deploy.micro.build import MICRO_DIR, REFUSED_FILE
 from deploy.representative import WindowSet, probe_windows, stress_windows
-from sea.bundle import (BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE,
-                        ClassifierHead, TFLiteModel)
+from sea.bundle import BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE, TFLiteModel
 from sea.configs import count_parameters
 from sea.errors import SeaError
 from sea.frontend import LogMelFrontend
-from sea.integrity import record_files
+from sea.head import check_head_model, read_head
+from sea.integrity import record_files, verify_file
 from sea.manifest import (atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file,
                           write_manifest)
 from sea.output import MANIFEST_FILE, claim_output
@@ -104,13 +104,19 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                   num_calibration: int = 128, head: str | Path | None = None,
                   sources: dict | None = None, overwrite: bool = False,
                   inputs: tuple[str | Path, ...] = (),
-                  quantized_min_cosine: float = QUANTIZED_MIN_COSINE) -> dict:
+                  quantized_min_cosine: float = QUANTIZED_MIN_COSINE,
+                  model_id: str | None = None) -> dict:
     """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
     manifest. Raises ParityError (after writing the report) when a target is missed (a
     quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
-    is replaced only with `overwrite`; `out` must not overlap `inputs`."""
+    is replaced only with `overwrite`; `out` must not overlap `inputs`. `model_id` (the id
+    `sea head fit` records, training.evaluate.model_specs) goes into the sources; a `head`
+    directory (sea.head) is shipped only when it was fitted on that model id."""
     if quantize not in convert.QUANTIZATIONS:
         raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
+    if head is not None and model_id is None:
+        raise ValueError("a head is checked against the exported model: pass its model_id")
+    sources = {**(sources or {}), **({"model_id": model_id} if model_id else {})}
     out = Path(out)
     created = not out.exists()
     lock = claim_output(out, BUNDLE_KIND, inputs=inputs, overwrite=overwrite, resume=False,
@@ -141,10 +147,12 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
     probes = probe_windows(cfg.frontend.sample_rate, cfg.frontend.window_seconds)
     mel_basis = mel_basis_of(model)
     numpy_frontend = LogMelFrontend(cfg.frontend, mel_basis=mel_basis)
-    head_model = ClassifierHead(head) if head else None
-    if head_model is not None and head_model.input_dim != cfg.embedding_dim:
-        raise ValueError(f"head expects {head_model.input_dim}-d input, model gives "
-                         f"{cfg.embedding_dim}-d")
+    head_artifact = read_head(head) if head else None
+    if head_artifact is not None:
+        check_head_model(head_artifact, sources["model_id"])
+        if head_artifact.head.input_dim != cfg.embedding_dim:
+            raise ExportError(f"head expects {head_artifact.head.input_dim}-d input, model "
+                              f"gives {cfg.embedding_dim}-d")
 
     quantized, scale = None, None
     if quantize == "int8":
@@ -193,10 +201,12 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         if scale is not None:
             atomic_save_npz(work / OUTPUT_SCALE_FILE, output_scale=scale)
         head_entry = None
-        if head_model is not None:
-            shutil.copyfile(head, work / HEAD_FILE)
-            head_entry = {"file": HEAD_FILE, "labels": head_model.labels,
-                          "activation": head_model.activation}
+        if head_artifact is not None:
+            shutil.copyfile(head_artifact.weights, work / HEAD_FILE)
+            # the copy, not only the file read at the start, is the head that was checked
+            verify_file(work / HEAD_FILE, head_artifact.manifest["files"][HEAD_FILE],
+                        str(head_artifact.path))
+            head_entry = head_artifact.bundle_entry()
         listed = [e["file"] for e in entries.values()] + [FRONTEND_FILE]
         listed += [OUTPUT_SCALE_FILE] if scale is not None else []
         listed += [HEAD_FILE] if head_entry is not None else []
@@ -216,7 +226,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                     "windows_kind": windows.source.get("kind", "unknown"),
                     "reference": "torch float32 model (training.model.L3Net, matmul DFT)",
                     **parity},
-            sources={**(sources or {}), "windows": windows.source},
+            sources={**sources, "windows": windows.source},
             files=record_files(work, listed))
         work.chmod(directory_mode())  # mkdtemp makes it private; a bundle is meant to be shared
         # Into the locked `out`: every file first, the manifest (the commit point) last.

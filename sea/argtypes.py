@@ -36,6 +36,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def finite_float(text: str) -> float:
+    """Any finite number (levels and offsets in dB)."""
+    return _number(text, float)
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0 (learning rates, budgets)."""
     value = _number(text, float)

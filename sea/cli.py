@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reduce": ("training.commands.reduce", "sample embeddings, fit a reducer, make targets"),
     "distill": ("training.commands.distill", "train a student on reduced teacher embeddings"),
     "evaluate": ("training.commands.evaluate", "score embeddings with downstream classifiers"),
+    "head": ("training.commands.head", "fit a classifier head for the node (sea head fit)"),
     "export": ("deploy.commands.export", "export a model to a TFLite bundle (float/fp16/int8)"),
     "bench": ("deploy.commands.bench", "benchmark teacher and students as TFLite: size, latency, arena"),
     "quickstart": ("sea.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),

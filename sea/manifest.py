@@ -24,8 +24,10 @@ from sea.safe_write import atomic_output
 SCHEMA_VERSION = 1
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_output(path, "wb") as f:
+def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = None) -> None:
+    """`data` into `path` via an exclusive temporary file renamed into place (sea.safe_write);
+    `permissions` (default: the umask's) lets a rewritten file keep its own."""
+    with atomic_output(path, "wb", permissions=permissions) as f:
         f.write(data)
 
 

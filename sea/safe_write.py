@@ -119,9 +119,10 @@ def refuse_unsafe_output(out: str | Path, inputs: Iterable[str | Path] = ()) -> 
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, permissions: int | None = None) -> Iterator[Path]:
     """Yield the path of an empty temporary file beside `path`, created exclusively; when the
-    block ends normally it is fsynced and renamed to `path`, otherwise removed."""
+    block ends normally it is fsynced and renamed to `path`, otherwise removed. `permissions`
+    (default: what the umask gives a new file) are the file's mode bits."""
     target = Path(path)
     check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +131,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         try:
-            os.fchmod(fd, file_mode())  # mkstemp makes it 0600: outputs are meant to be shared
+            # mkstemp makes it 0600: outputs are meant to be shared
+            os.fchmod(fd, file_mode() if permissions is None else permissions)
         finally:
             os.close(fd)
         yield tmp
@@ -141,13 +143,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path, mode: str = "w",
-                  encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_output(path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
+                  permissions: int | None = None) -> Iterator[IO]:
     """An open file (`mode` "w" or "wb") whose content replaces `path` only when the block ends
     normally; see `atomic_path`."""
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, permissions) as tmp:
         flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
         with open(os.open(tmp, flags), mode, encoding=None if "b" in mode else encoding) as f:
             yield f

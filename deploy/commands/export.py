@@ -65,8 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8/float16: the lowest cosine to the float model any held-out "
                              f"real window may have ({QUANTIZED_MIN_COSINE}); lower it to ship "
                              "a model that misses it (the figure is reported either way)")
-    parser.add_argument("--head", type=Path,
-                        help="classifier head .npz to ship with the bundle (see sea.bundle)")
+    parser.add_argument("--head", type=Path, metavar="HEAD",
+                        help="classifier head directory (`sea head fit`) to ship with the "
+                             "bundle; it must have been fitted on this model")
     parser.add_argument("--target", choices=("node", "micro"), default="node",
                         help="node (default): the bundle only; micro: also BUNDLE/micro/, the "
                              "TFLite Micro build (implies --quantize int8)")
@@ -108,6 +109,22 @@ def model_sources(args: argparse.Namespace) -> dict:
     elif args.random_init:
         sources["weights"] = "random-init"
     return sources
+
+
+def exported_model_id(args: argparse.Namespace, model) -> str:
+    """The id `sea head fit` records for this model (training.evaluate.model_specs), which
+    a --head must carry."""
+    from sea.weights import has_pretrained
+    from training.evaluate.model_specs import model_id, parse_model
+
+    path = Path(args.model)
+    if path.is_dir():
+        return model_id(parse_model(args.model))
+    if path.suffix == ".h5":
+        return model_id(parse_model(f"{model.cfg.name}={args.model}"))
+    if args.random_init or not (args.weights or has_pretrained(model.cfg.name)):
+        return f"{model.cfg.name}-random{args.seed}"  # torch.manual_seed(args.seed) weights
+    return model_id(parse_model(args.model, args.weights))
 
 
 def export_inputs(args: argparse.Namespace, store: Path | None) -> tuple[Path, ...]:
@@ -159,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
                              num_calibration=args.calibration_windows, head=args.head,
                              sources=model_sources(args), overwrite=args.overwrite,
                              inputs=export_inputs(args, store),
-                             quantized_min_cosine=args.quantized_min_cosine)
+                             quantized_min_cosine=args.quantized_min_cosine,
+                             model_id=exported_model_id(args, model))
     for variant, entry in manifest["variants"].items():
         p = manifest["parity"][variant]
         print(f"{variant:>9}: {entry['file']} {entry['size_bytes'] / 1024:.0f} KiB, "

@@ -1,6 +1,8 @@
 """sea-node: run a deploy bundle on a sensor node (numpy + a TFLite interpreter only).
 
     sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
+                 [--period SECONDS] [--config node.toml | --calibration-db OFFSET]
+    sea-node calibrate --input cal.wav --reference-db 94 --config node.toml
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
 sounddevice), one JSON line per window is written and flushed as it is computed (into a
@@ -28,17 +30,22 @@ from deploy.node.threads import single_threaded_blas
 
 single_threaded_blas()  # before numpy is first imported, by the modules below
 
+from deploy.node.calibration import read_offset, store_calibration  # noqa: E402
 from deploy.node.runner import NodeRunner  # noqa: E402
 from deploy.node.sources import file_source, mic_source  # noqa: E402
-from sea.argtypes import positive_int, seconds, threads  # noqa: E402
-from sea.audio import AudioError  # noqa: E402
+from sea.argtypes import (finite_float, positive_float, positive_int, seconds,  # noqa: E402
+                          threads)
+from sea.audio import AudioError, load_audio, read_info  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
 from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
 from sea.errors import SeaError  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
+from sea.levels import calibration_offset  # noqa: E402
 from sea.safe_write import atomic_output, refuse_unsafe_output  # noqa: E402
 
 log = logging.getLogger("sea.node")
+COMMANDS = ("run", "calibrate")
+LEVELS_MIC_RATE = 48000  # class 1 weighting up to 20 kHz needs >= 44.1 kHz (sea.levels)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +70,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--block-seconds", type=seconds, default=0.5,
                      help="audio read per block (0.5)")
     run.add_argument("--device", help="sounddevice input device for `mic`")
+    run.add_argument("--period", type=seconds, metavar="SECONDS",
+                     help="with a head: also write the top classes of the windows pooled over "
+                          "each period of SECONDS (the head's manifest suggests one)")
+    levels = run.add_mutually_exclusive_group()
+    levels.add_argument("--config", type=Path, metavar="NODE_TOML",
+                        help="node config: its [calibration] offset_db turns levels on")
+    levels.add_argument("--calibration-db", type=finite_float, metavar="OFFSET",
+                        help="dB SPL = dB FS + OFFSET: write laeq, lceq, lafmax per window")
+    cal = sub.add_parser("calibrate", help="store a calibrator recording's offset in node.toml",
+                         allow_abbrev=False,
+                         description=calibrate_doc())
+    cal.add_argument("--input", required=True, type=Path, help="recording of the calibrator")
+    cal.add_argument("--reference-db", type=finite_float, default=94.0,
+                     help="the calibrator's level in dB SPL (94)")
+    cal.add_argument("--frequency", type=positive_float, default=1000.0, metavar="HZ",
+                     help="the calibrator's frequency in Hz (1000)")
+    cal.add_argument("--config", required=True, type=Path, metavar="NODE_TOML",
+                     help="node config to write [calibration] into (created if absent)")
     add_verbose_flag(parser)
     return parser
+
+
+def calibrate_doc() -> str:
+    return ("Measure a calibrator recording (a steady tone of known level, e.g. 94 dB SPL at "
+            "1 kHz, the microphone in the calibrator) and store the offset that makes it read "
+            "that level in the node config's [calibration] table; `sea-node run --config` "
+            "then writes calibrated levels. The first 0.5 s are skipped (settling).")
 
 
 @contextlib.contextmanager
@@ -91,22 +123,35 @@ def open_output(target: str) -> contextlib.AbstractContextManager:
     return atomic_output(target)
 
 
+def calibrate(args: argparse.Namespace) -> int:
+    result = calibration_offset(load_audio(args.input)[0], read_info(args.input).samplerate,
+                                args.reference_db, args.frequency)
+    store_calibration(args.config, result, str(args.input))
+    print(f"{args.input}: {result.frequency_hz:.0f} Hz tone at {result.measured_db:.2f} dB FS "
+          f"(0.1-s levels within {result.spread_db:.2f} dB); offset {result.offset_db:.2f} dB "
+          f"written to {args.config} [calibration]")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         refuse_unsafe_output(args.out, [args.bundle, *(i for i in args.input if i != "mic")])
         embedder = BundleEmbedder(args.bundle, variant=args.variant, num_threads=args.threads)
+        offset = read_offset(args.config) if args.config else args.calibration_db
     except SeaError as exc:
         log.error("%s", exc)
         return 2
     if not 0 < args.hop <= embedder.cfg.frontend.window_seconds:
         log.error("--hop must be in (0, %s] seconds", embedder.cfg.frontend.window_seconds)
         return 2
+    if args.period and embedder.head is None:
+        log.warning("--period: %s has no classifier head, so no period lines", args.bundle)
     stop = threading.Event()
     live = [i for i in args.input if i == "mic"]
     files, problems = find_audio_files([i for i in args.input if i != "mic"])
     with open_output(args.out) as out, stop_on_signals(stop):
         runner = NodeRunner(embedder, out, args.hop, args.center, args.top_k,
-                            args.embeddings, stop)
+                            args.embeddings, stop, args.period, offset)
         for path, reason in problems:
             runner.report_error(path, reason)
         for path in files:
@@ -120,8 +165,10 @@ def run(args: argparse.Namespace) -> int:
             runner.run_source(source)
         if live and not stop.is_set():
             try:
-                runner.run_source(mic_source(embedder.sample_rate, args.block_seconds, stop,
-                                             args.device))
+                # levels want the microphone's full band; the runner resamples for the model
+                rate = embedder.sample_rate if offset is None else \
+                    max(embedder.sample_rate, LEVELS_MIC_RATE)
+                runner.run_source(mic_source(rate, args.block_seconds, stop, args.device))
             except AudioError as exc:
                 runner.report_error("mic", str(exc))
     s = runner.stats
@@ -137,12 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if args.command != "run":
+        commands = {"run": run, "calibrate": calibrate}
+        if args.command not in commands:
             parser.print_help()
             return 2
-        return run(args)
+        return commands[args.command](args)
 
-    return run_cli(body, argv, "sea-node", "run" if "run" in argv else None)
+    return run_cli(body, argv, "sea-node", next((a for a in argv if a in COMMANDS), None))
 
 
 if __name__ == "__main__":

@@ -30,13 +30,25 @@ def write_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def write_head(path: Path, dim: int, labels=("siren", "engine", "dog")) -> Path:
+def checkpoint_id(checkpoint: Path) -> str:
+    """The model id `sea head fit` and `sea export` give a checkpoint."""
+    from training.evaluate.model_specs import model_id, parse_model
+
+    return model_id(parse_model(str(checkpoint)))
+
+
+def write_head(path: Path, dim: int, model_id: str, labels=("siren", "engine", "dog")) -> Path:
+    """A head directory (sea.head) with random weights, as if fitted on `model_id`."""
+    from sea.head import write_head as write_artifact
+
     rng = np.random.default_rng(0)
-    np.savez(path, weights_0=rng.standard_normal((dim, 8)).astype(np.float32),
-             bias_0=np.zeros(8, np.float32),
-             weights_1=rng.standard_normal((8, len(labels))).astype(np.float32),
-             bias_1=np.zeros(len(labels), np.float32), labels=np.array(labels),
-             activation=np.array("sigmoid"))
+    path.mkdir(parents=True, exist_ok=True)
+    write_artifact(path, {"weights_0": rng.standard_normal((dim, 8)).astype(np.float32),
+                          "bias_0": np.zeros(8, np.float32),
+                          "weights_1": rng.standard_normal((8, len(labels))).astype(np.float32),
+                          "bias_1": np.zeros(len(labels), np.float32),
+                          "labels": np.array(labels), "activation": np.array("sigmoid")},
+                   {}, model_id=model_id, pooling="mean", period_seconds=2.0)
     return path
 
 
@@ -66,12 +78,13 @@ def other_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def head_file(tmp_path_factory) -> Path:
-    return write_head(tmp_path_factory.mktemp("head") / "head.npz", TINY_FILTERS[-1])
+def head_dir(tmp_path_factory, tiny_checkpoint) -> Path:
+    return write_head(tmp_path_factory.mktemp("head") / "head", TINY_FILTERS[-1],
+                      checkpoint_id(tiny_checkpoint))
 
 
 @pytest.fixture(scope="session")
-def float_bundle(tmp_path_factory, tiny_checkpoint, head_file) -> Path:
+def float_bundle(tmp_path_factory, tiny_checkpoint, head_dir) -> Path:
     """Both graph variants, float32, with a classifier head, through the exporter API."""
     from deploy.exporter import export_bundle
     from deploy.representative import generated_windows
@@ -79,8 +92,9 @@ def float_bundle(tmp_path_factory, tiny_checkpoint, head_file) -> Path:
 
     out = tmp_path_factory.mktemp("bundles") / "float"
     model = build_model(str(tiny_checkpoint), dft_mode="matmul")
-    export_bundle(model, out, generated_windows(8000, 12), quantize="none", head=head_file,
-                  sources={"model": str(tiny_checkpoint)})
+    export_bundle(model, out, generated_windows(8000, 12), quantize="none", head=head_dir,
+                  sources={"model": str(tiny_checkpoint)},
+                  model_id=checkpoint_id(tiny_checkpoint))
     return out
 
 

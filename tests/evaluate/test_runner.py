@@ -75,7 +75,7 @@ def test_finished_folds_are_reused(tmp_path, monkeypatch):
     def refit(*args, **kwargs):
         raise AssertionError("a finished fold was fitted again")
 
-    monkeypatch.setattr(runner, "_fit_and_score", refit)
+    monkeypatch.setattr(runner, "fit_and_score", refit)
     again = summarize(method, evalset, run_folds(method, evalset, emb, tmp_path, progress=False))
     assert again["folds"] == first["folds"]
     # other settings must not reuse those folds

@@ -66,11 +66,19 @@ def test_corrupt_torch_weights(tmp_path, student, tone, caplog):
 
 
 def test_corrupt_npz_head(tmp_path, student, caplog):
-    head = tmp_path / "head.npz"
-    head.write_bytes(b"PK\x03\x04" + GARBAGE)  # a zip signature, then nothing readable
+    from sea.head import HEAD_KIND
+    from sea.integrity import record_files
+    from sea.manifest import write_manifest
+
+    head = tmp_path / "head"
+    head.mkdir()
+    # a zip signature, then nothing readable; its digest recorded, so the decoder meets it
+    (head / "head.npz").write_bytes(b"PK\x03\x04" + GARBAGE)
+    write_manifest(head, HEAD_KIND, {}, model_id="tiny-0",
+                   files=record_files(head, ["head.npz"]))
     code = main(["export", str(student), "--out", str(tmp_path / "bundle"), "--head", str(head),
                  "--parity-windows", "2"])
-    assert_refused(caplog, code, str(head), "not a readable classifier head .npz")
+    assert_refused(caplog, code, str(head / "head.npz"), "not a readable classifier head .npz")
     assert not (tmp_path / "bundle").exists()
 
 

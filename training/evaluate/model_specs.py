@@ -121,6 +121,19 @@ def model_id(spec: ModelSpec) -> str:
     return f"{spec.name}-random{RANDOM_INIT_SEED}"
 
 
+def source_model_id(spec: ModelSpec) -> str:
+    """The id of the model `sea export` takes to make this embedder: `model_id` for a
+    checkpoint, Keras file or named model; for a bundle (or its micro build), the id its export
+    recorded (`sources.model_id`), so a head fitted on a bundle's own embeddings can ship with
+    another export of the same model. An older bundle without that record keeps its own id."""
+    if spec.kind in ("bundle", "micro"):
+        bundle = spec.path if spec.kind == "bundle" else spec.path.parent
+        recorded = read_manifest(bundle).get("sources", {}).get("model_id")
+        if recorded:
+            return str(recorded)
+    return model_id(spec)
+
+
 def load_embedder(spec: ModelSpec, batch_size: int = 64, device: str | None = None,
                   threads: int | None = None, precision: str = "float32") -> EmbedderLike:
     """An object with the `training.embedder.Embedder` interface for any kind of model;

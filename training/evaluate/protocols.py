@@ -87,9 +87,16 @@ def _pick_datasets(store: ClipStore, datasets: Sequence[str]) -> set[str]:
     return {by_lower[d.lower()] for d in datasets}
 
 
-def select(store: ClipStore, protocol: Protocol, datasets: Sequence[str] = ()) -> EvalSet:
-    """The protocol's clips of `store`; clips it cannot use are counted in `notes`."""
+def select(store: ClipStore, protocol: Protocol, datasets: Sequence[str] = (),
+           folds: Sequence[str] = ()) -> EvalSet:
+    """The protocol's clips of `store` (only those of `folds` when given); clips it cannot use
+    are counted in `notes`."""
     chosen = _pick_datasets(store, datasets)
+    wanted = {str(f) for f in folds}
+    present = {str(r.fold) for r in store.records if r.dataset in chosen and r.fold is not None}
+    if wanted - present:
+        raise ProtocolError(f"no fold {', '.join(sorted(wanted - present, key=fold_order))} in "
+                            f"{store.path}; it has {', '.join(sorted(present, key=fold_order))}")
     skipped: Counter[str] = Counter()
     rows = []
     for pos, rec in enumerate(store.records):
@@ -97,6 +104,8 @@ def select(store: ClipStore, protocol: Protocol, datasets: Sequence[str] = ()) -
             continue
         if rec.fold is None:
             skipped["no fold"] += 1
+        elif wanted and str(rec.fold) not in wanted:
+            skipped["in a fold not selected"] += 1
         elif not rec.labels and not protocol.multilabel:
             skipped["no label"] += 1
         elif not protocol.multilabel and len(rec.labels) > 1:

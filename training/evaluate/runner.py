@@ -60,10 +60,12 @@ def _settings_hash(method: Method, evalset: EvalSet) -> str:
     return h.hexdigest()[:12]
 
 
-def _fit_and_score(method: Method, evalset: EvalSet, emb: FrameEmbeddings, train: np.ndarray,
-                   test: np.ndarray) -> tuple[np.ndarray, dict]:
-    multilabel, n_classes = evalset.protocol.multilabel, len(evalset.classes)
-    pipeline = make_classifier(method.classifier, multilabel, method.seed, method.max_iter)
+def fit_classifier(method: Method, evalset: EvalSet, emb: FrameEmbeddings,
+                   train: np.ndarray) -> tuple[object, dict]:
+    """The method's classifier pipeline fitted on the clips `train` (indices into the eval
+    set): pooled clip vectors, or every frame with its clip's label for MIL."""
+    pipeline = make_classifier(method.classifier, evalset.protocol.multilabel, method.seed,
+                               method.max_iter)
     y_train = evalset.y[train]
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -71,17 +73,30 @@ def _fit_and_score(method: Method, evalset: EvalSet, emb: FrameEmbeddings, train
         if method.pooling == "mil":
             X, owner = clip_frames(emb, evalset.positions[train])
             pipeline.fit(X, y_train[owner])
-            X_test, test_owner = clip_frames(emb, evalset.positions[test])
-            scores = aggregate(class_scores(pipeline, X_test, n_classes), test_owner, len(test),
-                               method.mil_aggregate)
         else:
             pipeline.fit(pooled_clips(emb, evalset.positions[train], method.pooling), y_train)
-            scores = class_scores(pipeline,
-                                  pooled_clips(emb, evalset.positions[test], method.pooling),
-                                  n_classes)
     converged = not any("converge" in str(w.message).lower() for w in caught)
-    return scores, {"n_train": int(len(train)), "n_test": int(len(test)), "converged": converged,
-                    "fit_seconds": round(time.perf_counter() - started, 3)}
+    return pipeline, {"n_train": int(len(train)), "converged": converged,
+                      "fit_seconds": round(time.perf_counter() - started, 3)}
+
+
+def predict_clips(method: Method, pipeline, evalset: EvalSet, emb: FrameEmbeddings,
+                  test: np.ndarray) -> np.ndarray:
+    """(n_test, C) clip scores of a fitted pipeline, pooled as the method pools."""
+    n_classes = len(evalset.classes)
+    if method.pooling == "mil":
+        X_test, test_owner = clip_frames(emb, evalset.positions[test])
+        return aggregate(class_scores(pipeline, X_test, n_classes), test_owner, len(test),
+                         method.mil_aggregate)
+    return class_scores(pipeline, pooled_clips(emb, evalset.positions[test], method.pooling),
+                        n_classes)
+
+
+def fit_and_score(method: Method, evalset: EvalSet, emb: FrameEmbeddings, train: np.ndarray,
+                  test: np.ndarray) -> tuple[np.ndarray, dict]:
+    pipeline, info = fit_classifier(method, evalset, emb, train)
+    return predict_clips(method, pipeline, evalset, emb, test), {**info,
+                                                                 "n_test": int(len(test))}
 
 
 @contextmanager
@@ -112,7 +127,7 @@ def run_folds(method: Method, evalset: EvalSet, emb: FrameEmbeddings, work_dir: 
             outputs.append(FoldOutput(name, saved["test"], saved["scores"],
                                       json.loads(str(saved["info"]))))
             continue
-        scores, info = _fit_and_score(method, evalset, emb, train, test)
+        scores, info = fit_and_score(method, evalset, emb, train, test)
         atomic_save_npz(path, test=test, scores=scores, info=np.array(json.dumps(info)))
         outputs.append(FoldOutput(name, test, scores, info))
     return outputs
