@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deploy import convert, equalize
 from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MIN_COSINE,
@@ -31,6 +32,7 @@ from sea.integrity import record_files
 from sea.manifest import (atomic_save_npz, atomic_write_bytes, directory_mode, sha256_file,
                           write_manifest)
 from sea.output import MANIFEST_FILE, claim_output, clear_output
+from sea.signing import SIGNATURE_FILE, sign_bundle
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,10 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                   num_calibration: int = 128, head: str | Path | None = None,
                   sources: dict | None = None, overwrite: bool = False,
                   inputs: tuple[str | Path, ...] = (),
-                  quantized_min_cosine: float = QUANTIZED_MIN_COSINE) -> dict:
+                  quantized_min_cosine: float = QUANTIZED_MIN_COSINE,
+                  signing_key: Ed25519PrivateKey | None = None) -> dict:
     """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
-    manifest. Raises ParityError (after writing the report) when a target is missed (a
+    manifest. With `signing_key` the manifest is signed (sea.signing, `signature.json`). Raises ParityError (after writing the report) when a target is missed (a
     quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
     is replaced only with `overwrite`; `out` must not overlap `inputs`."""
     if quantize not in convert.QUANTIZATIONS:
@@ -110,7 +113,7 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
     try:
         clear_output(out)  # what an interrupted export moved in before its manifest
         return _export(model, out, windows, quantize, variants, num_calibration, head, sources,
-                       quantized_min_cosine)
+                       quantized_min_cosine, signing_key)
     except BaseException:
         if created:  # a failed export leaves nothing that looks like an output
             shutil.rmtree(out, ignore_errors=True)
@@ -121,7 +124,8 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
 
 def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str,
             variants: tuple[str, ...], num_calibration: int, head: str | Path | None,
-            sources: dict | None, quantized_min_cosine: float) -> dict:
+            sources: dict | None, quantized_min_cosine: float,
+            signing_key: Ed25519PrivateKey | None) -> dict:
     cfg = model.cfg
     model = model.eval()
     calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
@@ -210,8 +214,12 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                     **parity},
             sources={**(sources or {}), "windows": windows.source},
             files=record_files(work, listed))
+        if signing_key is not None:
+            sign_bundle(work, signing_key)
         work.chmod(directory_mode())  # mkdtemp makes it private; a bundle is meant to be shared
-        # Into the locked `out`: every file first, the manifest (the commit point) last.
+        # Into the locked `out`: every file first, the manifest (the commit point) last. A
+        # signature of the bundle this one replaces must not stay beside the new manifest.
+        (out / SIGNATURE_FILE).unlink(missing_ok=True)
         for entry in sorted(work.iterdir(), key=lambda p: p.name == MANIFEST_FILE):
             os.replace(entry, out / entry.name)
         return manifest

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "distill": ("training.commands.distill", "train a student on reduced teacher embeddings"),
     "evaluate": ("training.commands.evaluate", "score embeddings with downstream classifiers"),
     "export": ("deploy.commands.export", "export a model to a TFLite bundle (float/fp16/int8)"),
+    "keys": ("sea.commands.keys", "make a key pair for signing bundles (sea keys new)"),
+    "verify": ("sea.commands.verify", "check a bundle's digests and signature"),
     "bench": ("deploy.commands.bench", "benchmark teacher and students as TFLite: size, latency, arena"),
     "quickstart": ("sea.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),
 }

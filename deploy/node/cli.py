@@ -1,6 +1,7 @@
 """sea-node: run a deploy bundle on a sensor node (numpy + a TFLite interpreter only).
 
     sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
+                 [--trust OPERATOR.pub]
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
 sounddevice), one JSON line per window is written and flushed as it is computed (into
@@ -35,6 +36,7 @@ from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
 from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
 from sea.errors import SeaError  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
+from sea.signing import verify_bundle_signature  # noqa: E402
 
 log = logging.getLogger("sea.node")
 
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--block-seconds", type=seconds, default=0.5,
                      help="audio read per block (0.5)")
     run.add_argument("--device", help="sounddevice input device for `mic`")
+    run.add_argument("--trust", type=Path, action="append", metavar="PUBKEY_OR_DIR",
+                     help="run only a bundle signed by this public key (a file, or a directory "
+                          "of *.pub files; repeatable); unsigned or otherwise signed bundles "
+                          "are refused before anything runs")
     add_verbose_flag(parser)
     return parser
 
@@ -99,6 +105,10 @@ def open_output(target: str):
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.trust:
+            signed = verify_bundle_signature(args.bundle, args.trust)
+            log.info("bundle signed by trusted key %s (%s)", signed.key_id[:16],
+                     signed.trusted_key)
         embedder = BundleEmbedder(args.bundle, variant=args.variant, num_threads=args.threads)
     except SeaError as exc:
         log.error("%s", exc)
