@@ -139,8 +139,8 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
     numpy_frontend = LogMelFrontend(cfg.frontend, mel_basis=mel_basis)
     head_model = ClassifierHead(head) if head else None
     if head_model is not None and head_model.input_dim != cfg.embedding_dim:
-        raise ValueError(f"head expects {head_model.input_dim}-d input, model gives "
-                         f"{cfg.embedding_dim}-d")
+        raise ExportError(f"{head}: the head takes {head_model.input_dim}-d input, the model "
+                          f"gives {cfg.embedding_dim}-d embeddings")
 
     quantized, scale = None, None
     if quantize == "int8":

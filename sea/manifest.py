@@ -19,9 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from sea.errors import CorruptFile, reading
+from sea.errors import CorruptFile, SeaError, reading
+from sea.schema import NONE, Fields, check
 
 SCHEMA_VERSION = 1
+# What every reader of a manifest relies on; a reader adds the fields it uses (`schema`).
+COMMON_FIELDS = Fields({"kind": (str, NONE), "schema_version": (int, NONE)})
+
+
+class ArtifactMismatch(SeaError, ValueError):
+    """An artifact of another kind (or a newer schema) than the reader handles."""
 
 
 def current_umask() -> int:
@@ -98,8 +105,10 @@ def write_manifest(directory: str | Path, kind: str, config: dict[str, Any], **f
     return manifest
 
 
-def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
-    """Read an artifact's manifest; with `kind`, check the artifact is of that type."""
+def read_manifest(directory: str | Path, kind: str | None = None,
+                  schema: Fields | None = None) -> dict:
+    """Read an artifact's manifest; with `kind`, check the artifact is of that type; with
+    `schema`, check the types of the fields the caller uses (sea.schema)."""
     path = Path(directory) / "manifest.json"
     if not path.is_file():
         raise FileNotFoundError(f"{directory} is not a sea artifact (no manifest.json)")
@@ -107,10 +116,13 @@ def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
         manifest = json.loads(path.read_text())
     if not isinstance(manifest, dict):
         raise CorruptFile(f"{path}: not a readable JSON manifest (not a JSON object)")
+    check(manifest, COMMON_FIELDS, str(path))
     if kind is not None and manifest.get("kind") != kind:
-        raise ValueError(f"{directory} holds a {manifest.get('kind')!r} artifact, expected {kind!r}")
-    if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-        raise ValueError(
-            f"{directory} was written by a newer sea (schema {manifest['schema_version']}); upgrade sea"
-        )
+        raise ArtifactMismatch(f"{directory} holds a {manifest.get('kind')!r} artifact, "
+                               f"expected a {kind!r}")
+    if (manifest.get("schema_version") or 0) > SCHEMA_VERSION:
+        raise ArtifactMismatch(f"{directory} was written by a newer sea (schema "
+                               f"{manifest['schema_version']}); upgrade sea")
+    if schema is not None:
+        check(manifest, schema, str(path))
     return manifest
