@@ -31,7 +31,7 @@ from sea.integrity import verify_files
 from sea.manifest import read_manifest
 from sea.overlap import OverlapFrontend
 from sea.quiet import native_stderr_silenced
-from sea.schema import NONE, Fields, MapOf
+from sea.schema import NONE, Fields, MapOf, check
 
 BUNDLE_KIND = "sea-bundle"
 FRONTEND_FILE = "frontend.npz"
@@ -220,10 +220,10 @@ class Bundle:
         if not self.path.is_dir():
             raise BundleError(f"no bundle at {self.path}")
         try:
-            self.manifest: dict[str, Any] = read_manifest(self.path, kind=BUNDLE_KIND,
-                                                          schema=MANIFEST_FIELDS)
+            self.manifest: dict[str, Any] = read_manifest(self.path, kind=BUNDLE_KIND)
         except (FileNotFoundError, ValueError, json.JSONDecodeError) as exc:
             raise BundleError(str(exc)) from exc
+        check(self.manifest, MANIFEST_FIELDS, str(self.path / "manifest.json"))
         self.cfg = ModelConfig.from_dict(self.manifest["config"],
                                          source=str(self.path / "manifest.json"))
         self.variants: dict[str, dict] = self.manifest["variants"]
@@ -236,10 +236,6 @@ class Bundle:
         head = self.manifest.get("head")
         self.files = self._verified_files(head)
         self.head = ClassifierHead(self.files[head["file"]]) if head else None
-        if self.head is not None and self.head.input_dim != self.cfg.embedding_dim:
-            raise BundleError(f"{self.files[head['file']]}: the head takes "
-                              f"{self.head.input_dim}-d input, the model gives "
-                              f"{self.cfg.embedding_dim}-d embeddings")
         self.output_scale = self._read_output_scale()
 
     def _verified_files(self, head: dict | None) -> dict[str, Path]:
