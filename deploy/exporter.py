@@ -178,10 +178,10 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         if failures:
             failed.write_text(json.dumps(parity, indent=2) + "\n")
             hint = ("" if windows.source.get("kind") != "generated" else
-                    "\n  (calibrated and checked on synthetic scenes: real recordings, "
+                    " (calibrated and checked on synthetic scenes: real recordings, "
                     "--calibration STORE|DIR, calibrate int8 far better)")
-            raise ParityError("export missed its parity targets (report: " + str(failed) +
-                              "):\n  " + "\n  ".join(failures) + hint)
+            raise ParityError(f"export missed its parity targets (report: {failed}): "
+                              + "; ".join(failures) + hint)
         frontend_arrays = {"params_json": np.array(json.dumps(dataclasses.asdict(cfg.frontend)))}
         if mel_basis is not None:
             frontend_arrays["mel_basis"] = mel_basis

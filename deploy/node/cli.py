@@ -34,7 +34,8 @@ from sea.argtypes import positive_int, seconds, threads  # noqa: E402
 from sea.audio import AudioError  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
 from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
-from sea.errors import SeaError  # noqa: E402
+from sea.errors import InvalidParameter, SeaError  # noqa: E402
+from sea.framing import hop_samples  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
 from sea.signing import verify_bundle_signature  # noqa: E402
 
@@ -110,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
             log.info("bundle signed by trusted key %s (%s)", signed.key_id[:16],
                      signed.trusted_key)
         embedder = BundleEmbedder(args.bundle, variant=args.variant, num_threads=args.threads)
+        hop_samples(embedder.sample_rate, args.hop)  # below one sample: refused before output
     except SeaError as exc:
-        log.error("%s", exc)
+        log.error("--hop: %s" if isinstance(exc, InvalidParameter) else "%s", exc)
         return 2
     if not 0 < args.hop <= embedder.cfg.frontend.window_seconds:
         log.error("--hop must be in (0, %s] seconds", embedder.cfg.frontend.window_seconds)

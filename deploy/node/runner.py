@@ -21,6 +21,7 @@ from typing import IO
 import numpy as np
 
 from deploy.node.sources import Source
+from sea.framing import hop_samples
 from sea.stream import StreamResampler, WindowStream
 from sea.audio import AudioError
 from sea.bundle import BundleEmbedder
@@ -75,7 +76,7 @@ class NodeRunner:
         """Stream one source to the output; decoding errors mid-way keep the lines written."""
         rate = self.embedder.sample_rate
         resampler = StreamResampler(source.sample_rate, rate, source.total_samples)
-        hop = int(self.hop_seconds * rate)
+        hop = hop_samples(rate, self.hop_seconds)
         windows = WindowStream(self.embedder.window_samples, hop, self.center)
         embed = self.embedder.stream_embedder(hop)
         started = time.time()
