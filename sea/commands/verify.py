@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
     files = verify_files(args.bundle, bundle.manifest)  # and any other file it lists
     info = (verify_bundle_signature(args.bundle, args.trust) if args.trust
             else read_signature(args.bundle))
+    quantization = bundle.manifest.get("quantization") or "none"
     print(f"{args.bundle}: bundle of {bundle.cfg.name} "
-          f"({bundle.manifest.get('quantization', 'none')})")
+          f"({'float32' if quantization == 'none' else quantization})")
     print(f"files:     {len(files)} match the sha256 digests in manifest.json "
           f"({', '.join(sorted(files))})")
     if info is None:

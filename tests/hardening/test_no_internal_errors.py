@@ -75,6 +75,15 @@ def case_manifest_types(tmp_path, tiny_bundle, artifacts, tone):
             [str(bundle / "manifest.json"), "'variants'", "must be an object, not a list"])
 
 
+def case_hostile_window(tmp_path, tiny_bundle, artifacts, tone):
+    """Once "out of memory: use a smaller --batch-size": the advice for a batch, not the cause."""
+    bundle = shutil.copytree(tiny_bundle, tmp_path / "bundle")
+    edit_json(bundle / "manifest.json",
+              lambda m: m["config"]["frontend"].update(window_seconds=1e9))
+    return (node(bundle, tone, tmp_path / "out.jsonl"),
+            [str(bundle / "manifest.json"), "window_seconds", "outside"])
+
+
 def case_head(tmp_path, tiny_bundle, artifacts, tone):
     dim = json.loads((tiny_bundle / "manifest.json").read_text())["config"]["filters"][-1]
     bundle = with_head(shutil.copytree(tiny_bundle, tmp_path / "bundle"),
@@ -117,7 +126,8 @@ def case_store_as_model(tmp_path, tiny_bundle, artifacts, tone):
             [str(artifacts["store"]), "'clip_store' artifact", "student-checkpoint"])
 
 
-@pytest.mark.parametrize("case", [case_hop, case_lr, case_manifest_types, case_head,
+@pytest.mark.parametrize("case", [case_hop, case_lr, case_manifest_types, case_hostile_window,
+                                  case_head,
                                   case_shard_geometry, case_index_labels,
                                   case_quickstart_state, case_world_size, case_store_as_model],
                          ids=lambda c: c.__name__[len("case_"):])
