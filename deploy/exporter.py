@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deploy import convert, equalize
 from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MIN_COSINE,
@@ -31,8 +32,9 @@ from sea.head import check_head_model, read_head
 from sea.integrity import record_files, verify_file
 from sea.manifest import (atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file,
                           write_manifest)
-from sea.output import MANIFEST_FILE, claim_output
+from sea.output import MANIFEST_FILE, claim_output, clear_output
 from sea.safe_write import directory_mode
+from sea.signing import SIGNATURE_FILE, sign_bundle
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def variant_file(variant: str, quantize: str) -> str:
 
 # What an export (and a later micro build) writes in a bundle besides the manifest.
 BUNDLE_LAYOUT = ("model_*.tflite", FRONTEND_FILE, OUTPUT_SCALE_FILE, HEAD_FILE, MICRO_DIR,
-                 REFUSED_FILE)
+                 REFUSED_FILE, SIGNATURE_FILE)
 
 
 def build_variant(model: torch.nn.Module, variant: str, quantize: str,
@@ -105,9 +107,11 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
                   sources: dict | None = None, overwrite: bool = False,
                   inputs: tuple[str | Path, ...] = (),
                   quantized_min_cosine: float = QUANTIZED_MIN_COSINE,
-                  model_id: str | None = None) -> dict:
+                  model_id: str | None = None,
+                  signing_key: Ed25519PrivateKey | None = None) -> dict:
     """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
-    manifest. Raises ParityError (after writing the report) when a target is missed (a
+    manifest. With `signing_key` the manifest is signed (sea.signing, `signature.json`).
+    Raises ParityError (after writing the report) when a target is missed (a
     quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
     is replaced only with `overwrite`; `out` must not overlap `inputs`. `model_id` (the id
     `sea head fit` records, training.evaluate.model_specs) goes into the sources; a `head`
@@ -124,7 +128,7 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
     try:
         lock.clear()  # what an interrupted export moved in before its manifest
         return _export(model, out, windows, quantize, variants, num_calibration, head, sources,
-                       quantized_min_cosine)
+                       quantized_min_cosine, signing_key)
     except BaseException:
         if created:  # a failed export leaves nothing that looks like an output
             shutil.rmtree(out, ignore_errors=True)
@@ -135,7 +139,8 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
 
 def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str,
             variants: tuple[str, ...], num_calibration: int, head: str | Path | None,
-            sources: dict | None, quantized_min_cosine: float) -> dict:
+            sources: dict | None, quantized_min_cosine: float,
+            signing_key: Ed25519PrivateKey | None) -> dict:
     cfg = model.cfg
     model = model.eval()
     calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
@@ -151,8 +156,8 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
     if head_artifact is not None:
         check_head_model(head_artifact, sources["model_id"])
         if head_artifact.head.input_dim != cfg.embedding_dim:
-            raise ExportError(f"head expects {head_artifact.head.input_dim}-d input, model "
-                              f"gives {cfg.embedding_dim}-d")
+            raise ExportError(f"{head}: the head takes {head_artifact.head.input_dim}-d input, "
+                              f"the model gives {cfg.embedding_dim}-d embeddings")
 
     quantized, scale = None, None
     if quantize == "int8":
@@ -190,10 +195,10 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         if failures:
             atomic_write_json(failed, parity)
             hint = ("" if windows.source.get("kind") != "generated" else
-                    "\n  (calibrated and checked on synthetic scenes: real recordings, "
+                    " (calibrated and checked on synthetic scenes: real recordings, "
                     "--calibration STORE|DIR, calibrate int8 far better)")
-            raise ParityError("export missed its parity targets (report: " + str(failed) +
-                              "):\n  " + "\n  ".join(failures) + hint)
+            raise ParityError(f"export missed its parity targets (report: {failed}): "
+                              + "; ".join(failures) + hint)
         frontend_arrays = {"params_json": np.array(json.dumps(dataclasses.asdict(cfg.frontend)))}
         if mel_basis is not None:
             frontend_arrays["mel_basis"] = mel_basis
@@ -228,8 +233,12 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                     **parity},
             sources={**sources, "windows": windows.source},
             files=record_files(work, listed))
+        if signing_key is not None:
+            sign_bundle(work, signing_key)
         work.chmod(directory_mode())  # mkdtemp makes it private; a bundle is meant to be shared
-        # Into the locked `out`: every file first, the manifest (the commit point) last.
+        # Into the locked `out`: every file first, the manifest (the commit point) last. A
+        # signature of the bundle this one replaces must not stay beside the new manifest.
+        (out / SIGNATURE_FILE).unlink(missing_ok=True)
         for entry in sorted(work.iterdir(), key=lambda p: p.name == MANIFEST_FILE):
             os.replace(entry, out / entry.name)
         return manifest

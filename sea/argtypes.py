@@ -49,6 +49,21 @@ def positive_float(text: str) -> float:
     return value
 
 
+# Adam moves every weight by up to the learning rate per step: beyond 1 training only diverges
+# (and near float32's range the step itself overflows).
+MAX_LEARNING_RATE = 1.0
+
+
+def learning_rate(text: str) -> float:
+    """A learning rate in (0, MAX_LEARNING_RATE]."""
+    value = _number(text, float)
+    if not 0 < value <= MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(
+            f"must be in (0, {MAX_LEARNING_RATE:g}] (Adam moves each weight by up to this much "
+            f"per step), got {text}")
+    return value
+
+
 def seconds(text: str) -> float:
     """A duration or hop in seconds: finite and > 0."""
     value = _number(text, float)

@@ -32,6 +32,7 @@ from sea.manifest import read_manifest
 from sea.overlap import OverlapFrontend
 from sea.quiet import native_stderr_silenced
 from sea.safe_npz import read_npz
+from sea.schema import NONE, Fields, MapOf, check
 
 BUNDLE_KIND = "sea-bundle"
 FRONTEND_FILE = "frontend.npz"
@@ -39,6 +40,15 @@ FRONTEND_FILE = "frontend.npz"
 OUTPUT_SCALE_FILE = "output_scale.npz"
 HEAD_FILE = "head.npz"
 VARIANTS = ("outside", "in-graph")  # preference order: numpy frontend + small network first
+# The manifest fields a reader uses (sea.schema; the config is checked by ModelConfig.from_dict).
+MANIFEST_FIELDS = Fields({
+    "config": dict,
+    "variants": MapOf(Fields({"file": str}, required=("file",))),
+    "head": (NONE, Fields({"file": str}, required=("file",))),
+    "output_scale": (NONE, str),
+    "quantization": (NONE, str),
+    "files": (NONE, MapOf(Fields({"sha256": str, "size": int}, required=("sha256",)))),
+}, required=("config", "variants"))
 # (module, attribute) of each interpreter, in the order they are tried.
 INTERPRETERS = (
     ("ai_edge_litert.interpreter", "Interpreter"),
@@ -133,12 +143,14 @@ class ClassifierHead:
         n_layers = sum(1 for k in arrays if k.startswith("weights_"))
         if n_layers == 0 or "labels" not in arrays:
             raise BundleError(f"{path}: a head needs weights_0.. and labels")
-        self.weights = [arrays[f"weights_{i}"].astype(np.float32) for i in range(n_layers)]
-        self.biases = [arrays[f"bias_{i}"].astype(np.float32) for i in range(n_layers)]
+        self.weights = [_matrix(arrays, f"weights_{i}", path) for i in range(n_layers)]
+        self.biases = [_vector(arrays, f"bias_{i}", w.shape[1], path)
+                       for i, w in enumerate(self.weights)]
+        if np.ndim(arrays["labels"]) != 1:
+            raise BundleError(f"{path}: labels must be a 1-d array of names, not of shape "
+                              f"{np.shape(arrays['labels'])}")
         self.labels = [str(label) for label in arrays["labels"]]
         self.activation = str(arrays.get("activation", "sigmoid"))
-        self.mean = arrays.get("mean")
-        self.scale = arrays.get("scale")
         if self.activation not in ("sigmoid", "softmax"):
             raise BundleError(f"{path}: activation {self.activation!r} not sigmoid/softmax")
         for k in range(1, n_layers):
@@ -148,6 +160,11 @@ class ClassifierHead:
             raise BundleError(f"{path}: {len(self.labels)} labels for "
                               f"{self.weights[-1].shape[1]} outputs")
         self.input_dim = self.weights[0].shape[0]
+        if ("mean" in arrays) != ("scale" in arrays):
+            raise BundleError(f"{path}: mean and scale standardise together: give both or none")
+        self.mean, self.scale = ((_vector(arrays, "mean", self.input_dim, path),
+                                  _vector(arrays, "scale", self.input_dim, path))
+                                 if "mean" in arrays else (None, None))
 
     def __call__(self, embeddings: np.ndarray) -> np.ndarray:
         """(B, D) embeddings -> (B, n_labels) scores in [0, 1]."""
@@ -162,6 +179,31 @@ class ClassifierHead:
             return 1.0 / (1.0 + np.exp(-x))
         x = np.exp(x - x.max(axis=1, keepdims=True))
         return x / x.sum(axis=1, keepdims=True)
+
+
+def _numbers(arrays: dict[str, np.ndarray], name: str, path: str | Path) -> np.ndarray:
+    """Array `name` of a head as finite float32 numbers."""
+    if name not in arrays:
+        raise BundleError(f"{path}: {name} is missing")
+    array = arrays[name]
+    if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
+        raise BundleError(f"{path}: {name} must hold finite real numbers ({array.dtype})")
+    return array.astype(np.float32)
+
+
+def _matrix(arrays: dict[str, np.ndarray], name: str, path: str | Path) -> np.ndarray:
+    array = _numbers(arrays, name, path)
+    if array.ndim != 2 or 0 in array.shape:
+        raise BundleError(f"{path}: {name} must be a non-empty 2-d matrix, not of shape "
+                          f"{array.shape}")
+    return array
+
+
+def _vector(arrays: dict[str, np.ndarray], name: str, size: int, path: str | Path) -> np.ndarray:
+    array = _numbers(arrays, name, path)
+    if array.shape != (size,):
+        raise BundleError(f"{path}: {name} has shape {array.shape}, expected ({size},)")
+    return array
 
 
 def read_frontend(path: Path, cfg: ModelConfig) -> LogMelFrontend:
@@ -183,10 +225,16 @@ class Bundle:
             self.manifest: dict[str, Any] = read_manifest(self.path, kind=BUNDLE_KIND)
         except (FileNotFoundError, ValueError, json.JSONDecodeError) as exc:
             raise BundleError(str(exc)) from exc
-        self.cfg = ModelConfig.from_dict(self.manifest["config"])
-        self.variants: dict[str, dict] = self.manifest.get("variants", {})
+        check(self.manifest, MANIFEST_FIELDS, str(self.path / "manifest.json"))
+        self.cfg = ModelConfig.from_dict(self.manifest["config"],
+                                         source=str(self.path / "manifest.json"))
+        self.variants: dict[str, dict] = self.manifest["variants"]
         if not self.variants:
             raise BundleError(f"{self.path}: manifest lists no model variants")
+        unknown = sorted(set(self.variants) - set(VARIANTS))
+        if unknown:
+            raise BundleError(f"{self.path}: manifest names unknown variant {unknown[0]!r} "
+                              f"(known: {', '.join(VARIANTS)})")
         head = self.manifest.get("head")
         self.files = self._verified_files(head)
         self.head = (ClassifierHead(self.files[head["file"]], self.cfg.embedding_dim)

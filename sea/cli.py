@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("training.commands.evaluate", "score embeddings with downstream classifiers"),
     "head": ("training.commands.head", "fit a classifier head for the node (sea head fit)"),
     "export": ("deploy.commands.export", "export a model to a TFLite bundle (float/fp16/int8)"),
+    "keys": ("sea.commands.keys", "make a key pair for signing bundles (sea keys new)"),
+    "verify": ("sea.commands.verify", "check a bundle's digests and signature"),
     "bench": ("deploy.commands.bench", "benchmark teacher and students as TFLite: size, latency, arena"),
     "quickstart": ("sea.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),
 }

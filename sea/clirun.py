@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 
 from sea import quiet
-from sea.errors import SeaError
+from sea.errors import BatchMemoryError, SeaError, first_line, printable
 from sea.extras import install_hint
 
 EXIT_OK = 0
@@ -90,7 +90,7 @@ def _silence_stdout() -> None:
 def _fail(message: str, verbose: bool) -> None:
     if verbose:
         traceback.print_exc()
-    log.error("%s", message)
+    log.error("%s", printable(message))  # a file name with a newline stays on one line
 
 
 def run_cli(body: Callable[[], int], argv: list[str], program: str,
@@ -137,13 +137,16 @@ def _outermost_failure(exc: BaseException, verbose: bool, program: str,
         _fail(describe_os_error(exc), verbose)
         # errno None: raised by our code or a library with its own message about the input
         return EXIT_USAGE if exc.errno is None or exc.errno in PATH_ERRNOS else EXIT_SYSTEM
+    if isinstance(exc, BatchMemoryError):  # raised only where a batch was being computed
+        _fail(f"out of memory computing a batch ({exc}): use a smaller --batch-size, then "
+              f"{RESUME_HINT}", verbose)
+        return EXIT_SYSTEM
     if isinstance(exc, MemoryError):
-        _fail(f"out of memory: use a smaller --batch-size or fewer workers, then {RESUME_HINT}",
-              verbose)
+        _fail(f"out of memory: {first_line(exc)} (re-run with -v to see which allocation; an "
+              "input that declares huge sizes needs fixing, not more memory)", verbose)
         return EXIT_SYSTEM
     if not isinstance(exc, Exception):
         raise exc
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    _fail(f"internal error: {type(exc).__name__}: {first_line} (re-run with -v for the "
+    _fail(f"internal error: {type(exc).__name__}: {first_line(exc)} (re-run with -v for the "
           "traceback and please report it)", verbose)
     return EXIT_INTERNAL

@@ -12,11 +12,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sea.errors import SeaError
+from sea.schema import NONE, NUMBER, Fields, ListOf, check
 
 # Frontend styles, named after the kapre version whose numerics they reproduce.
 #  kapre014: STFT padded on both sides ('same'), mel of the POWER spectrum, then sqrt (EdgeL3, SEA).
 #  kapre03:  STFT padded at the end only, mel of the MAGNITUDE spectrum (OpenL3 >= 0.4).
 FRONTEND_STYLES = ("kapre014", "kapre03")
+
+
+# Bounds far beyond any L3 model (OpenL3: n_fft 2048, 512 filters), so a config read from a
+# file cannot make the frontend or the network allocate without limit.
+MAX_N_FFT = 1 << 16
+MAX_FILTERS = 1 << 13
+
+
+class ConfigError(SeaError, ValueError):
+    """A model or frontend configuration with a value out of range or of the wrong type."""
+
+
+def _within(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} = {value} is outside {low}..{high}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,12 @@ class FrontendConfig:
 
     def __post_init__(self) -> None:
         if self.style not in FRONTEND_STYLES:
-            raise ValueError(f"frontend style {self.style!r} not in {FRONTEND_STYLES}")
+            raise ConfigError(f"frontend style {self.style!r} not in {FRONTEND_STYLES}")
+        _within("sample_rate", self.sample_rate, 1, 384_000)
+        _within("n_fft", self.n_fft, 16, MAX_N_FFT)
+        _within("hop_length", self.hop_length, 1, self.n_fft)
+        _within("n_mels", self.n_mels or 1, 1, self.n_fft)
+        _within("window_seconds", self.window_seconds, 0.01, 60)
 
     @property
     def window_samples(self) -> int:
@@ -107,14 +128,36 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def __post_init__(self) -> None:
+        for size in self.filters:
+            _within("filters", size, 1, MAX_FILTERS)
+
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "ModelConfig":
+        """The config `to_dict` wrote; `source` (the file it was read from) names any field of
+        the wrong type or out of range."""
+        check(d, CONFIG_FIELDS, source, "config")
         d = dict(d)
-        d["frontend"] = FrontendConfig(**d["frontend"])
-        d["filters"] = tuple(d["filters"])
-        if d.get("embedding_pool") is not None:
-            d["embedding_pool"] = tuple(d["embedding_pool"])
-        return cls(**d)
+        try:
+            d["frontend"] = FrontendConfig(**d["frontend"])
+            d["filters"] = tuple(d["filters"])
+            if d.get("embedding_pool") is not None:
+                d["embedding_pool"] = tuple(d["embedding_pool"])
+            return cls(**d)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: config: {exc}") from None
+
+
+FRONTEND_FIELDS = Fields({
+    "sample_rate": int, "n_fft": int, "hop_length": int, "n_mels": (int, NONE), "style": str,
+    "fmin": NUMBER, "fmax": (NUMBER, NONE), "htk": bool, "window_seconds": NUMBER,
+    "amin": NUMBER, "dynamic_range": NUMBER,
+}, required=("sample_rate", "n_fft", "hop_length", "n_mels"), closed=True)
+CONFIG_FIELDS = Fields({
+    "name": str, "frontend": FRONTEND_FIELDS, "filters": ListOf(int, length=4),
+    "final_bn_relu": bool, "embedding_pool": (NONE, ListOf(int, length=2)), "family": str,
+    "description": str, "extra": dict,
+}, required=("name", "frontend", "filters"), closed=True)
 
 
 def count_parameters(cfg: ModelConfig, trainable_only: bool = False) -> int:

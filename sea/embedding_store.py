@@ -24,11 +24,18 @@ import numpy as np
 from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
 from sea.paths import confined
 from sea.safe_npz import read_npy
+from sea.schema import Fields, SchemaError, check
 
 KIND = "embedding_store"
 SHARD_DIR = "shards"
 DTYPES = ("float32", "float16")
 OPEN_SHARDS = 64
+# The geometry a reader relies on (sea.schema).
+MANIFEST_FIELDS = Fields({"config": Fields({
+    "num_rows": int, "dim": int, "shard_rows": int, "dtype": str,
+    "window_seconds": (int, float), "hop_seconds": (int, float), "center": bool,
+    "clip_store": dict}, required=("num_rows", "dim", "shard_rows", "dtype"))},
+    required=("config",))
 
 
 def shard_name(shard: int) -> str:
@@ -112,13 +119,18 @@ class EmbeddingStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.manifest = read_manifest(self.path, kind=KIND)
+        check(self.manifest, MANIFEST_FIELDS, str(self.path / "manifest.json"))
         if self.manifest.get("status") != "complete":
             raise ValueError(f"{self.path} is incomplete (interrupted?): re-run the same "
                              "`sea teacher-embed` command to finish it")
         self.config = self.manifest["config"]
-        self.num_rows = int(self.config["num_rows"])
-        self.dim = int(self.config["dim"])
-        self.shard_rows = int(self.config["shard_rows"])
+        self.num_rows, self.dim, self.shard_rows = (self.config[k] for k in
+                                                    ("num_rows", "dim", "shard_rows"))
+        if self.num_rows < 0 or self.dim < 1 or self.shard_rows < 1 \
+                or self.config["dtype"] not in DTYPES:
+            raise SchemaError(f"{self.path / 'manifest.json'}: impossible geometry (num_rows "
+                              f"{self.num_rows}, dim {self.dim}, shard_rows {self.shard_rows}, "
+                              f"dtype {self.config['dtype']!r})")
         self.num_shards = -(-self.num_rows // self.shard_rows)
         self._shards: OrderedDict[int, np.ndarray] = OrderedDict()
 

@@ -37,6 +37,32 @@ _SYSTEM_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.E
                   errno.EISDIR, errno.ENOTDIR, errno.ELOOP}
 
 
+class BatchMemoryError(MemoryError):
+    """Memory ran out while computing one batch: a smaller batch is the remedy (only then does
+    the CLI advise a smaller --batch-size)."""
+
+
+@contextlib.contextmanager
+def batch_allocation(batch_size: int) -> Iterator[None]:
+    """Mark a MemoryError raised inside the block (one batch's work) as a BatchMemoryError."""
+    try:
+        yield
+    except BatchMemoryError:
+        raise
+    except MemoryError as exc:
+        raise BatchMemoryError(f"{first_line(exc)} (batch of {batch_size})") from exc
+
+
+def printable(text: object) -> str:
+    """`text` with control characters (newline, escape sequences, ...) escaped as Python would
+    write them: a file name from elsewhere cannot break a one-line message or drive the
+    terminal."""
+    text = str(text)
+    if all(ch.isprintable() for ch in text):
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 @contextlib.contextmanager
 def reading(path: str | Path, what: str) -> Iterator[None]:
     """Turn a decoder's failure inside the block into a one-line CorruptFile naming `path`."""
@@ -47,11 +73,12 @@ def reading(path: str | Path, what: str) -> Iterator[None]:
     except OSError as exc:
         if exc.errno in _SYSTEM_ERRNOS:
             raise
-        raise CorruptFile(f"{path}: not a readable {what} ({_first_line(exc)})") from exc
+        raise CorruptFile(f"{path}: not a readable {what} ({first_line(exc)})") from exc
     except _DECODE_ERRORS as exc:
-        raise CorruptFile(f"{path}: not a readable {what} ({_first_line(exc)})") from exc
+        raise CorruptFile(f"{path}: not a readable {what} ({first_line(exc)})") from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -11,11 +11,15 @@ import math
 
 import numpy as np
 
+from sea.errors import InvalidArgument
+
 
 def hop_samples(sr: int, hop_seconds: float) -> int:
+    """The hop in whole samples at `sr`; a hop below one sample is refused."""
     hop = int(hop_seconds * sr)
     if hop <= 0:
-        raise ValueError(f"hop of {hop_seconds} s is shorter than one sample at {sr} Hz")
+        raise InvalidArgument(f"hop_seconds {hop_seconds} is shorter than one sample at "
+                               f"{sr} Hz (the shortest hop there is {1 / sr:.3g} s)")
     return hop
 
 

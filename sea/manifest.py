@@ -17,11 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from sea.errors import CorruptFile, reading
+from sea.errors import CorruptFile, SeaError, reading
 from sea.paths import confined
 from sea.safe_write import atomic_output
+from sea.schema import NONE, Fields, check
 
 SCHEMA_VERSION = 1
+# What every reader of a manifest relies on; a reader checks the fields it uses itself
+# (sea.schema.check).
+COMMON_FIELDS = Fields({"kind": (str, NONE), "schema_version": (int, NONE)})
+
+
+class ArtifactMismatch(SeaError, ValueError):
+    """An artifact of another kind (or a newer schema) than the reader handles."""
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = None) -> None:
@@ -78,10 +86,11 @@ def read_manifest(directory: str | Path, kind: str | None = None) -> dict:
         manifest = json.loads(path.read_text())
     if not isinstance(manifest, dict):
         raise CorruptFile(f"{path}: not a readable JSON manifest (not a JSON object)")
+    check(manifest, COMMON_FIELDS, str(path))
     if kind is not None and manifest.get("kind") != kind:
-        raise ValueError(f"{directory} holds a {manifest.get('kind')!r} artifact, expected {kind!r}")
-    if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-        raise ValueError(
-            f"{directory} was written by a newer sea (schema {manifest['schema_version']}); upgrade sea"
-        )
+        raise ArtifactMismatch(f"{directory} holds a {manifest.get('kind')!r} artifact, "
+                               f"expected a {kind!r}")
+    if (manifest.get("schema_version") or 0) > SCHEMA_VERSION:
+        raise ArtifactMismatch(f"{directory} was written by a newer sea (schema "
+                               f"{manifest['schema_version']}); upgrade sea")
     return manifest

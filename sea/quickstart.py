@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sea.errors import SeaError
+from sea.errors import SeaError, reading
 from sea.manifest import atomic_write_json, read_manifest, write_manifest
 from sea.output import claim_output
 from sea.weights import bundled_path
+from sea.schema import NUMBER, Fields, MapOf, check
 
 log = logging.getLogger("sea.quickstart")
 
@@ -39,6 +40,12 @@ STEPS = (("store", "store/manifest.json"), ("teacher", "teacher/manifest.json"),
          ("reducer", "reducer/manifest.json"), ("student", "student/manifest.json"),
          ("bundle", "bundle/manifest.json"), ("report", "report/results.json"),
          ("node", "node/windows.jsonl"))
+
+
+# What a resumed run reads back from its state file (sea.schema).
+STATE_FIELDS = Fields({"settings": dict, "decisions": dict,
+                       "steps": MapOf(Fields({"seconds": NUMBER}, required=("seconds",)))},
+                      required=("settings", "decisions", "steps"))
 
 
 class QuickstartError(SeaError):
@@ -130,7 +137,9 @@ class Quickstart:
         current = self.settings.as_json()
         if not path.is_file():  # claim_output has refused a directory of unrelated files
             return {"settings": current, "steps": {}, "decisions": {}}
-        state = json.loads(path.read_text())
+        with reading(path, "quickstart state (JSON)"):
+            state = json.loads(path.read_text())
+        check(state, STATE_FIELDS, str(path))
         changed = {k: (state["settings"].get(k), v) for k, v in current.items()
                    if state["settings"].get(k) != v}
         if changed:

@@ -19,6 +19,8 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 
+from sea.errors import printable
+
 # Top-level packages of this project: their warnings and INFO logs are always shown.
 OWN_PACKAGES = ("sea", "training", "deploy", "data_prep", "__main__")
 OWN_MODULES = r"(sea|training|deploy|data_prep|__main__)(\.|$)"
@@ -47,6 +49,15 @@ class _ProjectFirst(logging.Filter):
         return record.levelno >= (self.own_level if own else self.other_level)
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Every record on one line: control characters in a message (a file name holding a
+    newline or a terminal escape) are escaped; a -v traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 class _ProjectHandler(logging.StreamHandler):
     """Marks the handler the CLI installed, so configuring again replaces it."""
 
@@ -67,7 +78,7 @@ def configure(verbose: bool) -> None:
     for handler in ours:
         root.removeHandler(handler)
     handler = _ProjectHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(_OneLineFormatter(LOG_FORMAT))
     handler.addFilter(_ProjectFirst(verbose))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

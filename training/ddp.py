@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from sea.errors import InvalidArgument
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -32,16 +34,37 @@ class Ranks:
         return self.rank == 0
 
 
+def _env_int(name: str, default: int | None = None, minimum: int = 0) -> int:
+    """An integer environment variable torchrun sets; one line naming it when unusable."""
+    text = os.environ.get(name)
+    if text is None and default is not None:
+        return default
+    try:
+        value = int(text) if text is not None else None
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        state = "is not set" if text is None else f"is {text!r}"
+        raise InvalidArgument(
+            f"environment variable {name} {state}: WORLD_SIZE > 1 means a torchrun rank, which "
+            "needs RANK and WORLD_SIZE as integers; start ranks with `sea distill --nproc N` "
+            "(or torchrun), or unset WORLD_SIZE for one process")
+    return value
+
+
 def under_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return _env_int("WORLD_SIZE", default=1, minimum=1) > 1
 
 
 def init_from_env(device: str | None) -> tuple[Ranks, str | None]:
     """Join the process group torchrun set up (if any): (ranks, this rank's torch device)."""
     if not under_torchrun():
         return Ranks(), device
-    ranks = Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-                  int(os.environ.get("LOCAL_RANK", "0")))
+    world = _env_int("WORLD_SIZE")
+    ranks = Ranks(_env_int("RANK"), world, _env_int("LOCAL_RANK", default=0))
+    if ranks.rank >= world:
+        raise InvalidArgument(f"environment variable RANK is {ranks.rank}, not below "
+                               f"WORLD_SIZE {world}")
     cuda = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
     if cuda:
         device = f"cuda:{ranks.local_rank}"

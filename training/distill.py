@@ -36,7 +36,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sea.argtypes import MAX_LEARNING_RATE
 from sea.configs import ModelConfig
+from sea.errors import InvalidArgument, batch_allocation
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest
 from sea.output import claim_output
 from sea.safe_write import TEMPORARY_SUFFIX, atomic_directory
@@ -91,9 +93,9 @@ class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive")
-        if not self.lr > 0:
-            raise ValueError("--lr must be positive")
+                raise InvalidArgument(f"{name} must be positive")
+        if not 0 < self.lr <= MAX_LEARNING_RATE:
+            raise InvalidArgument(f"lr {self.lr} is outside (0, {MAX_LEARNING_RATE:g}]")
         if self.final_activation not in FINAL_ACTIVATIONS:
             raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
         super().__post_init__()  # ValueError for an unknown loss, intermediate or censor
@@ -479,7 +481,8 @@ class Distiller:
                 total=len(self.train_rows), unit="win", desc=f"epoch {epoch}", leave=False,
                 dynamic_ncols=True, disable=not self.ranks.main) as bar:
             for windows, targets, share in data:
-                loss, terms, censored = self._step(windows, targets, share, exponents)
+                with batch_allocation(self.settings.batch_size):
+                    loss, terms, censored = self._step(windows, targets, share, exponents)
                 sums += np.array([*terms.values(), censored]) * len(windows)
                 total += loss * len(windows)
                 count += len(windows)
@@ -504,7 +507,8 @@ class Distiller:
         for windows, targets, share in iter_batches(rows, 4 * self.settings.batch_size, None,
                                                     self.cache, self.targets, self.ranks.rank,
                                                     self.ranks.world, keep_last=True):
-            _, value, _, _, pred = self._objective(self.student, windows, targets, share)
+            with batch_allocation(4 * self.settings.batch_size):
+                _, value, _, _, pred = self._objective(self.student, windows, targets, share)
             y = torch.from_numpy(targets).to(self.device)
             total += value * len(windows)
             sse += float(((pred.float() - y) ** 2).sum())

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from sea.configs import count_parameters
+from sea.errors import batch_allocation
 from sea.framing import frame_resampled
 from training.inference import fast_model
 from training.model import L3Net
@@ -42,10 +43,12 @@ class Embedder:
         """(B, window_samples) at the model's rate -> (B, D) float32."""
         out = []
         for i in range(0, len(windows), self.batch_size):
-            # np.array copies: framed windows are read-only strided views
-            batch = torch.from_numpy(np.array(windows[i:i + self.batch_size], dtype=np.float32))
-            batch = batch.to(self.device)
-            out.append(self.runner(batch).float().cpu().numpy())
+            with batch_allocation(self.batch_size):
+                # np.array copies: framed windows are read-only strided views
+                batch = torch.from_numpy(np.array(windows[i:i + self.batch_size],
+                                                  dtype=np.float32))
+                batch = batch.to(self.device)
+                out.append(self.runner(batch).float().cpu().numpy())
         if not out:
             return np.zeros((0, self.dim), np.float32)
         return np.concatenate(out)

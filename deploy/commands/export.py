@@ -76,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default) or cortex-m4 (1 MB flash, 256 KB RAM)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the calibration/parity window draw (default 0)")
+    parser.add_argument("--sign", type=Path, metavar="PRIVATE_KEY",
+                        help="sign the bundle's manifest with this Ed25519 key (`sea keys "
+                             "new`): writes signature.json, which `sea-node run --trust` "
+                             "requires")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a bundle already in --out")
 
@@ -138,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from deploy.representative import folder_windows, generated_windows, store_windows
     import torch
 
+    from sea.signing import key_id, load_private_key
     from training.checkpoint import build_model
 
     if args.target == "micro":
@@ -147,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         if args.frontend == "in-graph":
             raise ExportError("--target micro runs the log-mel frontend in C: use "
                               "--frontend outside or both")
+    # a bad key fails here, before the conversion's minutes
+    signing_key = load_private_key(args.sign) if args.sign else None
     torch.manual_seed(args.seed)  # reproducible --random-init weights
     model = build_model(args.model, weights=args.weights, config=args.config,
                         pretrained=not args.random_init, dft_mode="matmul")
@@ -177,12 +184,14 @@ def run(args: argparse.Namespace) -> int:
                              sources=model_sources(args), overwrite=args.overwrite,
                              inputs=export_inputs(args, store),
                              quantized_min_cosine=args.quantized_min_cosine,
-                             model_id=exported_model_id(args, model))
+                             model_id=exported_model_id(args, model),
+                             signing_key=signing_key)
     for variant, entry in manifest["variants"].items():
         p = manifest["parity"][variant]
         print(f"{variant:>9}: {entry['file']} {entry['size_bytes'] / 1024:.0f} KiB, "
               f"cosine mean {p['real']['mean_cosine']:.6f} min {p['real']['min_cosine']:.6f}")
-    print(f"bundle written to {args.out}")
+    signed = f", signed by key {key_id(signing_key.public_key())}" if signing_key else ""
+    print(f"bundle written to {args.out}{signed}")
     if args.target == "micro":
         return micro(args, model, windows)
     return 0

@@ -132,8 +132,8 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
         if problems:
             atomic_write_json(refused, {"problems": problems, "budget": report,
                                         "parity": parity, "ops": ops})
-            raise MicroBuildError("micro build refused (report: " + str(refused) + "):\n  "
-                                  + "\n  ".join(problems))
+            raise MicroBuildError(f"micro build refused (report: {refused}): "
+                                  + "; ".join(problems))
         atomic_write_bytes(work / "model_data.cc", csource.model_source(model).encode())
         atomic_write_bytes(work / "model_data.h", csource.model_header(
             rule, output_q, tflm.input_shape, embedder.bundle.output_scale, arena).encode())

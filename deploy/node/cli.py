@@ -2,6 +2,7 @@
 
     sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
                  [--period SECONDS] [--config node.toml | --calibration-db OFFSET]
+                 [--trust OPERATOR.pub]
     sea-node calibrate --input cal.wav --reference-db 94 --config node.toml
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
@@ -38,10 +39,12 @@ from sea.argtypes import (finite_float, positive_float, positive_int, seconds,  
 from sea.audio import AudioError, load_audio, read_info  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
 from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
-from sea.errors import SeaError  # noqa: E402
+from sea.errors import InvalidArgument, SeaError  # noqa: E402
+from sea.framing import hop_samples  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
 from sea.levels import calibration_offset  # noqa: E402
 from sea.safe_write import atomic_output, refuse_unsafe_output  # noqa: E402
+from sea.signing import verify_bundle_signature  # noqa: E402
 
 log = logging.getLogger("sea.node")
 COMMANDS = ("run", "calibrate")
@@ -88,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the calibrator's frequency in Hz (1000)")
     cal.add_argument("--config", required=True, type=Path, metavar="NODE_TOML",
                      help="node config to write [calibration] into (created if absent)")
+    run.add_argument("--trust", type=Path, action="append", metavar="PUBKEY_OR_DIR",
+                     help="run only a bundle signed by this public key (a file, or a directory "
+                          "of *.pub files; repeatable); unsigned or otherwise signed bundles "
+                          "are refused before anything runs")
     add_verbose_flag(parser)
     return parser
 
@@ -136,10 +143,15 @@ def calibrate(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         refuse_unsafe_output(args.out, [args.bundle, *(i for i in args.input if i != "mic")])
+        if args.trust:
+            signed = verify_bundle_signature(args.bundle, args.trust)
+            log.info("bundle signed by trusted key %s (%s)", signed.key_id[:16],
+                     signed.trusted_key)
         embedder = BundleEmbedder(args.bundle, variant=args.variant, num_threads=args.threads)
+        hop_samples(embedder.sample_rate, args.hop)  # below one sample: refused before output
         offset = read_offset(args.config) if args.config else args.calibration_db
     except SeaError as exc:
-        log.error("%s", exc)
+        log.error("--hop: %s" if isinstance(exc, InvalidArgument) else "%s", exc)
         return 2
     if not 0 < args.hop <= embedder.cfg.frontend.window_seconds:
         log.error("--hop must be in (0, %s] seconds", embedder.cfg.frontend.window_seconds)

@@ -29,6 +29,7 @@ from typing import IO
 import numpy as np
 
 from deploy.node.sources import Source
+from sea.framing import hop_samples
 from sea.audio import AudioError
 from sea.bundle import BundleEmbedder, ClassifierHead
 from sea.levels import LevelMeter, Levels, to_db
@@ -231,7 +232,7 @@ class NodeRunner:
         """Stream one source to the output; decoding errors mid-way keep the lines written."""
         rate = self.embedder.sample_rate
         resampler = StreamResampler(source.sample_rate, rate, source.total_samples)
-        hop = int(self.hop_seconds * rate)
+        hop = hop_samples(rate, self.hop_seconds)
         width = self.embedder.window_samples
         windows = WindowStream(width, hop, self.center)
         embed = self.embedder.stream_embedder(hop)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sea.argtypes import positive_float, positive_int, seconds
+from sea.argtypes import learning_rate, positive_int, seconds
 
 
 def _filters(text: str) -> tuple[int, ...]:
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filters", type=_filters, metavar="A,B,C,D",
                         help="custom student: filters per conv block, e.g. 8,16,16,32 (its "
                              "embedding size, the last number, sets the PCA size)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3,
+    parser.add_argument("--lr", type=learning_rate, default=1e-3,
                         help="distillation learning rate (default 1e-3: few epochs)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="distillation batch (64)")
     parser.add_argument("--eval-hop", type=seconds, default=1.0,

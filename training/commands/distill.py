@@ -19,7 +19,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from sea.argtypes import positive_float, positive_int, sample_rate, threads
+from sea.argtypes import learning_rate, positive_float, positive_int, sample_rate, threads
 
 log = logging.getLogger("sea.distill")
 
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="custom student: input rate (default 8000)")
     parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint directory")
     parser.add_argument("--epochs", type=positive_int, default=30, help="maximum epochs (default 30)")
-    parser.add_argument("--lr", type=positive_float, default=1e-4,
+    parser.add_argument("--lr", type=learning_rate, default=1e-4,
                         help="Adam learning rate (default 1e-4)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="windows per step (64)")
     parser.add_argument("--loss", choices=LOSSES, default="mse",

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sea.errors import batch_allocation
 from training.model import L3Body, L3Net
 
 
@@ -51,8 +52,10 @@ def embed_windows_with_blocks(model: L3Net, windows: np.ndarray, batch_size: int
     model = model.eval().to(device)
     embs, feats = [], []
     for i in range(0, len(windows), batch_size):
-        batch = torch.from_numpy(np.array(windows[i:i + batch_size], dtype=np.float32)).to(device)
-        emb, blocks = forward_with_blocks(model.body, model.frontend(batch))
-        embs.append(emb.float().cpu().numpy())
-        feats.append(torch.cat(blocks, dim=1).cpu().numpy())
+        with batch_allocation(batch_size):
+            batch = torch.from_numpy(np.array(windows[i:i + batch_size],
+                                              dtype=np.float32)).to(device)
+            emb, blocks = forward_with_blocks(model.body, model.frontend(batch))
+            embs.append(emb.float().cpu().numpy())
+            feats.append(torch.cat(blocks, dim=1).cpu().numpy())
     return np.concatenate(embs), np.concatenate(feats)
