@@ -151,7 +151,7 @@ class ModelConfig:
 FRONTEND_FIELDS = Fields({
     "sample_rate": int, "n_fft": int, "hop_length": int, "n_mels": (int, NONE), "style": str,
     "fmin": NUMBER, "fmax": (NUMBER, NONE), "htk": bool, "window_seconds": NUMBER,
-    "amin": NUMBER, "dynamic_range": NUMBER,
+    "amin": NUMBER, "dynamic_range": NUMBER, "pad_end": bool,
 }, required=("sample_rate", "n_fft", "hop_length", "n_mels"), closed=True)
 CONFIG_FIELDS = Fields({
     "name": str, "frontend": FRONTEND_FIELDS, "filters": ListOf(int, length=4),
