@@ -40,7 +40,7 @@ def main() -> int:
     print("| clip | resampler | windows | timestamps equal | max |diff| / range | min cosine |")
     print("|---|---|---:|---|---:|---:|")
     for clip in CLIPS:
-        ref = np.load(fixtures / f"ref_openl3_mel256_random_{clip}.npz")
+        ref = np.load(fixtures / f"ref_openl3_mel256_random_{clip}.npz", allow_pickle=False)
         audio, sr = sf.read(fixtures / "audio" / f"{clip}.wav")
         for resampler in ("resampy", "soxr") if sr != 48000 else ("none (48 kHz)",):
             with warnings.catch_warnings():
