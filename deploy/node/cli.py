@@ -1,6 +1,11 @@
 """sea-node: run a deploy bundle on a sensor node (numpy + a TFLite interpreter only).
 
     sea-node run --bundle BUNDLE --input FILE|DIR|mic [--hop 0.5] --out OUT.jsonl
+    sea-node serve --config node.toml [--drain]
+
+`serve` is the unattended service (deploy/node/serve.py, docs/node.md): levels, classes and
+embeddings in rotated, checksummed segments, a disk budget, status.json, restart without a gap
+or a repeated window; SIGTERM closes the open segment. `--drain` exits once the spool is empty.
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
 sounddevice), one JSON line per window is written and flushed as it is computed (into
@@ -60,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--block-seconds", type=seconds, default=0.5,
                      help="audio read per block (0.5)")
     run.add_argument("--device", help="sounddevice input device for `mic`")
+    serve = sub.add_parser("serve", help="run as a service from node.toml (docs/node.md)")
+    serve.add_argument("--config", required=True, type=Path, help="node.toml")
+    serve.add_argument("--drain", action="store_true",
+                       help="stop once the spool folder is empty (batch runs, benchmarks)")
     add_verbose_flag(parser)
     return parser
 
@@ -135,6 +144,16 @@ def run(args: argparse.Namespace) -> int:
     return 1 if s.errors else 0
 
 
+def serve(args: argparse.Namespace) -> int:
+    from deploy.node.config import load_config
+    from deploy.node.serve import Server
+
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        Server(load_config(args.config), stop, drain=args.drain).serve()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The `sea-node` entry point; failures end as one line and an exit code (sea.clirun)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -142,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if args.command != "run":
-            parser.print_help()
-            return 2
-        return run(args)
+        if args.command == "run":
+            return run(args)
+        if args.command == "serve":
+            return serve(args)
+        parser.print_help()
+        return 2
 
-    return run_cli(body, argv, "sea-node", "run" if "run" in argv else None)
+    command = next((c for c in ("run", "serve") if c in argv), None)
+    return run_cli(body, argv, "sea-node", command)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,15 @@ import numpy as np
 from deploy.node.sources import Source
 from sea.stream import StreamResampler, WindowStream
 from sea.audio import AudioError
-from sea.bundle import BundleEmbedder
+from sea.bundle import BundleEmbedder, ClassifierHead
 
 log = logging.getLogger("sea.node")
+
+
+def top_classes(head: ClassifierHead, embedding: np.ndarray, k: int) -> list[list]:
+    """[[label, score], ...] of the head's k best classes for one embedding, best first."""
+    scores = head(embedding[None])[0]
+    return [[head.labels[i], round(float(scores[i]), 6)] for i in np.argsort(-scores)[:k]]
 
 
 @dataclass
@@ -64,9 +70,7 @@ class NodeRunner:
             rec["utc"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started + t)) + \
                 f".{int((started + t) % 1 * 1000):03d}Z"
         if self.embedder.head is not None:
-            scores = self.embedder.head(emb[None])[0]
-            best = np.argsort(-scores)[:self.top_k]
-            rec["top"] = [[self.embedder.head.labels[i], round(float(scores[i]), 6)] for i in best]
+            rec["top"] = top_classes(self.embedder.head, emb, self.top_k)
         if self.embeddings:
             rec["embedding"] = emb.astype(np.float64).tolist()
         return rec
