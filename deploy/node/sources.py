@@ -68,7 +68,7 @@ def mic_source(sample_rate: int, block_seconds: float, stop: threading.Event,
     pending = [0]  # samples dropped since the last queued block (audio thread only)
 
     def callback(indata, frames, time_info, status) -> None:
-        if status.input_overflow:
+        if status and status.input_overflow:  # PortAudio lost input itself
             overruns.record(0)
         try:
             blocks.put_nowait((pending[0], indata[:, 0].copy()))

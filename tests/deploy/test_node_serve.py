@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,6 @@ from deploy.node.budget import disk_usage
 from deploy.node.config import ConfigError, load_config, parse_config
 from deploy.node.segments import CLOSED, DELIVERED, OPEN
 from deploy.node.serve import Server
-from deploy.node.sources import Overruns, Source
 from sea.errors import SeaError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -374,32 +372,62 @@ def test_unreadable_spool_file_moves_to_failed(float_bundle, tmp_path):
 
 
 # ---- live input and overruns -----------------------------------------------------------------
-def test_live_overrun_is_counted_and_restarts_the_window_grid(float_bundle, tmp_path):
-    (tmp_path / "spool").mkdir()
-    server = Server(load_config(write_config(tmp_path, float_bundle, hop_seconds=1.0)),
-                    threading.Event())
-    overruns = Overruns()
-    block = RATE // 2
+def test_mic_overruns_are_counted_and_restart_the_window_grid(float_bundle, tmp_path,
+                                                              monkeypatch):
+    """A stand-in sounddevice delivers 80 blocks at once into the 64-block queue (16 dropped:
+    4 s), then, once the node caught up, 8 more: no window spans the gap, its time skips it."""
+    import types
 
-    def blocks():
-        rng = np.random.default_rng(2)
-        for i in range(12):  # 6 s, with 1.5 s lost before block 6
-            if i == 6:
-                overruns.record(3 * block)
-                overruns.gap = 3 * block
-            yield (0.1 * rng.standard_normal(block)).astype(np.float32)
+    block = RATE // 4
+    server_box: list[Server] = []
 
-    server.overruns = overruns
-    server.run_live(Source("mic", RATE, None, blocks(), live=True), overruns)
-    server.close_segment()
-    server.write_status(running=False)
+    class BurstyInputStream:
+        def __init__(self, samplerate, channels, dtype, blocksize, device, callback):
+            assert samplerate == RATE and blocksize == block
+            self.callback = callback
+            self.rng = np.random.default_rng(0)
+
+        def deliver(self, n: int) -> None:
+            for _ in range(n):
+                self.callback((0.1 * self.rng.standard_normal((block, 1))).astype(np.float32),
+                              block, None, None)
+
+        def later(self) -> None:
+            server = server_box[0]
+            wait_until(lambda: server.windows_written >= 16)  # 64 blocks: 16 s at hop 1
+            self.deliver(8)
+            wait_until(lambda: server.windows_written >= 18)
+            server.stop.set()
+
+        def __enter__(self):
+            self.deliver(80)  # before the node reads any: 64 fit the queue, 16 are dropped
+            threading.Thread(target=self.later, daemon=True).start()
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setitem(sys.modules, "sounddevice",
+                        types.SimpleNamespace(InputStream=BurstyInputStream))
+    config = write_config(tmp_path, float_bundle, hop_seconds=1.0,
+                          input={"source": "mic", "block_seconds": 0.25})
+    server = Server(load_config(config), threading.Event())
+    server_box.append(server)
+    server.serve()
     os.close(server._lock)
     windows = all_windows(tmp_path / "data")
-    check_every_window_once(windows, 6)  # 3 s + 3 s: no window spans the gap
-    times = [utc_seconds(w["utc"]) for w in windows]
-    assert np.allclose(np.diff(times), [1, 1, 2.5, 1, 1], atol=1e-3)  # 1.5 s lost after 3 s
+    check_every_window_once(windows, 18)
+    gaps = np.diff([utc_seconds(w["utc"]) for w in windows])
+    assert np.allclose(gaps, [1] * 15 + [5] + [1], atol=2e-3)  # 16 s, 4 s lost, then on
     status = json.loads((tmp_path / "data/status.json").read_text())
-    assert status["overruns"] == 1 and status["dropped_audio_seconds"] == 0.75 * 2
+    assert status["overruns"] == 16 and status["dropped_audio_seconds"] == 4.0
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 # ---- signed bundles and upload (modules of other parts; skipped until they exist) ------------
