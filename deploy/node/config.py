@@ -35,12 +35,17 @@ from __future__ import annotations
 
 import math
 import socket
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sea.errors import SeaError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (the oldest supported): the same parser, from PyPI
+    import tomli as tomllib
 
 
 class ConfigError(SeaError):

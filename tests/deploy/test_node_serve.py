@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -458,6 +459,63 @@ def test_trust_without_the_signing_module_refuses_to_run(float_bundle, tmp_path,
         Server(load_config(config), threading.Event())
 
 
+def test_upload_section_delivers_closed_segments(float_bundle, tmp_path):
+    """[upload] starts the store-and-forward uploader: a closed segment reaches a collector
+    (here a loopback endpoint that acknowledges per SEGMENTS.md) and moves to delivered/."""
+    pytest.importorskip("deploy.node.upload")
+    import http.server
+
+    received: list[tuple[dict, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            reply = json.dumps({"stored": body.count(b'"window"'), "duplicates": 0,
+                                "seq": int(self.headers["X-Sea-Seq"])}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args) -> None:
+            return None
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    (tmp_path / "token").write_text("secret-token\n")
+    write_spool(tmp_path / "spool", files=1, seconds=3.0)
+    config = write_config(tmp_path, float_bundle, rotate_seconds=1)
+    with open(config, "a") as f:
+        f.write(f'[upload]\nurl = "http://127.0.0.1:{httpd.server_port}"\n'
+                f'token_file = "{tmp_path / "token"}"\nverify_tls = false\n')
+    server = Server(load_config(config), threading.Event())
+    runner = threading.Thread(target=server.serve)
+    runner.start()
+    try:
+        wait_until(lambda: list((tmp_path / "data" / DELIVERED).glob("seg-*.jsonl")))
+    finally:
+        server.stop.set()
+        runner.join(timeout=30)
+        httpd.shutdown()
+        os.close(server._lock)
+    headers, body = received[0]
+    assert headers["Authorization"] == "Bearer secret-token"
+    assert headers["X-Sea-Digest"] == "sha256=" + hashlib.sha256(body).hexdigest()
+    delivered = next((tmp_path / "data" / DELIVERED).glob("seg-*.jsonl"))
+    assert delivered.read_bytes() == body
+
+
+def test_serve_imports_no_torch_or_scipy():
+    code = ("import sys, deploy.node.cli, deploy.node.serve\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'scipy', 'librosa', 'tensorflow', 'sklearn')))")
+    out = subprocess.run([sys.executable, "-c", code], env=node_env(), capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_the_cli_reports_a_bad_config_in_one_line(tmp_path):
     (tmp_path / "node.toml").write_text('bundle = "b"\ndata_dir = "d"\nrotate = 5\n[input]\n'
                                         'source = "mic"\n')
@@ -465,3 +523,22 @@ def test_the_cli_reports_a_bad_config_in_one_line(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "rotate" in out.stderr
+
+
+def test_systemd_unit_verifies_and_runs_serve(tmp_path):
+    """The unit in the repository passes systemd's own check (its ExecStart pointed at this
+    interpreter, as the venv's `sea-node` is not installed here) and starts `serve`."""
+    unit = (REPO / "deploy/node/systemd/sea-node.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = exec_start.split("=", 1)[1].split()
+    assert argv[0].endswith("/sea-node") and argv[1:3] == ["serve", "--config"]
+    for directive in ("User=sea-node", "ProtectSystem=strict", "StateDirectory=sea-node",
+                      "Restart=on-failure", "ReadOnlyPaths=/opt/sea-node/bundle"):
+        assert directive in unit.splitlines()
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    local = tmp_path / "sea-node.service"
+    local.write_text(unit.replace(argv[0], sys.executable))
+    out = subprocess.run([analyze, "verify", str(local)], capture_output=True, text=True)
+    assert out.returncode == 0 and not out.stderr.strip(), out.stderr
