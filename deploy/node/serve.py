@@ -273,7 +273,8 @@ class Server:
 
     def run_spool(self) -> None:
         while not self.stop.is_set():
-            files = self.spool.ready()
+            # the file a killed run was in goes first, even if an earlier name arrived since
+            files = sorted(self.spool.ready(), key=lambda p: p.name != self.state.spool_file)
             for path in files:
                 self.run_file(path)
                 if self.stop.is_set():
@@ -369,3 +370,10 @@ class Server:
             if uploader is not None:
                 self.stop.set()
                 uploader.join(timeout=10)
+            self.release()
+
+    def release(self) -> None:
+        """Give up the data_dir lock (serve does at its end; the process exit does too)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None

@@ -80,7 +80,6 @@ def write_config(root: Path, bundle: Path, **settings) -> Path:
 def serve_drain(config: Path, **kwargs) -> Server:
     server = Server(load_config(config), threading.Event(), drain=True, **kwargs)
     server.serve()
-    os.close(server._lock)  # the in-process run ends here; a later run takes the lock again
     return server
 
 
@@ -184,6 +183,36 @@ def test_restart_continues_the_window_index(float_bundle, tmp_path):
                                                                            "rec-0001.wav"]
 
 
+def test_a_stopped_file_is_finished_first_after_restart(float_bundle, tmp_path):
+    """Stopped inside rec-0001 (via the levels seam), then rec-0000a arrives: the restart
+    finishes rec-0001 from where it stopped before taking the newcomer."""
+    from deploy.node.serve import interim_levels
+
+    config = write_config(tmp_path, float_bundle, input={"after": "move"})
+    write_spool(tmp_path / "spool", files=2, seconds=3.0)
+    stop = threading.Event()
+    base_levels = interim_levels(RATE, 0.0)
+    calls = []
+
+    def levels_then_stop(window: np.ndarray) -> dict:
+        calls.append(1)
+        if len(calls) == 7:  # 5 windows of rec-0000, 2 of rec-0001
+            stop.set()
+        return base_levels(window)
+
+    Server(load_config(config), stop, levels=levels_then_stop).serve()
+    assert json.loads((tmp_path / "data/state.json").read_text())["spool_file"] == "rec-0001.wav"
+    late = tmp_path / "spool/rec-0000a.wav"
+    shutil.copy(tmp_path / "spool/rec-0001.wav", late)
+    os.utime(late, (T0 + 100, T0 + 100))
+    serve_drain(config)
+    windows = all_windows(tmp_path / "data")
+    check_every_window_once(windows, 15)
+    times = [utc_seconds(w["utc"]) - T0 for w in windows]
+    assert times[5:10] == [3.0, 3.5, 4.0, 4.5, 5.0]  # rec-0001 whole, in order
+    assert times[10] == 97.0  # then rec-0000a (3 s ending at T0 + 100)
+
+
 # ---- kills and signals -----------------------------------------------------------------------
 def serve_command(config: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "deploy.node.cli", "serve", "--config", str(config), *extra]
@@ -277,7 +306,7 @@ def test_second_server_on_the_same_data_dir_is_refused(float_bundle, tmp_path):
         with pytest.raises(ConfigError, match="in use"):
             Server(load_config(config), threading.Event())
     finally:
-        os.close(first._lock)
+        first.release()
 
 
 # ---- disk budget -----------------------------------------------------------------------------
@@ -415,7 +444,6 @@ def test_mic_overruns_are_counted_and_restart_the_window_grid(float_bundle, tmp_
     server = Server(load_config(config), threading.Event())
     server_box.append(server)
     server.serve()
-    os.close(server._lock)
     windows = all_windows(tmp_path / "data")
     check_every_window_once(windows, 18)
     gaps = np.diff([utc_seconds(w["utc"]) for w in windows])
@@ -499,7 +527,6 @@ def test_upload_section_delivers_closed_segments(float_bundle, tmp_path):
         server.stop.set()
         runner.join(timeout=30)
         httpd.shutdown()
-        os.close(server._lock)
     headers, body = received[0]
     assert headers["Authorization"] == "Bearer secret-token"
     assert headers["X-Sea-Digest"] == "sha256=" + hashlib.sha256(body).hexdigest()
