@@ -4,6 +4,11 @@
                  [--period SECONDS] [--config node.toml | --calibration-db OFFSET]
                  [--trust OPERATOR.pub]
     sea-node calibrate --input cal.wav --reference-db 94 --config node.toml
+    sea-node serve --config node.toml [--drain]
+
+`serve` is the unattended service (deploy/node/serve.py, docs/node.md): levels, classes and
+embeddings in rotated, checksummed segments, a disk budget, status.json, restart without a gap
+or a repeated window; SIGTERM closes the open segment. `--drain` exits once the spool is empty.
 
 Audio is streamed in 1-s windows (files read in blocks, directories recursively, `mic` via
 sounddevice), one JSON line per window is written and flushed as it is computed (into a
@@ -47,7 +52,7 @@ from sea.safe_write import atomic_output, refuse_unsafe_output  # noqa: E402
 from sea.signing import verify_bundle_signature  # noqa: E402
 
 log = logging.getLogger("sea.node")
-COMMANDS = ("run", "calibrate")
+COMMANDS = ("run", "calibrate", "serve")
 LEVELS_MIC_RATE = 48000  # class 1 weighting up to 20 kHz needs >= 44.1 kHz (sea.levels)
 
 
@@ -95,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only a bundle signed by this public key (a file, or a directory "
                           "of *.pub files; repeatable); unsigned or otherwise signed bundles "
                           "are refused before anything runs")
+    serve = sub.add_parser("serve", help="run as a service from node.toml (docs/node.md)")
+    serve.add_argument("--config", required=True, type=Path, help="node.toml")
+    serve.add_argument("--drain", action="store_true",
+                       help="stop once the spool folder is empty (batch runs, benchmarks)")
     add_verbose_flag(parser)
     return parser
 
@@ -189,6 +198,16 @@ def run(args: argparse.Namespace) -> int:
     return 1 if s.errors or s.non_finite else 0
 
 
+def serve(args: argparse.Namespace) -> int:
+    from deploy.node.config import load_config
+    from deploy.node.serve import Server
+
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        Server(load_config(args.config), stop, drain=args.drain).serve()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The `sea-node` entry point; failures end as one line and an exit code (sea.clirun)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -196,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
-        commands = {"run": run, "calibrate": calibrate}
+        commands = {"run": run, "calibrate": calibrate, "serve": serve}
         if args.command not in commands:
             parser.print_help()
             return 2

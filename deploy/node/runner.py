@@ -39,6 +39,12 @@ log = logging.getLogger("sea.node")
 POOLINGS = ("mean", "max", "mil")
 
 
+def top_classes(head: ClassifierHead, embedding: np.ndarray, k: int) -> list[list]:
+    """[[label, score], ...] of the head's k best classes for one embedding, best first."""
+    scores = head(embedding[None])[0]
+    return [[head.labels[i], round(float(scores[i]), 6)] for i in np.argsort(-scores)[:k]]
+
+
 @dataclass
 class RunStats:
     sources: int = 0

@@ -1,0 +1,379 @@
+"""`sea-node serve --config node.toml`: the node as a service.
+
+Audio (the microphone, or complete WAV files from a spool folder, deploy/node/spool.py) is cut
+into 1-s windows `hop_seconds` apart (no centring: a window's `utc` is its first sample); each
+window gets its embedding, the head's top classes and its levels, written as one line of the
+open segment (deploy/node/segments.py). Segments rotate on `rotate_seconds` boundaries of
+audio time (and after `rotate_seconds` of wall time, so an idle spool does not hold windows
+back); each closed one is fsynced, linked into closed/ and its sha256 recorded in ledger.jsonl.
+
+Window indices are node-global: they continue across segments, restarts and kills without a
+gap or a repeat (deploy/node/state.py says how). Audio lost to overruns is counted in
+status.json and logged. SIGTERM closes the open segment and saves the state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from itertools import chain
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from deploy.node.budget import disk_usage, enforce_budget
+from deploy.node.config import ConfigError, NodeConfig
+from deploy.node.runner import top_classes
+from deploy.node.segments import (CLOSED, DELIVERED, OPEN, OpenSegment, SegmentDirs,
+                                  sha256_file)
+from deploy.node.sources import Overruns, Source, file_source, mic_source
+from deploy.node.spool import Spool, start_time
+from deploy.node.state import load_state, reconcile
+from sea.audio import AudioError
+from sea.bundle import BundleEmbedder
+from sea.framing import hop_samples
+from sea.loudness import db_to_power, frame_loudness
+from sea.manifest import atomic_write_json
+from sea.stream import StreamResampler, WindowStream
+
+log = logging.getLogger("sea.node")
+
+STATUS_FILE = "status.json"
+LOCK_FILE = "lock"
+SCHEMA = 1
+IDLE_POLL_SECONDS = 0.5
+# Embedding values are written to 6 decimals: far below an int8 output's quantization step
+# and float32 round-off of the values a student emits (|x| of order 1), a third of the bytes.
+EMBEDDING_DECIMALS = 6
+
+# The seam for levels: window (model-rate samples) -> {"laeq": dB, "lafmax": dB, ...}.
+LevelsFn = Callable[[np.ndarray], dict[str, float]]
+
+
+def interim_levels(sample_rate: int, offset_db: float) -> LevelsFn:
+    """Stand-in until the calibrated-levels module (issue 22, section 2) is wired in here:
+    A-weighted LAeq of the window and its loudest 125-ms frame for LAFmax (not yet IEC's
+    exponential F time weighting; no LCeq), dB re full scale plus the calibration offset."""
+    def levels(window: np.ndarray) -> dict[str, float]:
+        frames = frame_loudness(window, sample_rate, frame_seconds=0.125)
+        return {"laeq": 10.0 * math.log10(float(np.mean(db_to_power(frames)))) + offset_db,
+                "lafmax": float(frames.max()) + offset_db}
+    return levels
+
+
+def iso_utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+
+
+def window_record(index: int, utc: float, levels: dict[str, float], top: list | None,
+                  embedding: np.ndarray | None) -> dict:
+    """One window line; a non-finite value is left out and named in "error" instead."""
+    record: dict = {"type": "window", "index": index, "utc": iso_utc(utc)}
+    bad = []
+    for key, value in levels.items():
+        if math.isfinite(value):
+            record[key] = round(float(value), 2)
+        else:
+            bad.append(key)
+    if top is not None:
+        if all(math.isfinite(p) for _, p in top):
+            record["top"] = top
+        else:
+            bad.append("top")
+    if embedding is not None:
+        if np.isfinite(embedding).all():
+            record["embedding"] = np.round(embedding.astype(np.float64),
+                                           EMBEDDING_DECIMALS).tolist()
+        else:
+            bad.append("embedding")
+    if bad:
+        record["error"] = "non-finite " + ", ".join(bad)
+    return record
+
+
+def check_trust(cfg: NodeConfig) -> None:
+    """With `trust` set, refuse a bundle not signed by one of its keys, before loading it."""
+    if not cfg.trust:
+        return
+    try:
+        from sea.signing import verify_bundle_signature
+    except ImportError as exc:
+        raise ConfigError(f"trust is set, but this installation cannot check bundle "
+                          f"signatures (sea.signing: {exc}); refusing to run unchecked") from None
+    info = verify_bundle_signature(cfg.bundle, list(cfg.trust))
+    log.info("bundle signature verified: %s", info)
+
+
+def start_uploader(cfg: NodeConfig, stop: threading.Event) -> threading.Thread | None:
+    """The [upload] section's store-and-forward loop, in a thread sharing `stop`."""
+    if cfg.upload is None:
+        return None
+    try:
+        from deploy.node.upload import Uploader
+    except ImportError as exc:
+        raise ConfigError(f"[upload] is set, but this installation has no uploader "
+                          f"(deploy.node.upload: {exc})") from None
+    try:
+        token = cfg.upload.token_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"upload.token_file: cannot read {cfg.upload.token_file} "
+                          f"({exc.strerror or exc})") from None
+    uploader = Uploader(cfg.upload.url, cfg.node_id, token, cfg.data_dir,
+                        verify_tls=cfg.upload.verify_tls)
+    thread = threading.Thread(target=uploader.run, args=(stop,), name="sea-upload", daemon=True)
+    thread.start()
+    return thread
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """One serve process per data_dir (two would number windows twice); released on exit,
+    also on SIGKILL (the kernel drops the lock with the process)."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(f"data_dir {data_dir} is in use by another sea-node serve") from None
+    return fd
+
+
+class Server:
+    """One serve run: resume, process input until `stop` (or, with `drain`, until the spool
+    is empty), then close the open segment and save the state."""
+
+    def __init__(self, cfg: NodeConfig, stop: threading.Event, levels: LevelsFn | None = None,
+                 drain: bool = False):
+        self.cfg, self.stop, self.drain = cfg, stop, drain
+        check_trust(cfg)
+        self.embedder = BundleEmbedder(cfg.bundle, num_threads=cfg.threads)
+        self.rate = self.embedder.sample_rate
+        if not 0 < cfg.hop_seconds <= self.embedder.cfg.frontend.window_seconds:
+            raise ConfigError(f"hop_seconds must be in (0, "
+                              f"{self.embedder.cfg.frontend.window_seconds}], got "
+                              f"{cfg.hop_seconds}")
+        self.hop = hop_samples(self.rate, cfg.hop_seconds)
+        self.levels = levels or interim_levels(self.rate, cfg.calibration_offset_db)
+        self.model_id = self.embedder.name
+        self.bundle_sha256 = sha256_file(Path(cfg.bundle) / "manifest.json")
+        self.spool = (Spool(cfg.input.spool_dir, cfg.input.settle_seconds, cfg.input.after)
+                      if cfg.input.source == "spool" else None)
+
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = lock_data_dir(cfg.data_dir)
+        self.dirs = SegmentDirs(cfg.data_dir)
+        self.dirs.recover_open()
+        self.state = reconcile(load_state(cfg.data_dir), self.dirs)
+        self.state.save(cfg.data_dir)
+        enforce_budget(self.dirs, cfg.max_disk_bytes)
+
+        self.segment: OpenSegment | None = None
+        self.segment_bucket = 0
+        self.segment_opened = 0.0
+        self.overruns = Overruns()
+        self.started = time.time()
+        self.windows_written = 0
+        self.audio_seconds = 0.0
+        self.failed_files = 0
+        self.last_window: tuple[int, float] | None = None
+        self.next_status = 0.0
+        log.info("serving %s (%s) into %s from window %d, segment %d", self.model_id,
+                 cfg.input.source, cfg.data_dir, self.state.next_index, self.state.next_seq)
+
+    # ---- segments -------------------------------------------------------------------------
+    def header(self, seq: int) -> dict:
+        head = self.embedder.head
+        return {"type": "segment", "schema": SCHEMA, "node_id": self.cfg.node_id, "seq": seq,
+                "model_id": self.model_id, "bundle_sha256": self.bundle_sha256,
+                "hop_seconds": self.hop / self.rate,
+                "classes": list(head.labels) if head is not None else [],
+                "created_utc": iso_utc(time.time())}
+
+    def close_segment(self) -> None:
+        if self.segment is None:
+            return
+        closed = self.segment.close()
+        self.segment = None
+        if closed is not None:
+            self.state.next_seq = closed.seq + 1
+        self.state.save(self.cfg.data_dir)
+        enforce_budget(self.dirs, self.cfg.max_disk_bytes)
+        self.write_status()
+
+    def _segment_for(self, utc: float) -> OpenSegment:
+        bucket = math.floor(utc / self.cfg.rotate_seconds)
+        if self.segment is not None and bucket != self.segment_bucket:
+            self.close_segment()
+        if self.segment is None:
+            self.segment = OpenSegment(self.dirs, self.state.next_seq,
+                                       self.header(self.state.next_seq))
+            self.segment_bucket, self.segment_opened = bucket, time.monotonic()
+        return self.segment
+
+    def rotate_if_old(self) -> None:
+        """Close a segment open for `rotate_seconds` of wall time (input slower than time)."""
+        if self.segment is not None and \
+                time.monotonic() - self.segment_opened >= self.cfg.rotate_seconds:
+            self.close_segment()
+
+    # ---- windows --------------------------------------------------------------------------
+    def emit(self, window: np.ndarray, embed: Callable, k: int, index: int, utc: float) -> None:
+        """Compute and write window number `index` (the stream's k-th window)."""
+        emb = embed(window, k)
+        head = self.embedder.head
+        record = window_record(index, utc, self.levels(window),
+                               top_classes(head, emb, self.cfg.top_k) if head else None,
+                               emb if self.cfg.embeddings or head is None else None)
+        self._segment_for(utc).write(record)
+        self.state.next_index = index + 1
+        self.windows_written += 1
+        self.audio_seconds += self.hop / self.rate
+        self.last_window = (index, utc)
+        self.tick()
+
+    def tick(self) -> None:
+        self.rotate_if_old()
+        if time.monotonic() >= self.next_status:
+            self.write_status()
+
+    def new_stream(self) -> tuple[WindowStream, Callable]:
+        return (WindowStream(self.embedder.window_samples, self.hop, center=False),
+                self.embedder.stream_embedder(self.hop))
+
+    # ---- inputs ---------------------------------------------------------------------------
+    def run_live(self, source: Source, overruns: Overruns) -> None:
+        """A live source at the model's rate; after an overrun's gap the window grid restarts
+        at the block after it (its time advanced by the lost samples), never spliced."""
+        if source.sample_rate != self.rate:
+            raise AudioError(f"live input at {source.sample_rate} Hz, the model needs {self.rate}")
+        windows = embed = None
+        base = 0.0  # utc of the current grid's first sample
+        consumed = 0  # samples pushed into the current grid
+        for block in source.blocks:
+            if windows is None or overruns.gap:
+                if windows is None:
+                    base = time.time() - len(block) / self.rate
+                else:
+                    base += (consumed + overruns.gap) / self.rate
+                overruns.gap, consumed = 0, 0
+                windows, embed = self.new_stream()
+            consumed += len(block)
+            for k, window in windows.push(block):
+                self.emit(window, embed, k, self.state.next_index, base + k * self.hop / self.rate)
+                if self.stop.is_set():
+                    return
+            if self.stop.is_set():
+                return
+
+    def run_spool(self) -> None:
+        while not self.stop.is_set():
+            # the file a killed run was in goes first, even if an earlier name arrived since
+            files = sorted(self.spool.ready(), key=lambda p: p.name != self.state.spool_file)
+            for path in files:
+                self.run_file(path)
+                if self.stop.is_set():
+                    return
+            if not files:
+                if self.drain and self.spool.backlog() == 0:
+                    return
+                self.tick()
+                self.stop.wait(IDLE_POLL_SECONDS)
+
+    def run_file(self, path: Path) -> None:
+        """One spool file; windows a killed run already wrote (by index) are skipped."""
+        try:
+            source = file_source(str(path), self.cfg.input.block_seconds)
+            t0 = start_time(path, source.total_samples, source.sample_rate)
+        except (AudioError, OSError) as exc:
+            self._failed(path, str(exc))
+            return
+        if self.state.spool_file != path.name:
+            self.state.spool_file, self.state.spool_base = path.name, self.state.next_index
+            self.state.save(self.cfg.data_dir)
+        base = self.state.spool_base
+        try:
+            for k, window, embed in self._file_windows(source):
+                if base + k >= self.state.next_index:
+                    self.emit(window, embed, k, base + k, t0 + k * self.hop / self.rate)
+                if self.stop.is_set():
+                    return
+        except AudioError as exc:  # damaged after some windows: those stay written
+            self._failed(path, str(exc))
+            return
+        self.spool.finish(path)
+        self.state.spool_file = None
+
+    def _file_windows(self, source: Source) -> Iterator[tuple[int, np.ndarray, Callable]]:
+        resampler = StreamResampler(source.sample_rate, self.rate, source.total_samples)
+        windows, embed = self.new_stream()
+        for block in source.blocks:
+            for k, window in windows.push(resampler.push(block)):
+                yield k, window, embed
+            self.tick()
+        for k, window in chain(windows.push(resampler.finish()), windows.finish()):
+            yield k, window, embed
+
+    def _failed(self, path: Path, reason: str) -> None:
+        self.failed_files += 1
+        self.spool.fail(path, reason)
+        self.state.spool_file = None
+
+    # ---- status ---------------------------------------------------------------------------
+    def write_status(self, running: bool = True) -> None:
+        now = time.time()
+        counts = {which: len(self.dirs.listing(which)) for which in (OPEN, CLOSED, DELIVERED)}
+        last_index, last_utc = self.last_window or (None, None)
+        atomic_write_json(self.cfg.data_dir / STATUS_FILE, {
+            "node_id": self.cfg.node_id, "model_id": self.model_id,
+            "bundle_sha256": self.bundle_sha256, "pid": os.getpid(),
+            "state": "running" if running else "stopped", "input": self.cfg.input.source,
+            "started_utc": iso_utc(self.started), "updated_utc": iso_utc(now),
+            "uptime_seconds": round(now - self.started, 3),
+            "last_window_index": last_index,
+            "last_window_utc": None if last_utc is None else iso_utc(last_utc),
+            "windows_written": self.windows_written, "next_index": self.state.next_index,
+            "audio_seconds": round(self.audio_seconds, 3),
+            "overruns": self.overruns.events,
+            "dropped_audio_seconds": round(self.overruns.dropped_samples / self.rate, 3),
+            "spool_backlog_files": self.spool.backlog() if self.spool else None,
+            "spool_failed_files": self.failed_files,
+            "disk_bytes": disk_usage(self.cfg.data_dir),
+            "max_disk_bytes": self.cfg.max_disk_bytes, "segments": counts})
+        self.next_status = time.monotonic() + self.cfg.status_seconds
+
+    # ---- the run --------------------------------------------------------------------------
+    def serve(self) -> None:
+        uploader = start_uploader(self.cfg, self.stop)
+        self.write_status()
+        try:
+            if self.spool is not None:
+                self.run_spool()
+            else:
+                inp = self.cfg.input
+                self.run_live(mic_source(self.rate, inp.block_seconds, self.stop, inp.device,
+                                         self.overruns), self.overruns)
+        finally:
+            self.close_segment()
+            self.state.save(self.cfg.data_dir)
+            self.write_status(running=False)
+            if self.overruns.events:
+                log.warning("%d audio overruns, %.1f s of input dropped", self.overruns.events,
+                            self.overruns.dropped_samples / self.rate)
+            log.info("stopped after %d windows (next index %d)", self.windows_written,
+                     self.state.next_index)
+            if uploader is not None:
+                self.stop.set()
+                uploader.join(timeout=10)
+            self.release()
+
+    def release(self) -> None:
+        """Give up the data_dir lock (serve does at its end; the process exit does too)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
