@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("training.commands.evaluate", "score embeddings with downstream classifiers"),
     "export": ("deploy.commands.export", "export a model to a TFLite bundle (float/fp16/int8)"),
     "bench": ("deploy.commands.bench", "benchmark teacher and students as TFLite: size, latency, arena"),
+    "collect": ("sea.commands.collect", "collector: receive node uploads, query API, dashboard"),
     "quickstart": ("sea.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),
 }
 
