@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import threading
 from enum import Enum
 from pathlib import Path
@@ -73,7 +74,9 @@ class Uploader:
         self.last_error: str | None = None
         self._rng = rng or random.Random()
         # verify_tls: True (system CAs), False, or a CA bundle path for a private collector CA
-        self._client = httpx.Client(timeout=timeout_s, verify=verify_tls, transport=transport)
+        verify = ssl.create_default_context(cafile=verify_tls) if isinstance(verify_tls, str) \
+            else verify_tls
+        self._client = httpx.Client(timeout=timeout_s, verify=verify, transport=transport)
 
     @classmethod
     def from_config(cls, upload: dict, node_id: str, data_dir: str | Path) -> Uploader:

@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -98,12 +99,14 @@ class CollectorProcess:
     """`sea collect serve` in a subprocess on a free port (this checkout's code)."""
 
     def __init__(self, db_url: str, port: int | None = None, log_path: Path | None = None,
-                 extra_args: tuple[str, ...] = ()):
+                 tls: tuple[Path, Path] | None = None):
+        """`tls`: (certificate, key) PEM files to serve HTTPS with."""
         self.db_url = db_url
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="sea-collector-", suffix=".log")[1])
-        self.extra_args = extra_args
+        self.extra_args = ("--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])) if tls else ()
+        self.verify = ssl.create_default_context(cafile=str(tls[0])) if tls else True
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait_s: float = 60.0) -> CollectorProcess:
@@ -118,7 +121,8 @@ class CollectorProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"collector exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/api/v1/nodes", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/api/v1/nodes", timeout=2,
+                             verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
