@@ -34,21 +34,21 @@ def normalized(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def hnsw_index(dim: int):
+@dataclass
+class _ModelIndex:
+    graph: object  # faiss.IndexHNSWFlat
+    index: object  # faiss.IndexIDMap over `graph`: searches return window row ids
+    dim: int
+    ids: set[int]
+    max_id: int = 0
+
+
+def _model_index(dim: int) -> _ModelIndex:
     import faiss
 
     graph = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = EF_CONSTRUCTION
-    graph.hnsw.efSearch = EF_SEARCH
-    return faiss.IndexIDMap(graph)
-
-
-@dataclass
-class _ModelIndex:
-    index: object
-    dim: int
-    ids: set[int]
-    max_id: int = 0
+    return _ModelIndex(graph, faiss.IndexIDMap(graph), dim, set())
 
 
 class EmbeddingIndex:
@@ -73,8 +73,7 @@ class EmbeddingIndex:
             return
         entry = self._models.get(model_id)
         if entry is None:
-            entry = self._models[model_id] = _ModelIndex(hnsw_index(vectors.shape[1]),
-                                                         vectors.shape[1], set())
+            entry = self._models[model_id] = _model_index(vectors.shape[1])
         if vectors.shape[1] != entry.dim:
             raise SearchError(f"model {model_id!r} has embeddings of {vectors.shape[1]} and "
                               f"{entry.dim} values")
@@ -126,10 +125,26 @@ class EmbeddingIndex:
             raise SearchError(f"embedding has {query.shape[1]} values, model {model_id!r} "
                               f"stores {entry.dim}")
         with self._lock:
+            entry.graph.hnsw.efSearch = max(EF_SEARCH, 2 * k)  # HNSW returns at most efSearch
             scores, ids = entry.index.search(normalized(query), k + (exclude_id is not None))
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0])
                 if i >= 0 and i != exclude_id]
         return hits[:k]
+
+
+def stored_embeddings(engine: Engine, model_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, embeddings) of every stored window of `model_id`: the exact search's input."""
+    with engine.connect() as conn:
+        return EmbeddingIndex(engine)._fetch(conn, model_id, sa.true())
+
+
+def exact_search(ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray,
+                 k: int) -> np.ndarray:
+    """Row ids of the `k` most cosine-similar vectors per query, by brute force: the reference
+    the HNSW index's recall is measured against."""
+    scores = normalized(queries) @ normalized(vectors).T
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return ids[top]
 
 
 def describe(engine: Engine, hits: list[tuple[int, float]]) -> list[dict]:
