@@ -38,8 +38,7 @@ def add_node(engine: Engine, node_id: str, replace: bool = False) -> str:
     with engine.begin() as conn:
         exists = conn.execute(sa.select(nodes.c.node_id).where(nodes.c.node_id == node_id)).first()
         if exists and not replace:
-            raise NodeExists(f"node {node_id!r} is already registered (replace its token with "
-                             "replace=True)")
+            raise NodeExists(f"node {node_id!r} is already registered")
         if exists:
             conn.execute(nodes.update().where(nodes.c.node_id == node_id)
                          .values(token_sha256=_hash(token)))

@@ -36,13 +36,15 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True)
-    except (sa.exc.ArgumentError, ValueError) as exc:
-        raise DatabaseError(f"db: not a usable database URL {url!r} ({exc})") from exc
-    if engine.dialect.name == "sqlite":
+        backend = sa.engine.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError as exc:
+        raise DatabaseError(f"db: not a database URL: {url!r} ({exc})") from exc
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"db: {backend} is not supported (use sqlite:///PATH or "
+                            "postgresql://USER@HOST:PORT/DB)")
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-    elif engine.dialect.name != "postgresql":
-        raise DatabaseError(f"db: {engine.dialect.name} is not supported (use sqlite or postgresql)")
     return engine
 
 

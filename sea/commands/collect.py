@@ -59,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(args.db)
     revision = migrate(engine)
     if args.collect_command == "add-node":
-        from sea.collector.auth import add_node
+        from sea.collector.auth import NodeExists, add_node
 
-        print(add_node(engine, args.node_id, replace=args.replace))
+        try:
+            print(add_node(engine, args.node_id, replace=args.replace))
+        except NodeExists as exc:
+            raise NodeExists(f"{exc} (give it a new token with --replace)") from None
     else:
         print(f"schema at revision {revision}")
     return 0

@@ -5,7 +5,7 @@ const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"
                 "#7f7f7f", "#bcbd22", "#17becf"];
 const plots = {};
 
-function iso(ms) { return ms == null ? "-" : new Date(ms).toISOString().replace(".000Z", "Z"); }
+function iso(ms) { return ms == null ? "-" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"); }
 
 async function getJSON(url, options) {
   const response = await fetch(url, options);
@@ -91,7 +91,9 @@ async function loadHourly() {
     return row ? row.count : 0;
   }));
   drawPlot("hourly-plot", {
-    title: "windows per hour and class", height: 220, scales: { x: { time: true } },
+    title: "windows per hour and class", height: 220,
+    // half an hour of margin: a single hour still gets a readable axis
+    scales: { x: { time: true, range: (u, lo, hi) => [lo - 1800, hi + 1800] } },
     axes: [{}, { label: "windows" }],
     series: [{}, ...labels.map((label, k) => ({
       label, stroke: COLORS[k % COLORS.length], points: { show: true } }))],
