@@ -99,13 +99,14 @@ class CollectorProcess:
     """`sea collect serve` in a subprocess on a free port (this checkout's code)."""
 
     def __init__(self, db_url: str, port: int | None = None, log_path: Path | None = None,
-                 tls: tuple[Path, Path] | None = None):
-        """`tls`: (certificate, key) PEM files to serve HTTPS with."""
+                 tls: tuple[Path, Path] | None = None, extra_args: tuple[str, ...] = ()):
+        """`tls`: (certificate, key) PEM files to serve HTTPS with; `extra_args` for serve."""
         self.db_url = db_url
         self.port = port or free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="sea-collector-", suffix=".log")[1])
-        self.extra_args = ("--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])) if tls else ()
+        tls_args = ("--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])) if tls else ()
+        self.extra_args = tls_args + tuple(extra_args)
         self.verify = ssl.create_default_context(cafile=str(tls[0])) if tls else True
         self.proc: subprocess.Popen | None = None
 
