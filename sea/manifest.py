@@ -47,6 +47,15 @@ def directory_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename inside `path` durable (a power cut must not undo the commit)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

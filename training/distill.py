@@ -37,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from sea.configs import ModelConfig
-from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest
+from sea.manifest import atomic_write_bytes, atomic_write_json, fsync_dir, read_manifest
 from sea.output import claim_output
 from sea.reducer import KIND as REDUCER_KIND, load_targets
 from sea.store import ClipStore
@@ -384,7 +384,7 @@ class Distiller:
         writer.writerows(self.history)
         atomic_write_bytes(work / "history.csv", text.getvalue().encode())
         os.replace(work, final)  # the commit point
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self._publish()
 
     def _publish(self) -> None:
@@ -568,15 +568,6 @@ def committed_epochs(out: Path) -> list[int]:
     if not folder.is_dir():
         return []
     return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (a power cut must not undo the commit)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _tensorboard(out: Path):

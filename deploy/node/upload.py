@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from sea.errors import SeaError
+from sea.manifest import fsync_dir
 
 log = logging.getLogger("sea.node.upload")
 
@@ -45,14 +46,6 @@ def load_token(token_file: str | Path) -> str:
     if not token:
         raise SeaError(f"token_file {token_file}: empty")
     return token
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Uploader:
@@ -100,8 +93,8 @@ class Uploader:
         target = self.data_dir / folder
         target.mkdir(parents=True, exist_ok=True)
         os.replace(path, target / path.name)
-        _fsync_dir(target)
-        _fsync_dir(path.parent)
+        fsync_dir(target)
+        fsync_dir(path.parent)
 
     def deliver(self, path: Path) -> Outcome:
         """One upload attempt of the segment at `path`."""

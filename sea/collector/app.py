@@ -91,11 +91,14 @@ def create_app(db_url: str, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
                     exc.status_code, exc.detail)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
-    @app.exception_handler(sa.exc.OperationalError)
-    async def database_down(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
-        # the database is restarting or unreachable: the node keeps the segment and retries
-        log.error("database unavailable: %s", str(exc.orig or exc).splitlines()[0])
+    async def database_down(request: Request, exc: sa.exc.SQLAlchemyError) -> JSONResponse:
+        # restarting, unreachable or saturated: the node keeps the segment and retries
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.error("database unavailable: %s", reason[0] if reason else type(exc).__name__)
         return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503)
+
+    app.add_exception_handler(sa.exc.OperationalError, database_down)
+    app.add_exception_handler(sa.exc.TimeoutError, database_down)  # connection pool exhausted
 
     @app.exception_handler(SearchError)
     async def bad_search(request: Request, exc: SearchError) -> JSONResponse:

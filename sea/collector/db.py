@@ -36,13 +36,17 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
-        backend = sa.engine.make_url(url).get_backend_name()
+        parsed = sa.engine.make_url(url)
+        backend = parsed.get_backend_name()
     except sa.exc.ArgumentError as exc:
         raise DatabaseError(f"db: not a database URL: {url!r} ({exc})") from exc
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseError(f"db: {backend} is not supported (use sqlite:///PATH or "
                             "postgresql://USER@HOST:PORT/DB)")
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    # pool_pre_ping: a restarted database costs one failed check, not a failed upload.
+    # Up to 40 connections: as many as Starlette's thread pool runs handlers at once.
+    pool = {} if parsed.database in (None, "", ":memory:") else {"pool_size": 5, "max_overflow": 35}
+    engine = sa.create_engine(url, pool_pre_ping=True, **pool)
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -5,11 +5,12 @@ per-class centre so that query by example has neighbours to find."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+
+from sea.manifest import atomic_write_bytes
 
 CLASSES = ["car_horn", "dog_bark", "engine_idling", "siren", "street_music"]
 EPOCH = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -43,13 +44,6 @@ def segment_bytes(node_id: str, seq: int, start_index: int, n_windows: int, *,
 
 def write_closed(data_dir: Path, seq: int, body: bytes) -> Path:
     """Put a segment into `data_dir`/closed/ the way a node does (written, fsynced, renamed)."""
-    closed = Path(data_dir) / "closed"
-    closed.mkdir(parents=True, exist_ok=True)
-    path = closed / f"seg-{seq:08d}.jsonl"
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "wb") as f:
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    path = Path(data_dir) / "closed" / f"seg-{seq:08d}.jsonl"
+    atomic_write_bytes(path, body)
     return path
