@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import socket
 import socketserver
 import sys
@@ -159,6 +160,14 @@ class _Pipe(socketserver.BaseRequestHandler):
         upstream.close()
 
 
+class _Relay(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # the collector being down while the link is up: the node sees a reset
+
+
 class Link:
     """One node's network: a TCP relay to the collector that can be cut (its port closed)."""
 
@@ -168,9 +177,7 @@ class Link:
         self.server: socketserver.ThreadingTCPServer | None = None
 
     def up(self) -> None:
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), _Pipe)
-        self.server.daemon_threads = True
+        self.server = _Relay(("127.0.0.1", self.port), _Pipe)
         self.server.target_port = self.target_port
         self.server.open_sockets = set()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -202,6 +209,7 @@ def _bad_uploads(url: str, node: str, token: str) -> list[int]:
 
 
 def faults(args: argparse.Namespace) -> None:
+    logging.getLogger("sea.node.upload").setLevel(logging.ERROR)  # retries are expected here
     nodes = [f"node-{n:03d}" for n in range(args.nodes)]
     root = Path(tempfile.mkdtemp(prefix="sea-faults-"))
     pg = PgServer(fsync=True)

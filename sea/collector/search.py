@@ -10,6 +10,7 @@ the windows table before answering, so several collectors on one database agree.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from sea.errors import SeaError
 HNSW_NEIGHBOURS = 32  # graph degree M: FAISS's usual default range 16-64
 EF_CONSTRUCTION = 80
 EF_SEARCH = 128  # candidates per query; recall against brute force: benchmarks/bench_search.py
+RECONCILE_S = 10.0  # a window committed out of id order is searchable at most this much later
 
 
 class SearchError(SeaError):
@@ -41,11 +43,15 @@ class _ModelIndex:
     dim: int
     ids: set[int]
     max_id: int = 0
+    reconciled: float = float("-inf")  # time.monotonic() of the last full count
 
 
 def _model_index(dim: int) -> _ModelIndex:
     import faiss
 
+    # One query at a time per request thread: an OpenMP team per single query costs more
+    # than it saves (25 ms against under 1 ms per query on a busy 2-core host).
+    faiss.omp_set_num_threads(1)
     graph = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = EF_CONSTRUCTION
     return _ModelIndex(graph, faiss.IndexIDMap(graph), dim, set())
@@ -85,8 +91,9 @@ class EmbeddingIndex:
     def refresh(self, model_id: str) -> int:
         """Add the windows stored since the last refresh; returns the index size.
 
-        New ids usually exceed the largest seen, but concurrent PostgreSQL transactions may
-        commit a smaller id later: when the count disagrees, the missing ids are looked up."""
+        New ids usually exceed the largest seen (an index range scan), but concurrent
+        PostgreSQL transactions may commit a smaller id later: every RECONCILE_S the count is
+        compared (a scan of the model's rows) and missing ids are looked up."""
         with self._lock, self.engine.connect() as conn:
             entry = self._models.get(model_id)
             self._add(model_id, *self._fetch(conn, model_id,
@@ -94,6 +101,9 @@ class EmbeddingIndex:
             entry = self._models.get(model_id)
             if entry is None:
                 return 0
+            if time.monotonic() - entry.reconciled < RECONCILE_S:
+                return len(entry.ids)
+            entry.reconciled = time.monotonic()
             total = conn.execute(sa.select(sa.func.count()).select_from(windows).where(
                 windows.c.model_id == model_id, windows.c.embedding.is_not(None))).scalar_one()
             if total != len(entry.ids):
