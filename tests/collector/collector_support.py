@@ -149,3 +149,11 @@ def upload_headers(node_id: str, token: str, seq: int, body: bytes) -> dict[str,
     return {"Authorization": f"Bearer {token}", "X-Sea-Node": node_id, "X-Sea-Seq": str(seq),
             "X-Sea-Digest": "sha256=" + hashlib.sha256(body).hexdigest(),
             "Content-Type": "application/x-ndjson"}
+
+
+def post(client, body: bytes, seq: int = 0, node: str = "node-1", token: str | None = None,
+         **header_overrides):
+    """Upload `body` through a test client of the `collector` fixture (its token by default)."""
+    headers = upload_headers(node, token or client.token, seq, body)
+    headers.update(header_overrides)
+    return client.post("/api/v1/segments", content=body, headers=headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from test_upload import post
+from collector_support import post
 
 from sea.collector.search import EmbeddingIndex, exact_search, stored_embeddings
 from sea.collector.simulate import segment_bytes

@@ -6,17 +6,10 @@ import json
 import logging
 
 import pytest
-from collector_support import upload_headers
+from collector_support import post, upload_headers
 
 from sea.collector.simulate import CLASSES, segment_bytes
 from sea.collector.store import count_windows
-
-
-def post(client, body: bytes, seq: int = 0, node: str = "node-1", token: str | None = None,
-         **header_overrides):
-    headers = upload_headers(node, token or client.token, seq, body)
-    headers.update(header_overrides)
-    return client.post("/api/v1/segments", content=body, headers=headers)
 
 
 def test_round_trip_and_queries(collector):
