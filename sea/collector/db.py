@@ -71,7 +71,7 @@ def migrate(engine: Engine) -> str:
     except sa.exc.OperationalError as exc:
         raise DatabaseError(f"db: cannot reach {engine.url.render_as_string()} "
                             f"({_first_line(exc.orig or exc)})") from exc
-    log.info("database %s at schema revision %s", engine.url.render_as_string(), revision)
+    log.debug("database %s at schema revision %s", engine.url.render_as_string(), revision)
     return revision
 
 
