@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import socket
 import socketserver
 import sys
@@ -288,6 +289,7 @@ def faults(args: argparse.Namespace) -> None:
                                                if (root / n / "rejected").exists() else 0
                                                for n in nodes)}), flush=True)
     pg.destroy()
+    shutil.rmtree(root)
 
 
 def main() -> None:

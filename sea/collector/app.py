@@ -22,7 +22,7 @@ from sea.collector import store
 from sea.collector.auth import token_matches
 from sea.collector.db import make_engine, migrate
 from sea.collector.search import EmbeddingIndex, SearchError, describe
-from sea.collector.segment import SegmentError, parse_segment
+from sea.collector.segment import MAX_INT, SegmentError, parse_segment
 from sea.collector.store import SegmentConflict
 
 log = logging.getLogger("sea.collector")
@@ -50,10 +50,10 @@ def _upload_headers(request: Request) -> tuple[str, str, int, str]:
     node_id = request.headers.get("x-sea-node", "")
     if not auth.startswith("Bearer ") or not node_id:
         raise Refused(401, "missing bearer token or X-Sea-Node")
-    try:
-        seq = int(request.headers.get("x-sea-seq", ""))
-    except ValueError:
-        raise Refused(400, "X-Sea-Seq must be an integer") from None
+    seq_text = request.headers.get("x-sea-seq", "")
+    if not seq_text.isdigit() or int(seq_text) > MAX_INT:
+        raise Refused(400, "X-Sea-Seq must be an integer from 0 to 2**63-1")
+    seq = int(seq_text)
     match = DIGEST.fullmatch(request.headers.get("x-sea-digest", ""))
     if not match:
         raise Refused(400, "X-Sea-Digest must be sha256=<64 hex digits>")

@@ -67,10 +67,13 @@ def _number(record: dict, key: str, line_no: int, required: bool) -> float | Non
     return float(value)
 
 
+MAX_INT = 2**63 - 1  # the database's BIGINT
+
+
 def _int(record: dict, key: str, line_no: int) -> int:
     value = record.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(line_no, f"{key} must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise _fail(line_no, f"{key} must be an integer from 0 to 2**63-1")
     return value
 
 
@@ -100,7 +103,7 @@ def _reject_constant(token: str) -> float:
 def _json_line(raw: bytes, line_no: int) -> dict:
     try:
         record = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise _fail(line_no, f"not a JSON object ({exc})") from None
     if not isinstance(record, dict):
         raise _fail(line_no, "not a JSON object")

@@ -117,6 +117,8 @@ MALFORMED = {
     "bad utc": lambda b: _mutate(b, 2, lambda r: r.update(utc="yesterday")),
     "bad top": lambda b: _mutate(b, 2, lambda r: r.update(top=[["car_horn", 7]])),
     "unknown record": lambda b: _mutate(b, 2, lambda r: r.update(type="frame")),
+    "index beyond BIGINT": lambda b: _mutate(b, 5, lambda r: r.update(index=2**63)),
+    "deeply nested": lambda b: b + b"[" * 50_000 + b"]" * 50_000 + b"\n",
     "empty": lambda b: b"",
     "binary": lambda b: b"\xff\xfe\x00garbage",
 }
@@ -135,7 +137,8 @@ def test_malformed_is_400_and_nothing_stored(collector, case):
 def test_bad_upload_headers_are_400(collector):
     client, _ = collector
     body = segment_bytes("node-1", 0, 0, 5)
-    assert post(client, body, **{"X-Sea-Seq": "zero"}).status_code == 400
+    for seq in ("zero", "-1", str(2**63)):
+        assert post(client, body, **{"X-Sea-Seq": seq}).status_code == 400
     assert post(client, body, **{"X-Sea-Digest": "md5=abc"}).status_code == 400
 
 
