@@ -40,3 +40,19 @@ def test_bad_node_id_and_bad_database_are_one_line(tmp_path, caplog):
     err = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(err) == 3 and all("\n" not in line for line in err), err
     assert "node_id" in err[0] and "mysql" in err[1] and "cannot reach" in err[2]
+
+
+def test_migrations_build_exactly_the_declared_schema(db_url):
+    """schema.py and the shipped migrations agree (a table change needs a new revision)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from sea.collector.db import migrate
+    from sea.collector.schema import metadata
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
