@@ -77,6 +77,8 @@ class Uploader:
         for key in ("url", "token_file"):
             if not isinstance(upload.get(key), str):
                 raise SeaError(f"upload.{key} must be a string")
+        if not isinstance(upload.get("verify_tls", True), (bool, str)):
+            raise SeaError("upload.verify_tls must be true, false or a CA bundle path")
         return cls(upload["url"], node_id, load_token(upload["token_file"]), data_dir,
                    verify_tls=upload.get("verify_tls", True))
 
@@ -144,7 +146,10 @@ class Uploader:
         delivered. After a failure `failures` > 0 and `last_error` says why."""
         delivered = 0
         for path in self.pending():
-            outcome = self.deliver(path)
+            try:
+                outcome = self.deliver(path)
+            except FileNotFoundError:  # evicted by the node's storage budget meanwhile
+                continue
             if outcome is Outcome.RETRY:
                 self.failures += 1
                 return delivered

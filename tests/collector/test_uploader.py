@@ -18,6 +18,7 @@ from sea.collector.auth import add_node
 from sea.collector.db import make_engine, migrate
 from sea.collector.simulate import segment_bytes, write_closed
 from sea.collector.store import count_windows
+from sea.errors import SeaError
 
 
 @pytest.fixture
@@ -172,3 +173,15 @@ def test_tls_is_verified_by_default(sqlite_node, tmp_path):
     finally:
         collector.stop()
     assert count_windows(engine) == 30
+
+
+def test_from_config_reads_the_token_file(tmp_path):
+    (tmp_path / "token").write_text("secret-token\n")
+    uploader = Uploader.from_config({"url": "https://collector:8443/", "token_file":
+                                     str(tmp_path / "token")}, "node-1", tmp_path)
+    assert uploader.token == "secret-token"
+    assert uploader.url == "https://collector:8443/api/v1/segments"
+    for bad in ({"url": "https://c"}, {"url": "https://c", "token_file": str(tmp_path / "none")},
+                {"url": "https://c", "token_file": str(tmp_path / "token"), "verify_tls": 1}):
+        with pytest.raises(SeaError, match="upload|token_file"):
+            Uploader.from_config(bad, "node-1", tmp_path)
