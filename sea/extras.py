@@ -16,7 +16,10 @@ MODULE_EXTRAS: dict[str, str] = {
     "soundata": "data",
     "litert_torch": "export", "tflite_micro": "export",
     "ai_edge_litert": "node", "tflite_runtime": "node-legacy",
-    "sounddevice": "mic", "ray": "cluster",
+    "sounddevice": "mic", "ray": "cluster", "httpx": "node",
+    "fastapi": "collector", "starlette": "collector", "uvicorn": "collector",
+    "sqlalchemy": "collector", "alembic": "collector", "psycopg": "collector",
+    "faiss": "collector", "playwright": "dev",
     "pytest": "dev", "nbclient": "dev", "nbformat": "dev",
 }
 

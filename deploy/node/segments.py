@@ -12,7 +12,6 @@ to its last complete line and closes it, so every closed segment is whole JSONL.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from sea.manifest import sha256_file
+from sea.safe_write import fsync_directory
 
 log = logging.getLogger("sea.node")
 
@@ -35,23 +37,6 @@ def segment_name(seq: int, partial: bool = False) -> str:
 def create_exclusive(path: Path) -> int:
     """A new file's descriptor; refuses an existing file or a symlink planted at `path`."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in `path` durable (the entry lives in the directory)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def window_range(path: Path) -> tuple[int, int] | None:
@@ -112,8 +97,8 @@ class SegmentDirs:
             if not os.path.samefile(partial, final):  # killed between link and unlink: fine
                 raise
         os.unlink(partial)
-        fsync_dir(final.parent)
-        fsync_dir(partial.parent)
+        fsync_directory(final.parent)
+        fsync_directory(partial.parent)
         closed = ClosedSegment(final, seq, sha256_file(final), final.stat().st_size,
                                window_range(final))
         self._record(closed)
