@@ -20,15 +20,17 @@
     device = ""                           # mic: sounddevice input device (default device)
     block_seconds = 0.5
 
-    [levels]
-    calibration_offset_db = 0.0           # added to dB re full scale to give dB SPL
+    period_seconds = 10                   # with a head: top classes of windows pooled this long
+    [calibration]                         # written by `sea-node calibrate`; absent: dB re full scale
+    offset_db = 93.2                      # added to dB re full scale to give dB SPL
 
     [upload]                              # optional (SEGMENTS.md)
     url = "https://collector.example:8443"
     token_file = "/etc/sea-node/token"
-    verify_tls = true
+    verify_tls = true                     # or the path of a CA bundle
 
 Unknown keys are refused (a typo must not silently fall back to a default); errors name the key.
+The [calibration] table's other keys (the calibrator, its date) are a record and are not read.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class InputConfig:
 class UploadConfig:
     url: str
     token_file: Path
-    verify_tls: bool = True
+    verify_tls: bool | Path = True  # a Path: the CA bundle to verify the collector against
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ class NodeConfig:
     embeddings: bool = True
     threads: int = 1
     status_seconds: float = 10.0
-    calibration_offset_db: float = 0.0
+    period_seconds: float | None = None  # None: the head's own suggestion, if it has one
+    calibration_offset_db: float | None = None  # None: uncalibrated, levels in dB re full scale
     upload: UploadConfig | None = None
 
     @property
@@ -154,7 +157,9 @@ def _upload(table: dict, base: Path) -> UploadConfig:
     token = _take(table, "token_file", str, where)
     if not url or not token:
         raise ConfigError("upload: needs url and token_file")
-    cfg = UploadConfig(url, _path(token, base), _take(table, "verify_tls", bool, where, True))
+    verify = _take(table, "verify_tls", (bool, str), where, True)
+    cfg = UploadConfig(url, _path(token, base),
+                       _path(verify, base) if isinstance(verify, str) else verify)
     _refuse_unknown(table, where)
     return cfg
 
@@ -174,10 +179,9 @@ def parse_config(doc: dict, base: Path) -> NodeConfig:
     bundle, data_dir = _take(doc, "bundle", str, ""), _take(doc, "data_dir", str, "")
     if not bundle or not data_dir:
         raise ConfigError("node.toml needs `bundle` and `data_dir`")
-    tables = {name: _take(doc, name, dict, "", {}) for name in ("input", "levels", "upload")}
-    levels = tables["levels"]
-    offset = _take(levels, "calibration_offset_db", float, "levels.", 0.0)
-    _refuse_unknown(levels, "levels.")
+    tables = {name: _take(doc, name, dict, "", {}) for name in ("input", "calibration", "upload")}
+    offset = _take(tables["calibration"], "offset_db", float, "calibration.")
+    period = _take(doc, "period_seconds", float, "")
     cfg = NodeConfig(
         bundle=_path(bundle, base), data_dir=_path(data_dir, base),
         input=_input(tables["input"], base),
@@ -192,6 +196,7 @@ def parse_config(doc: dict, base: Path) -> NodeConfig:
         threads=_positive(_take(doc, "threads", int, "", 1), "threads"),
         status_seconds=_positive(_take(doc, "status_seconds", float, "", 10.0),
                                  "status_seconds"),
+        period_seconds=None if period is None else _positive(period, "period_seconds"),
         calibration_offset_db=offset,
         upload=_upload(tables["upload"], base) if tables["upload"] else None)
     if not all(c.isalnum() or c in "-_." for c in cfg.node_id):

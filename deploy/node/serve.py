@@ -2,8 +2,10 @@
 
 Audio (the microphone, or complete WAV files from a spool folder, deploy/node/spool.py) is cut
 into 1-s windows `hop_seconds` apart (no centring: a window's `utc` is its first sample); each
-window gets its embedding, the head's top classes and its levels, written as one line of the
-open segment (deploy/node/segments.py). Segments rotate on `rotate_seconds` boundaries of
+window gets its embedding, the head's top classes and its calibrated levels (sea.levels, on the
+input's own samples before resampling), written as one line of the open segment
+(deploy/node/segments.py). With a head and an aggregation period, a "period" line follows each
+period's last window: the head on the windows pooled as `sea evaluate` pools a clip. Segments rotate on `rotate_seconds` boundaries of
 audio time (and after `rotate_seconds` of wall time, so an idle spool does not hold windows
 back); each closed one is fsynced, linked into closed/ and its sha256 recorded in ledger.jsonl.
 
@@ -20,26 +22,27 @@ import math
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from deploy.node.budget import disk_usage, enforce_budget
 from deploy.node.config import ConfigError, NodeConfig
-from deploy.node.runner import top_classes
-from deploy.node.segments import (CLOSED, DELIVERED, OPEN, OpenSegment, SegmentDirs,
-                                  sha256_file)
+from deploy.node.runner import Period, PeriodAggregator, WindowLevels, top_classes
+from deploy.node.segments import CLOSED, DELIVERED, OPEN, OpenSegment, SegmentDirs
 from deploy.node.sources import Overruns, Source, file_source, mic_source
 from deploy.node.spool import Spool, start_time
 from deploy.node.state import load_state, reconcile
 from sea.audio import AudioError
 from sea.bundle import BundleEmbedder
 from sea.framing import hop_samples
-from sea.loudness import db_to_power, frame_loudness
-from sea.manifest import atomic_write_json
+from sea.levels import to_db
+from sea.manifest import atomic_write_json, sha256_file
+from sea.signing import verify_bundle_signature
 from sea.stream import StreamResampler, WindowStream
 
 log = logging.getLogger("sea.node")
@@ -52,19 +55,9 @@ IDLE_POLL_SECONDS = 0.5
 # and float32 round-off of the values a student emits (|x| of order 1), a third of the bytes.
 EMBEDDING_DECIMALS = 6
 
-# The seam for levels: window (model-rate samples) -> {"laeq": dB, "lafmax": dB, ...}.
-LevelsFn = Callable[[np.ndarray], dict[str, float]]
-
-
-def interim_levels(sample_rate: int, offset_db: float) -> LevelsFn:
-    """Stand-in until the calibrated-levels module (issue 22, section 2) is wired in here:
-    A-weighted LAeq of the window and its loudest 125-ms frame for LAFmax (not yet IEC's
-    exponential F time weighting; no LCeq), dB re full scale plus the calibration offset."""
-    def levels(window: np.ndarray) -> dict[str, float]:
-        frames = frame_loudness(window, sample_rate, frame_seconds=0.125)
-        return {"laeq": 10.0 * math.log10(float(np.mean(db_to_power(frames)))) + offset_db,
-                "lafmax": float(frames.max()) + offset_db}
-    return levels
+# The microphone is opened at this rate at least: class 1 A and C weighting up to 20 kHz
+# needs the band (sea.levels); the window grid resamples to the model's rate.
+MIC_RATE = 48000
 
 
 def iso_utc(seconds: float) -> str:
@@ -100,33 +93,22 @@ def window_record(index: int, utc: float, levels: dict[str, float], top: list | 
 
 def check_trust(cfg: NodeConfig) -> None:
     """With `trust` set, refuse a bundle not signed by one of its keys, before loading it."""
-    if not cfg.trust:
-        return
-    try:
-        from sea.signing import verify_bundle_signature
-    except ImportError as exc:
-        raise ConfigError(f"trust is set, but this installation cannot check bundle "
-                          f"signatures (sea.signing: {exc}); refusing to run unchecked") from None
-    info = verify_bundle_signature(cfg.bundle, list(cfg.trust))
-    log.info("bundle signature verified: %s", info)
+    if cfg.trust:
+        info = verify_bundle_signature(cfg.bundle, list(cfg.trust))
+        log.info("bundle signed by trusted key %s (%s)", info.key_id[:16], info.trusted_key)
 
 
 def start_uploader(cfg: NodeConfig, stop: threading.Event) -> threading.Thread | None:
     """The [upload] section's store-and-forward loop, in a thread sharing `stop`."""
     if cfg.upload is None:
         return None
-    try:
-        from deploy.node.upload import Uploader
+    try:  # httpx comes with the node extra, which a spool-only node may lack
+        from deploy.node.upload import Uploader, load_token
     except ImportError as exc:
-        raise ConfigError(f"[upload] is set, but this installation has no uploader "
-                          f"(deploy.node.upload: {exc})") from None
-    try:
-        token = cfg.upload.token_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"upload.token_file: cannot read {cfg.upload.token_file} "
-                          f"({exc.strerror or exc})") from None
-    uploader = Uploader(cfg.upload.url, cfg.node_id, token, cfg.data_dir,
-                        verify_tls=cfg.upload.verify_tls)
+        raise ConfigError(f"[upload] is set, but the uploader cannot load ({exc}): "
+                          f'pip install "sea-embed[node]"') from None
+    uploader = Uploader(cfg.upload.url, cfg.node_id, load_token(cfg.upload.token_file),
+                        cfg.data_dir, verify_tls=cfg.upload.verify_tls)
     thread = threading.Thread(target=uploader.run, args=(stop,), name="sea-upload", daemon=True)
     thread.start()
     return thread
@@ -144,12 +126,57 @@ def lock_data_dir(data_dir: Path) -> int:
     return fd
 
 
+@dataclass
+class Window:
+    k: int  # position in its grid
+    samples: np.ndarray  # at the model's rate
+    levels: dict[str, float]  # laeq, lceq, lafmax in dB
+    energy: tuple[float, int]  # A-weighted energy and samples of its hop span (periods' LAeq)
+
+
+class Grid:
+    """One continuous stretch of input: resampled to the model's rate and cut into windows
+    `hop` apart (no centring), with the stream embedder that reuses the frames neighbouring
+    windows share, and each window's levels measured on the input's own samples, its whole
+    band (WindowLevels)."""
+
+    def __init__(self, server: "Server", source_rate: int, total_samples: int | None = None):
+        width = server.embedder.window_samples
+        try:
+            self.meter = WindowLevels(source_rate, server.rate, width, server.hop, False,
+                                      server.offset_db)
+        except ValueError as exc:
+            raise AudioError(f"no levels at {source_rate} Hz: {exc}") from None
+        self.resampler = StreamResampler(source_rate, server.rate, total_samples)
+        self.windows = WindowStream(width, server.hop, center=False)
+        self.embed = server.embedder.stream_embedder(server.hop)
+
+    def push(self, block: np.ndarray) -> Iterator[Window]:
+        self.meter.push(block)
+        for k, samples in self.windows.push(self.resampler.push(block)):
+            yield self._measured(k, samples)
+
+    def drain(self) -> Iterator[Window]:
+        """The whole windows still inside the resampler (the input stops here: a gap)."""
+        for k, samples in self.windows.push(self.resampler.finish()):
+            yield self._measured(k, samples)
+
+    def finish(self) -> Iterator[Window]:
+        """Every window left, the last ones padded (the input's end)."""
+        yield from self.drain()
+        for k, samples in self.windows.finish():
+            yield self._measured(k, samples)
+
+    def _measured(self, k: int, samples: np.ndarray) -> Window:
+        levels, energy = self.meter.window(k)
+        return Window(k, samples, levels.rounded() if levels is not None else {}, energy)
+
+
 class Server:
     """One serve run: resume, process input until `stop` (or, with `drain`, until the spool
     is empty), then close the open segment and save the state."""
 
-    def __init__(self, cfg: NodeConfig, stop: threading.Event, levels: LevelsFn | None = None,
-                 drain: bool = False):
+    def __init__(self, cfg: NodeConfig, stop: threading.Event, drain: bool = False):
         self.cfg, self.stop, self.drain = cfg, stop, drain
         check_trust(cfg)
         self.embedder = BundleEmbedder(cfg.bundle, num_threads=cfg.threads)
@@ -159,7 +186,13 @@ class Server:
                               f"{self.embedder.cfg.frontend.window_seconds}], got "
                               f"{cfg.hop_seconds}")
         self.hop = hop_samples(self.rate, cfg.hop_seconds)
-        self.levels = levels or interim_levels(self.rate, cfg.calibration_offset_db)
+        self.mic_rate = max(self.rate, MIC_RATE)
+        self.offset_db = cfg.calibration_offset_db or 0.0
+        if cfg.calibration_offset_db is None:
+            log.warning("no [calibration] in the node config: levels are dB re full scale, not "
+                        "dB SPL (measure a calibrator with `sea-node calibrate`)")
+        self.periods = self._period_aggregator()
+        self._window_utc: dict[int, float] = {}  # windows of the period being pooled
         self.model_id = self.embedder.name
         self.bundle_sha256 = sha256_file(Path(cfg.bundle) / "manifest.json")
         self.spool = (Spool(cfg.input.spool_dir, cfg.input.settle_seconds, cfg.input.after)
@@ -223,52 +256,89 @@ class Server:
             self.close_segment()
 
     # ---- windows --------------------------------------------------------------------------
-    def emit(self, window: np.ndarray, embed: Callable, k: int, index: int, utc: float) -> None:
-        """Compute and write window number `index` (the stream's k-th window)."""
-        emb = embed(window, k)
+    def _period_aggregator(self) -> PeriodAggregator | None:
         head = self.embedder.head
-        record = window_record(index, utc, self.levels(window),
-                               top_classes(head, emb, self.cfg.top_k) if head else None,
-                               emb if self.cfg.embeddings or head is None else None)
+        entry = self.embedder.bundle.manifest.get("head", {}) if head is not None else {}
+        period = self.cfg.period_seconds or entry.get("period_seconds")
+        if head is None or not period:
+            return None
+        return PeriodAggregator.for_head(head, entry, period, self.hop / self.rate)
+
+    def emit(self, grid: Grid, window: Window, index: int, utc: float) -> None:
+        """Compute and write window number `index`, then the period it completes, if any."""
+        emb = grid.embed(window.samples, window.k)
+        head = self.embedder.head
+        record = window_record(
+            index, utc, window.levels,
+            top_classes(head.labels, head(emb[None])[0], self.cfg.top_k) if head else None,
+            emb if self.cfg.embeddings or head is None else None)
         self._segment_for(utc).write(record)
         self.state.next_index = index + 1
         self.windows_written += 1
         self.audio_seconds += self.hop / self.rate
         self.last_window = (index, utc)
+        if self.periods is not None and "error" not in record:  # NaN must not poison a period
+            self._window_utc[index] = utc
+            for period in self.periods.add(index, emb, window.energy):
+                self.write_period(period)
         self.tick()
+
+    def end_period(self) -> None:
+        """Write the partial period gathered so far (an input's end, a gap, a stop)."""
+        period = self.periods.flush() if self.periods is not None else None
+        if period is not None:
+            self.write_period(period)
+
+    def write_period(self, period: Period) -> None:
+        utc = self._window_utc[period.start_index]
+        record: dict = {"type": "period", "start_index": period.start_index,
+                        "end_index": period.end_index, "utc": iso_utc(utc)}
+        if np.isfinite(period.scores).all():
+            record["top"] = top_classes(self.embedder.head.labels, period.scores,
+                                        self.cfg.top_k)
+        else:
+            record["error"] = "non-finite top"
+        if period.mean_square is not None:
+            record["laeq"] = round(float(to_db(period.mean_square, self.offset_db)), 2)
+        # in the segment of its last window (rotation follows the windows, not their periods)
+        self._segment_for(self._window_utc[period.end_index]).write(record)
+        self._window_utc = {i: t for i, t in self._window_utc.items() if i > period.end_index}
 
     def tick(self) -> None:
         self.rotate_if_old()
         if time.monotonic() >= self.next_status:
             self.write_status()
 
-    def new_stream(self) -> tuple[WindowStream, Callable]:
-        return (WindowStream(self.embedder.window_samples, self.hop, center=False),
-                self.embedder.stream_embedder(self.hop))
-
     # ---- inputs ---------------------------------------------------------------------------
     def run_live(self, source: Source, overruns: Overruns) -> None:
-        """A live source at the model's rate; after an overrun's gap the window grid restarts
-        at the block after it (its time advanced by the lost samples), never spliced."""
-        if source.sample_rate != self.rate:
-            raise AudioError(f"live input at {source.sample_rate} Hz, the model needs {self.rate}")
-        windows = embed = None
+        """A live source; after an overrun's gap the window grid restarts at the block after it
+        (its time advanced by the lost samples), never spliced."""
+        rate = source.sample_rate
+        grid = None
         base = 0.0  # utc of the current grid's first sample
         consumed = 0  # samples pushed into the current grid
-        for block in source.blocks:
-            if windows is None or overruns.gap:
-                if windows is None:
-                    base = time.time() - len(block) / self.rate
-                else:
-                    base += (consumed + overruns.gap) / self.rate
-                overruns.gap, consumed = 0, 0
-                windows, embed = self.new_stream()
-            consumed += len(block)
-            for k, window in windows.push(block):
-                self.emit(window, embed, k, self.state.next_index, base + k * self.hop / self.rate)
+
+        def emit_all(windows: Iterator[Window]) -> bool:
+            for window in windows:
+                self.emit(grid, window, self.state.next_index,
+                          base + window.k * self.hop / self.rate)
                 if self.stop.is_set():
-                    return
-            if self.stop.is_set():
+                    return False
+            return True
+
+        for block in source.blocks:
+            if grid is None or overruns.gap:
+                if grid is None:
+                    base = time.time() - len(block) / rate
+                else:  # the audio before the gap ends there: its last whole windows first
+                    if not emit_all(grid.drain()):
+                        return
+                    self.end_period()
+                    base += (consumed + overruns.gap) / rate
+                overruns.gap, consumed = 0, 0
+                grid = Grid(self, rate)
+            consumed += len(block)
+            if not emit_all(grid.push(block)) or self.stop.is_set():
                 return
 
     def run_spool(self) -> None:
@@ -298,26 +368,26 @@ class Server:
             self.state.save(self.cfg.data_dir)
         base = self.state.spool_base
         try:
-            for k, window, embed in self._file_windows(source):
-                if base + k >= self.state.next_index:
-                    self.emit(window, embed, k, base + k, t0 + k * self.hop / self.rate)
+            grid = Grid(self, source.sample_rate, source.total_samples)
+            for window in self._file_windows(grid, source):
+                if base + window.k >= self.state.next_index:
+                    self.emit(grid, window, base + window.k,
+                              t0 + window.k * self.hop / self.rate)
                 if self.stop.is_set():
                     return
         except AudioError as exc:  # damaged after some windows: those stay written
             self._failed(path, str(exc))
             return
+        finally:
+            self.end_period()  # periods never pool windows of two files
         self.spool.finish(path)
         self.state.spool_file = None
 
-    def _file_windows(self, source: Source) -> Iterator[tuple[int, np.ndarray, Callable]]:
-        resampler = StreamResampler(source.sample_rate, self.rate, source.total_samples)
-        windows, embed = self.new_stream()
+    def _file_windows(self, grid: Grid, source: Source) -> Iterator[Window]:
         for block in source.blocks:
-            for k, window in windows.push(resampler.push(block)):
-                yield k, window, embed
+            yield from grid.push(block)
             self.tick()
-        for k, window in chain(windows.push(resampler.finish()), windows.finish()):
-            yield k, window, embed
+        yield from grid.finish()
 
     def _failed(self, path: Path, reason: str) -> None:
         self.failed_files += 1
@@ -340,7 +410,7 @@ class Server:
             "windows_written": self.windows_written, "next_index": self.state.next_index,
             "audio_seconds": round(self.audio_seconds, 3),
             "overruns": self.overruns.events,
-            "dropped_audio_seconds": round(self.overruns.dropped_samples / self.rate, 3),
+            "dropped_audio_seconds": round(self.overruns.dropped_samples / self.mic_rate, 3),
             "spool_backlog_files": self.spool.backlog() if self.spool else None,
             "spool_failed_files": self.failed_files,
             "disk_bytes": disk_usage(self.cfg.data_dir),
@@ -356,15 +426,16 @@ class Server:
                 self.run_spool()
             else:
                 inp = self.cfg.input
-                self.run_live(mic_source(self.rate, inp.block_seconds, self.stop, inp.device,
-                                         self.overruns), self.overruns)
+                self.run_live(mic_source(self.mic_rate, inp.block_seconds, self.stop,
+                                         inp.device, self.overruns), self.overruns)
         finally:
+            self.end_period()
             self.close_segment()
             self.state.save(self.cfg.data_dir)
             self.write_status(running=False)
             if self.overruns.events:
                 log.warning("%d audio overruns, %.1f s of input dropped", self.overruns.events,
-                            self.overruns.dropped_samples / self.rate)
+                            self.overruns.dropped_samples / self.mic_rate)
             log.info("stopped after %d windows (next index %d)", self.windows_written,
                      self.state.next_index)
             if uploader is not None:

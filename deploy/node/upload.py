@@ -52,7 +52,7 @@ class Uploader:
     """Uploads data_dir/closed/*.jsonl to `collector_url` as node `node_id` with `token`."""
 
     def __init__(self, collector_url: str, node_id: str, token: str, data_dir: str | Path, *,
-                 verify_tls: bool | str = True, timeout_s: float = 30.0,
+                 verify_tls: bool | str | Path = True, timeout_s: float = 30.0,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 300.0,
                  poll_s: float = 5.0, rng: random.Random | None = None,
                  transport: httpx.BaseTransport | None = None):
@@ -67,20 +67,9 @@ class Uploader:
         self.last_error: str | None = None
         self._rng = rng or random.Random()
         # verify_tls: True (system CAs), False, or a CA bundle path for a private collector CA
-        verify = ssl.create_default_context(cafile=verify_tls) if isinstance(verify_tls, str) \
-            else verify_tls
+        verify = ssl.create_default_context(cafile=str(verify_tls)) \
+            if isinstance(verify_tls, (str, Path)) else verify_tls
         self._client = httpx.Client(timeout=timeout_s, verify=verify, transport=transport)
-
-    @classmethod
-    def from_config(cls, upload: dict, node_id: str, data_dir: str | Path) -> Uploader:
-        """From node.toml's [upload] table: url, token_file, verify_tls (default true)."""
-        for key in ("url", "token_file"):
-            if not isinstance(upload.get(key), str):
-                raise SeaError(f"upload.{key} must be a string")
-        if not isinstance(upload.get("verify_tls", True), (bool, str)):
-            raise SeaError("upload.verify_tls must be true, false or a CA bundle path")
-        return cls(upload["url"], node_id, load_token(upload["token_file"]), data_dir,
-                   verify_tls=upload.get("verify_tls", True))
 
     def pending(self) -> list[Path]:
         """Closed segments not yet delivered, oldest (lowest seq) first."""

@@ -175,13 +175,20 @@ def test_tls_is_verified_by_default(sqlite_node, tmp_path):
     assert count_windows(engine) == 30
 
 
-def test_from_config_reads_the_token_file(tmp_path):
+def test_upload_table_of_node_toml_reads_the_token_file(tmp_path):
+    from deploy.node.config import ConfigError, parse_config
+    from deploy.node.upload import load_token
+
     (tmp_path / "token").write_text("secret-token\n")
-    uploader = Uploader.from_config({"url": "https://collector:8443/", "token_file":
-                                     str(tmp_path / "token")}, "node-1", tmp_path)
-    assert uploader.token == "secret-token"
+    base = {"bundle": "b", "data_dir": "d", "input": {"source": "mic"}}
+    cfg = parse_config({**base, "upload": {"url": "https://collector:8443/",
+                                           "token_file": "token", "verify_tls": "ca.pem"}},
+                       tmp_path).upload
+    assert load_token(cfg.token_file) == "secret-token" and cfg.verify_tls == tmp_path / "ca.pem"
+    uploader = Uploader(cfg.url, "node-1", load_token(cfg.token_file), tmp_path)
     assert uploader.url == "https://collector:8443/api/v1/segments"
-    for bad in ({"url": "https://c"}, {"url": "https://c", "token_file": str(tmp_path / "none")},
-                {"url": "https://c", "token_file": str(tmp_path / "token"), "verify_tls": 1}):
-        with pytest.raises(SeaError, match="upload|token_file"):
-            Uploader.from_config(bad, "node-1", tmp_path)
+    with pytest.raises(SeaError, match="token_file"):
+        load_token(tmp_path / "none")
+    for bad in ({"url": "https://c"}, {"url": "https://c", "token_file": "token", "verify_tls": 1}):
+        with pytest.raises(ConfigError, match="upload"):
+            parse_config({**base, "upload": bad}, tmp_path)

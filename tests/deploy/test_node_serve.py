@@ -27,7 +27,7 @@ import soundfile as sf
 from deploy.node.budget import disk_usage
 from deploy.node.config import ConfigError, load_config, parse_config
 from deploy.node.segments import CLOSED, DELIVERED, OPEN
-from deploy.node.serve import Server
+from deploy.node.serve import MIC_RATE, Server
 from sea.errors import SeaError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +172,42 @@ def test_rotation_across_segment_boundaries(float_bundle, tmp_path):
     assert state["next_index"] == 27 and state["next_seq"] == 4
 
 
+def period_lines(data_dir: Path) -> list[dict]:
+    lines = [json.loads(line) for which in (CLOSED, DELIVERED)
+             for path in sorted((data_dir / which).glob("seg-*.jsonl"))
+             for line in path.read_text().splitlines()]
+    return [line for line in lines if line["type"] == "period"]
+
+
+def test_calibration_offset_and_period_lines(float_bundle, tmp_path):
+    """[calibration] offset_db shifts every level by exactly that many dB; with a head and
+    period_seconds, each period of 4 windows (2 s at hop 0.5) gets one line with its classes
+    and LAeq, in the segment of its last window."""
+    plain, calibrated = tmp_path / "plain", tmp_path / "calibrated"
+    for root in (plain, calibrated):
+        write_spool(root / "spool", files=1, seconds=6.0)
+    serve_drain(write_config(plain, float_bundle))
+    config = write_config(calibrated, float_bundle, period_seconds=2.0)
+    with open(config, "a") as f:
+        f.write("[calibration]\noffset_db = 94.0\nreference_db = 94.0\n")
+    serve_drain(config)
+    quiet, loud = all_windows(plain / "data"), all_windows(calibrated / "data")
+    assert len(quiet) == len(loud) == n_windows(6.0, 0.5)
+    for a, b in zip(quiet, loud):  # both rounded to 0.01 dB
+        for key in ("laeq", "lceq", "lafmax"):
+            assert abs(b[key] - a[key] - 94.0) <= 0.0101
+    suggested = json.loads((float_bundle / "manifest.json").read_text())["head"]
+    assert bool(period_lines(plain / "data")) == bool(suggested.get("period_seconds"))
+    periods = period_lines(calibrated / "data")
+    spans = [(p["start_index"], p["end_index"]) for p in periods]
+    assert spans == [(0, 3), (4, 7), (8, 10)]  # the file's last, shorter period at its end
+    by_index = {w["index"]: w for w in loud}
+    for p in periods:
+        assert len(p["top"]) == 3 and p["utc"] == by_index[p["start_index"]]["utc"]
+        inside = [by_index[i]["laeq"] for i in range(p["start_index"], p["end_index"] + 1)]
+        assert min(inside) - 1.0 <= p["laeq"] <= max(inside) + 1.0
+
+
 def test_restart_continues_the_window_index(float_bundle, tmp_path):
     config = write_config(tmp_path, float_bundle, input={"after": "move"})
     write_spool(tmp_path / "spool", files=1, seconds=3.0)
@@ -184,23 +220,21 @@ def test_restart_continues_the_window_index(float_bundle, tmp_path):
 
 
 def test_a_stopped_file_is_finished_first_after_restart(float_bundle, tmp_path):
-    """Stopped inside rec-0001 (via the levels seam), then rec-0000a arrives: the restart
+    """Stopped inside rec-0001 (after its second window), then rec-0000a arrives: the restart
     finishes rec-0001 from where it stopped before taking the newcomer."""
-    from deploy.node.serve import interim_levels
-
     config = write_config(tmp_path, float_bundle, input={"after": "move"})
     write_spool(tmp_path / "spool", files=2, seconds=3.0)
     stop = threading.Event()
-    base_levels = interim_levels(RATE, 0.0)
-    calls = []
+    server = Server(load_config(config), stop)
+    emit = server.emit
 
-    def levels_then_stop(window: np.ndarray) -> dict:
-        calls.append(1)
-        if len(calls) == 7:  # 5 windows of rec-0000, 2 of rec-0001
+    def emit_then_stop(*args) -> None:
+        emit(*args)
+        if server.windows_written == 7:  # 5 windows of rec-0000, 2 of rec-0001
             stop.set()
-        return base_levels(window)
 
-    Server(load_config(config), stop, levels=levels_then_stop).serve()
+    server.emit = emit_then_stop
+    server.serve()
     assert json.loads((tmp_path / "data/state.json").read_text())["spool_file"] == "rec-0001.wav"
     late = tmp_path / "spool/rec-0000a.wav"
     shutil.copy(tmp_path / "spool/rec-0001.wav", late)
@@ -405,15 +439,16 @@ def test_unreadable_spool_file_moves_to_failed(float_bundle, tmp_path):
 def test_mic_overruns_are_counted_and_restart_the_window_grid(float_bundle, tmp_path,
                                                               monkeypatch):
     """A stand-in sounddevice delivers 80 blocks at once into the 64-block queue (16 dropped:
-    4 s), then, once the node caught up, 8 more: no window spans the gap, its time skips it."""
+    4 s), then, once the node caught up, 12 more: no window spans the gap, its time skips it.
+    The 16th window before the gap comes out of the resampler when the gap is seen."""
     import types
 
-    block = RATE // 4
+    block = MIC_RATE // 4  # the microphone runs at 48 kHz for the levels' band
     server_box: list[Server] = []
 
     class BurstyInputStream:
         def __init__(self, samplerate, channels, dtype, blocksize, device, callback):
-            assert samplerate == RATE and blocksize == block
+            assert samplerate == MIC_RATE and blocksize == block
             self.callback = callback
             self.rng = np.random.default_rng(0)
 
@@ -424,8 +459,8 @@ def test_mic_overruns_are_counted_and_restart_the_window_grid(float_bundle, tmp_
 
         def later(self) -> None:
             server = server_box[0]
-            wait_until(lambda: server.windows_written >= 16)  # 64 blocks: 16 s at hop 1
-            self.deliver(8)
+            wait_until(lambda: server.windows_written >= 15)  # 64 blocks: 16 s at hop 1
+            self.deliver(12)
             wait_until(lambda: server.windows_written >= 18)
             server.stop.set()
 
@@ -459,32 +494,29 @@ def wait_until(condition, timeout: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-# ---- signed bundles and upload (modules of other parts; skipped until they exist) ------------
-def test_trust_refuses_an_unsigned_bundle(float_bundle, tmp_path):
-    pytest.importorskip("sea.signing")
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+# ---- signed bundles and upload ------------------------------------------------------------
+def test_trust_runs_only_a_bundle_signed_by_a_trusted_key(float_bundle, tmp_path):
+    from sea.signing import load_private_key, new_key_pair, sign_bundle
 
-    key = tmp_path / "operator.pub"
-    key.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    operator_private, operator_public, _ = new_key_pair(tmp_path / "operator")
+    _, stranger_public, _ = new_key_pair(tmp_path / "stranger")
     (tmp_path / "spool").mkdir()
-    config = write_config(tmp_path, float_bundle, trust=[str(key)])
-    with pytest.raises(SeaError):
-        Server(load_config(config), threading.Event())
+    unsigned = write_config(tmp_path, float_bundle, trust=[str(operator_public)])
+    with pytest.raises(SeaError, match="signature"):
+        Server(load_config(unsigned), threading.Event())
     assert not (tmp_path / "data").exists()  # refused before anything ran or was written
 
-
-def test_trust_without_the_signing_module_refuses_to_run(float_bundle, tmp_path, monkeypatch):
-    try:
-        import sea.signing  # noqa: F401
-        pytest.skip("sea.signing is installed: the check runs")
-    except ImportError:
-        pass
-    (tmp_path / "spool").mkdir()
-    config = write_config(tmp_path, float_bundle, trust=[str(tmp_path / "k.pub")])
-    with pytest.raises(ConfigError, match="cannot check bundle signatures"):
-        Server(load_config(config), threading.Event())
+    bundle = tmp_path / "signed-bundle"
+    shutil.copytree(float_bundle, bundle)
+    sign_bundle(bundle, load_private_key(operator_private))
+    strange = write_config(tmp_path, bundle, trust=[str(stranger_public)])
+    with pytest.raises(SeaError, match="signature|trusted"):
+        Server(load_config(strange), threading.Event())
+    assert not (tmp_path / "data").exists()
+    server = Server(load_config(write_config(tmp_path, bundle, trust=[str(operator_public)])),
+                    threading.Event(), drain=True)
+    server.serve()
+    assert json.loads((tmp_path / "data/status.json").read_text())["state"] == "stopped"
 
 
 def test_upload_section_delivers_closed_segments(float_bundle, tmp_path):
@@ -530,7 +562,7 @@ def test_upload_section_delivers_closed_segments(float_bundle, tmp_path):
     headers, body = received[0]
     assert headers["Authorization"] == "Bearer secret-token"
     assert headers["X-Sea-Digest"] == "sha256=" + hashlib.sha256(body).hexdigest()
-    delivered = next((tmp_path / "data" / DELIVERED).glob("seg-*.jsonl"))
+    delivered = tmp_path / "data" / DELIVERED / f"seg-{int(headers['X-Sea-Seq']):08d}.jsonl"
     assert delivered.read_bytes() == body
 
 
