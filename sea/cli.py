@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from sea.clirun import add_verbose_flag, run_cli
+from sea.clirun import ArgumentParser, add_verbose_flag, run_cli
 
 # OpenMP threads that sleep instead of spinning between parallel regions: on a machine shared
 # with other busy processes, spinning torch threads wait on descheduled siblings (EdgeL3 SEA-64
@@ -44,9 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     from sea import __version__
 
-    # allow_abbrev=False everywhere: `--clip 5` must not silently mean `--clips 5`
-    parser = argparse.ArgumentParser(
-        prog="sea", allow_abbrev=False,
+    parser = ArgumentParser(  # no abbreviated options, in every subcommand either
+        prog="sea",
         description="Specialized Embedding Approximation: prepare urban audio, distill "
         "small students from L3 teachers, evaluate, and deploy to TFLite sensor nodes.",
     )
@@ -54,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=module.__doc__,
-                           allow_abbrev=False)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     add_verbose_flag(parser)

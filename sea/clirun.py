@@ -19,6 +19,15 @@ from sea import quiet
 from sea.errors import BatchMemoryError, SeaError, first_line, printable
 from sea.extras import install_hint
 
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser that never takes an abbreviation (`--clip 5` must not silently mean
+    `--clips 5`); the subparsers it makes are of this class too (argparse's default)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
 EXIT_OK = 0
 EXIT_SOME_INPUTS_FAILED = 1  # the rest was processed; the failed inputs are listed
 EXIT_USAGE = 2  # bad arguments, input or artifact (corrupt or missing file, parity missed, ...)

@@ -43,7 +43,7 @@ from sea.argtypes import (finite_float, positive_float, positive_int, seconds,  
                           threads)
 from sea.audio import AudioError, load_audio, read_info  # noqa: E402
 from sea.bundle import VARIANTS, BundleEmbedder  # noqa: E402
-from sea.clirun import add_verbose_flag, run_cli  # noqa: E402
+from sea.clirun import ArgumentParser, add_verbose_flag, run_cli  # noqa: E402
 from sea.errors import InvalidArgument, SeaError  # noqa: E402
 from sea.framing import hop_samples  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
@@ -57,11 +57,10 @@ LEVELS_MIC_RATE = 48000  # class 1 weighting up to 20 kHz needs >= 44.1 kHz (sea
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sea-node", description=__doc__, allow_abbrev=False,
+    parser = ArgumentParser(prog="sea-node", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run = sub.add_parser("run", help="embed audio with a bundle, one JSON line per window",
-                         allow_abbrev=False)
+    run = sub.add_parser("run", help="embed audio with a bundle, one JSON line per window")
     run.add_argument("--bundle", required=True, type=Path, help="bundle directory (sea export)")
     run.add_argument("--input", required=True, nargs="+", metavar="FILE|DIR|mic",
                      help="audio files, directories (recursive) or `mic`")
@@ -87,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     levels.add_argument("--calibration-db", type=finite_float, metavar="OFFSET",
                         help="dB SPL = dB FS + OFFSET: write laeq, lceq, lafmax per window")
     cal = sub.add_parser("calibrate", help="store a calibrator recording's offset in node.toml",
-                         allow_abbrev=False,
                          description=calibrate_doc())
     cal.add_argument("--input", required=True, type=Path, help="recording of the calibrator")
     cal.add_argument("--reference-db", type=finite_float, default=94.0,

@@ -13,7 +13,7 @@ import json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
     info = sub.add_parser("info", help="counts, skipped inputs and checksum of a store",
-                          description=__doc__, allow_abbrev=False)
+                          description=__doc__)
     info.add_argument("store", help="clip store directory")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--verify", action="store_true",

@@ -127,7 +127,8 @@ def _object_embedding_shard(root: Path, marker: Path) -> None:
 
     shard_path(root, 0).parent.mkdir(parents=True)
     write_object_npy(shard_path(root, 0), marker)
-    write_manifest(root, "embedding_store", {"num_rows": 1, "dim": 1, "shard_rows": 1},
+    write_manifest(root, "embedding_store", {"num_rows": 1, "dim": 1, "shard_rows": 1,
+                                             "dtype": "float32"},
                    status="complete")
     EmbeddingStore(root).shard(0)
 

@@ -22,7 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="head_command", metavar="ACTION", required=True)
     fit = sub.add_parser("fit", help="fit a head on a labelled clip store", description=__doc__,
-                         allow_abbrev=False,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     fit.add_argument("--model", required=True, metavar="M",
                      help="the embedding model: a bundle dir (best: the node's own "
