@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from deploy import convert, equalize
-from deploy.commands.export import DEV_REAL_AUDIO
 from deploy.exporter import torch_embed, torch_logmel
 from deploy.parity import cosine
 from deploy.representative import folder_windows, generated_windows, stress_windows
@@ -40,6 +39,10 @@ LEVERS = {  # name: (calibration windows, source, stress windows, equalize, obse
     "min/max observer": (128, "real", True, True, "minmax"),
     "moving-average min/max observer": (128, "real", True, True, "moving-average"),
 }
+
+# The real urban recordings beside a development checkout (`<repo>/../shared`).
+URBAN_EVAL_AUDIO = (Path(__file__).resolve().parents[2] / "shared" / "data" / "urban-eval"
+                    / "audio")
 
 
 def observer_quantizer(name: str):
@@ -114,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="edgel3-sea-64")
     parser.add_argument("--weights", help="weights of a named model (default: registry)")
-    parser.add_argument("--audio", type=Path, default=DEV_REAL_AUDIO)
+    parser.add_argument("--audio", type=Path, default=URBAN_EVAL_AUDIO)
     parser.add_argument("--eval", type=int, default=240, help="held-out real windows scored")
     parser.add_argument("--levers", nargs="+", choices=tuple(LEVERS), default=tuple(LEVERS))
     parser.add_argument("--tflite", action="store_true", help="also score the TFLite int8 model")
