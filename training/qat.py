@@ -79,7 +79,8 @@ class QATBody(nn.Module):
 
     def __init__(self, model: L3Net, scales: np.ndarray) -> None:
         super().__init__()
-        from torchao.quantization.pt2e import quantize_pt2e
+        from torchao.quantization.pt2e import (move_exported_model_to_eval,
+                                               move_exported_model_to_train, quantize_pt2e)
 
         self.scales = np.asarray(scales, np.float32)
         equalize.scale_output_channels(model, 1.0 / self.scales)
@@ -91,6 +92,12 @@ class QATBody(nn.Module):
             exported = torch.export.export(model.body, (example,), dynamic_shapes=dynamic)
             self.graph = quantize_pt2e.prepare_qat_pt2e(exported.module(),
                                                         convert.symmetric_quantizer(is_qat=True))
+        # The graph as every later epoch runs it: torchao's train/eval switches rewrite the
+        # BatchNorm ops (their running-statistics update differs from the export's), so a
+        # freshly prepared graph and one that has been through eval differ; a resumed run
+        # must train exactly like an uninterrupted one.
+        move_exported_model_to_eval(self.graph)
+        move_exported_model_to_train(self.graph)
         self.register_buffer("output_scale", torch.as_tensor(
             equalize.output_scale(self.scales, model.cfg.embedding_dim), device=device))
 
