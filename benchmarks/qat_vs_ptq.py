@@ -108,7 +108,7 @@ def run_one(args: argparse.Namespace, run: Path, student: str, seed: int, qat: b
              "logreg", "--hop", args.eval_hop, *threads, "--no-progress"])
     if (report / "results.json").is_file():
         table = accuracy_table(report)
-        result["accuracy"] = {name: table[name]["logreg"]["mean"] for name in table}
+        result["accuracy"] = {name: table[name]["logreg+mean"]["mean"] for name in table}
     return result
 
 
