@@ -72,6 +72,42 @@ def epoch_seconds(student: Path) -> dict:
             "total_s": sum(float_s) + sum(qat_s), "best_epoch": manifest["best_epoch"]}
 
 
+def learned_vs_calibrated(ckpt: Path, store: Path, windows: int, seed: int) -> dict:
+    """Torch-level int8 vs float cosine of a QAT run's last epoch, quantized two ways: with the
+    ranges QAT learned (convert_pt2e of the trained graph, restored from trainer.pt) and with
+    the export's own calibration of the float weights (histogram observers, equalization)."""
+    import copy
+
+    import torch
+    from torchao.quantization.pt2e import quantize_pt2e
+
+    from deploy import convert, equalize
+    from deploy.exporter import torch_logmel
+    from deploy.parity import compare
+    from deploy.representative import store_windows
+    from training.checkpoint import load_checkpoint, load_tensors
+    from training.qat import QATBody, export_accepts_functions
+
+    last = ckpt / "last"
+    model = load_checkpoint(last).eval()
+    drawn = store_windows(store, model.cfg.frontend.sample_rate, 128 + windows, seed=seed).windows
+    calibration, real = drawn[:128], drawn[128:]
+    images = torch.as_tensor(torch_logmel(model, real))
+    qat = QATBody.restore(copy.deepcopy(model), load_tensors(last / "trainer.pt")["qat"]).eval()
+    with export_accepts_functions():
+        learned = quantize_pt2e.convert_pt2e(qat.graph, fold_quantize=False)
+    logmels = torch_logmel(model, calibration)
+    scales = equalize.channel_scales(model, logmels)
+    calibrated = convert.quantize_body(equalize.equalized_copy(model, scales), logmels)
+    with torch.no_grad():
+        reference = model.body(images).numpy()
+        by_qat = (learned(images) * qat.output_scale).numpy()
+        by_export = calibrated(images).numpy() * equalize.output_scale(
+            scales, model.cfg.embedding_dim)
+    return {"learned_ranges": compare(reference, by_qat),
+            "export_calibration": compare(reference, by_export)}
+
+
 def run_one(args: argparse.Namespace, run: Path, student: str, seed: int, qat: bool,
             stores: dict[str, Path]) -> dict:
     threads = ["--threads", args.threads]
@@ -93,6 +129,9 @@ def run_one(args: argparse.Namespace, run: Path, student: str, seed: int, qat: b
              "outside", *export])
     result = {"student": student, "seed": seed, "method": "qat" if qat else "ptq",
               "int8": parity(bundle), "time": epoch_seconds(ckpt)}
+    if qat:
+        result["ranges"] = learned_vs_calibrated(ckpt, stores["distill"], args.parity_windows,
+                                                 seed)
     if student == "student-micro":
         micro = run / "micro-bundle"
         if not (micro / "micro" / "manifest.json").is_file():

@@ -36,9 +36,10 @@ def default_qat_epochs(epochs: int) -> int:
 
 
 @contextlib.contextmanager
-def _export_accepts_functions() -> Iterator[None]:
+def export_accepts_functions() -> Iterator[None]:
     """torchao 0.18 and litert-torch trace their conv-BN patterns by passing plain functions
-    to torch.export.export, which torch >= 2.10 refuses (it wants an nn.Module); wrap them."""
+    to torch.export.export, which the torch in use (2.13) refuses (it wants an nn.Module):
+    wrap such functions in one (prepare_qat_pt2e and convert_pt2e of a QAT graph need it)."""
     original = torch.export.export
 
     class Function(nn.Module):
@@ -88,7 +89,7 @@ class QATBody(nn.Module):
         example = torch.zeros(2, 1, *model.cfg.input_shape, device=device)
         dynamic = ({0: torch.export.Dim("batch", min=1, max=4096)},)
         model.body.train()  # exported with training-mode BatchNorm: QAT updates its statistics
-        with _export_accepts_functions():
+        with export_accepts_functions():
             exported = torch.export.export(model.body, (example,), dynamic_shapes=dynamic)
             self.graph = quantize_pt2e.prepare_qat_pt2e(exported.module(),
                                                         convert.symmetric_quantizer(is_qat=True))
