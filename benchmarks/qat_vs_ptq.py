@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from distill_urban_eval import run_steps, teacher_target_steps  # sibling scripts
-from student_micro_esc10 import SHARED, WEIGHTS, accuracy_table, split_urban_eval
+from student_micro_esc10 import SHARED, accuracy_table, shared_inputs, split_urban_eval
 from sea.cli import main as sea
 from sea.manifest import read_manifest
 
@@ -186,11 +186,10 @@ def main() -> int:
     parser.add_argument("--threads", default="1")
     parser.add_argument("--skip-evaluate", action="store_true")
     args = parser.parse_args()
-    data, weights = args.shared / "data" / "urban-eval", args.shared / "fixtures" / WEIGHTS
-    for path in (data, weights):
-        if not path.exists():
-            print(f"{path} is missing", file=sys.stderr)
-            return 2
+    inputs = shared_inputs(args.shared)
+    if inputs is None:
+        return 2
+    data, weights = inputs
     out = args.out
     split_urban_eval(data, out / "data", {"4", "5"})
     stores = {"distill": out / "distill-store", "eval": out / "eval-store"}

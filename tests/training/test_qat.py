@@ -18,19 +18,8 @@ FAST = ["--threads", "1", "--batch-size", "16", "--lr", "3e-3", "--val-folds", "
 QAT = ["--epochs", "4", "--qat", "--qat-epochs", "2"]
 
 
-@pytest.fixture(scope="module")
-def pipeline(make_store, embed_store_cli, tmp_path_factory):
-    """Store of 96 steady-tone clips -> tiny-teacher embeddings -> identity targets."""
-    root = tmp_path_factory.mktemp("qat")
-    store = make_store(root / "store", clips=96, seconds=1.5, steady=True)
-    embed_store_cli(root / "emb", 0.5, store=store)
-    assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
-                 str(root / "red")]) == 0
-    return store, root / "red"
-
-
-def distill(pipeline, out, *argv) -> int:
-    store, red = pipeline
+def distill(steady_pipeline, out, *argv) -> int:
+    store, red = steady_pipeline
     return main(["distill", "--store", str(store), "--targets", str(red), "--out", str(out),
                  *FAST, *argv])
 
@@ -45,9 +34,9 @@ def losses(out) -> list[tuple[str, ...]]:
 
 
 @pytest.fixture(scope="module")
-def qat_run(pipeline, tmp_path_factory):
+def qat_run(steady_pipeline, tmp_path_factory):
     out = tmp_path_factory.mktemp("qat-run") / "student"
-    assert distill(pipeline, out, *QAT) == 0
+    assert distill(steady_pipeline, out, *QAT) == 0
     return out
 
 
@@ -60,9 +49,9 @@ def test_manifest_records_the_qat_phase(qat_run):
     assert [r["epoch"] for r in history(qat_run)] == ["1", "2", "3", "4"]
 
 
-def test_saved_student_is_the_float_model_qat_trained(qat_run, pipeline, tmp_path):
+def test_saved_student_is_the_float_model_qat_trained(qat_run, steady_pipeline, tmp_path):
     """The float run's first two epochs are the QAT run's (same seed); QAT changed the rest."""
-    assert distill(pipeline, tmp_path / "float", "--epochs", "2") == 0
+    assert distill(steady_pipeline, tmp_path / "float", "--epochs", "2") == 0
     assert [r["val_loss"] for r in history(tmp_path / "float")] == \
         [r["val_loss"] for r in history(qat_run)[:2]]
     a = torch.load(tmp_path / "float" / "last" / "model.pt", weights_only=True)
@@ -70,7 +59,7 @@ def test_saved_student_is_the_float_model_qat_trained(qat_run, pipeline, tmp_pat
     assert a.keys() == b.keys() and not all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_run_killed_in_the_qat_phase_resumes_exactly(qat_run, pipeline, tmp_path,
+def test_run_killed_in_the_qat_phase_resumes_exactly(qat_run, steady_pipeline, tmp_path,
                                                     monkeypatch):
     """Killed after the first QAT epoch, the run resumes with the fake-quantized graph
     (weights, BN statistics, learned ranges) and the optimizer exactly as committed."""
@@ -83,12 +72,12 @@ def test_run_killed_in_the_qat_phase_resumes_exactly(qat_run, pipeline, tmp_path
 
     monkeypatch.setattr(Distiller, "train_epoch", killed_at_4)
     try:
-        distill(pipeline, tmp_path / "split", *QAT)
+        distill(steady_pipeline, tmp_path / "split", *QAT)
     except KeyboardInterrupt:
         pass
     monkeypatch.setattr(Distiller, "train_epoch", original)
     assert [r["epoch"] for r in history(tmp_path / "split")] == ["1", "2", "3"]
-    assert distill(pipeline, tmp_path / "split", *QAT, "--resume") == 0
+    assert distill(steady_pipeline, tmp_path / "split", *QAT, "--resume") == 0
     assert losses(tmp_path / "split") == losses(qat_run)
     a = torch.load(qat_run / "last" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "split" / "last" / "model.pt", weights_only=True)
@@ -101,18 +90,18 @@ def test_run_killed_in_the_qat_phase_resumes_exactly(qat_run, pipeline, tmp_path
     (["--epochs", "3", "--qat-epochs", "1"], "qat_epochs needs qat"),
     (["--epochs", "3", "--qat", "--qat-epochs", "4"], "must lie in 1..epochs"),
 ])
-def test_what_qat_cannot_do_is_refused_in_one_line(pipeline, tmp_path, caplog, argv, message):
-    assert distill(pipeline, tmp_path / "student", *argv) == 2
+def test_what_qat_cannot_do_is_refused_in_one_line(steady_pipeline, tmp_path, caplog, argv, message):
+    assert distill(steady_pipeline, tmp_path / "student", *argv) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0]
 
 
-def test_resume_with_other_qat_settings_is_refused(qat_run, tmp_path, pipeline, caplog):
+def test_resume_with_other_qat_settings_is_refused(qat_run, tmp_path, steady_pipeline, caplog):
     out = tmp_path / "student"
     shutil.copytree(qat_run, out, symlinks=True)
-    assert distill(pipeline, out, "--epochs", "4", "--resume") == 2
+    assert distill(steady_pipeline, out, "--epochs", "4", "--resume") == 2
     assert "trained with qat for 2 epochs; resume it with the same qat settings" in caplog.text
-    assert distill(pipeline, out, "--epochs", "4", "--qat", "--qat-epochs", "1",
+    assert distill(steady_pipeline, out, "--epochs", "4", "--qat", "--qat-epochs", "1",
                    "--resume") == 2
 
 
@@ -130,17 +119,17 @@ def int8_parity(checkpoint, store, out) -> dict:
     return manifest["parity"]["outside"]["real"]
 
 
-def test_qat_export_matches_its_float_model_at_least_as_well_as_ptq(pipeline, tmp_path):
+def test_qat_export_matches_its_float_model_at_least_as_well_as_ptq(steady_pipeline, tmp_path):
     """Quantization-hostile: two channels in the first block and a high learning rate give
     per-tensor activation ranges dominated by few channels. The QAT run continues from the
     float run's best epoch (same seed, same first epochs), so PTQ of that float start is the
     baseline; the QAT checkpoint's int8 export must agree with its float model at least as
     well, on the mean and on the worst window."""
     hostile = ["--filters", "2,4,4,16", "--lr", "3e-2"]
-    assert distill(pipeline, tmp_path / "float", *hostile, "--epochs", "3") == 0
-    assert distill(pipeline, tmp_path / "qat", *hostile, "--epochs", "4", "--qat",
+    assert distill(steady_pipeline, tmp_path / "float", *hostile, "--epochs", "3") == 0
+    assert distill(steady_pipeline, tmp_path / "qat", *hostile, "--epochs", "4", "--qat",
                    "--qat-epochs", "1") == 0
     assert read_manifest(tmp_path / "qat")["training"]["qat"]["from_epoch"] == 4
-    ptq = int8_parity(tmp_path / "float", pipeline[0], tmp_path / "ptq-bundle")
-    qat = int8_parity(tmp_path / "qat", pipeline[0], tmp_path / "qat-bundle")
+    ptq = int8_parity(tmp_path / "float", steady_pipeline[0], tmp_path / "ptq-bundle")
+    qat = int8_parity(tmp_path / "qat", steady_pipeline[0], tmp_path / "qat-bundle")
     assert qat["min_cosine"] >= ptq["min_cosine"] and qat["mean_cosine"] >= ptq["mean_cosine"]
