@@ -3,8 +3,9 @@
 Checkpoint directory `out/`:
 - `epochs/NNNN/`: one complete checkpoint per committed epoch (`model.pt`, `config.json`,
   `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and
-  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.tmp`
-  and renamed into place: that rename commits model, trainer state and history row together,
+  plain values, in the QAT phase (`--qat`, training/qat.py) also every tensor of the
+  fake-quantized graph, `history.csv` up to that epoch). An epoch is written into
+  `epochs/.NNNN.tmp` and renamed into place: that rename commits model, trainer state and history row together,
   so a run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it
   had never stopped. Only the best and the latest epoch are kept;
 - `manifest.json`, `config.json`: the best epoch so far (lowest validation loss), its manifest
@@ -314,8 +315,8 @@ class Distiller:
         self.qat = QATBody(self.model, training_channel_scales(self.model, windows))
         self._build_student()
         self.state.update(qat_start=epoch, best_val=math.inf, bad_epochs=0)
-        log.info("quantization-aware training from epoch %d (from the float epoch %d)", epoch,
-                 best or self.state["epoch"])
+        log.info("quantization-aware training from epoch %d, starting from %s", epoch,
+                 f"the float epoch {best}" if best else "the initialised student")
 
     def _next_epoch(self) -> bool:
         """Whether another epoch runs; starts the QAT phase when its time has come (the last
