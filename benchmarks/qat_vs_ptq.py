@@ -123,7 +123,8 @@ def run_one(args: argparse.Namespace, run: Path, student: str, seed: int, qat: b
         (run / "distilled").touch()
     export = ["--calibration", str(stores["distill"]), "--seed", str(seed), "--parity-windows",
               str(args.parity_windows)]
-    if not (bundle / "manifest.json").is_file() and not (run / "bundle.failed-parity.json").is_file():
+    exported = (bundle / "manifest.json").is_file() or (run / "bundle.failed-parity.json").is_file()
+    if not exported:
         shutil.rmtree(bundle, ignore_errors=True)
         sea(["export", str(ckpt), "--out", str(bundle), "--quantize", "int8", "--frontend",
              "outside", *export])

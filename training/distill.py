@@ -2,12 +2,12 @@
 
 Checkpoint directory `out/`:
 - `epochs/NNNN/`: one complete checkpoint per committed epoch (`model.pt`, `config.json`,
-  `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and
-  plain values, in the QAT phase (`--qat`, training/qat.py) also every tensor of the
-  fake-quantized graph, `history.csv` up to that epoch). An epoch is written into
-  `epochs/.NNNN.tmp` and renamed into place: that rename commits model, trainer state and history row together,
-  so a run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it
-  had never stopped. Only the best and the latest epoch are kept;
+  `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and plain
+  values, in the QAT phase (`--qat`, training/qat.py) also every tensor of the fake-quantized
+  graph, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.tmp` and
+  renamed into place: that rename commits model, trainer state and history row together, so a
+  run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it had
+  never stopped. Only the best and the latest epoch are kept;
 - `manifest.json`, `config.json`: the best epoch so far (lowest validation loss), its manifest
   pointing at `epochs/NNNN/model.pt` and recording the reducer id, the teacher, the clip store,
   the split, the training settings and the objective's loss terms; `history.csv`:

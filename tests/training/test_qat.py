@@ -90,7 +90,8 @@ def test_run_killed_in_the_qat_phase_resumes_exactly(qat_run, steady_pipeline, t
     (["--epochs", "3", "--qat-epochs", "1"], "qat_epochs needs qat"),
     (["--epochs", "3", "--qat", "--qat-epochs", "4"], "must lie in 1..epochs"),
 ])
-def test_what_qat_cannot_do_is_refused_in_one_line(steady_pipeline, tmp_path, caplog, argv, message):
+def test_what_qat_cannot_do_is_refused_in_one_line(steady_pipeline, tmp_path, caplog, argv,
+                                                   message):
     assert distill(steady_pipeline, tmp_path / "student", *argv) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0]
