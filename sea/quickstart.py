@@ -278,11 +278,10 @@ class Quickstart:
         _, student = self.target_dim_and_student()
         # --resume continues the committed epochs of an interrupted run (none: a fresh start).
         resume = ["--resume"] if self.path("student").exists() else []
-        # --qat: the last epoch trains through the int8 body, so the int8 export holds parity.
         self.sea("distill", "--store", self.path("store"), "--targets", self.path("reducer"),
                  *student, "--epochs", s.epochs, "--lr", s.lr, "--batch-size", s.batch_size,
                  "--seed", s.seed, "--threads", THREADS, "--out", self.path("student"),
-                 "--qat", *resume)
+                 *resume)
 
     def bundle(self) -> None:
         bundle = self.path("bundle")

@@ -88,6 +88,7 @@ class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) 
     amp: str = "auto"
     qat: bool = False  # the last epochs train through the fake-quantized int8 body
     qat_epochs: int | None = None  # None: training.qat.default_qat_epochs(epochs)
+    qat_lr: float | None = None  # None: lr / 10 (QAT fine-tunes; see docs/training.md)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -109,6 +110,8 @@ class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) 
             raise ValueError(f"--amp {self.amp!r} not in {AMP_MODES}")
         if self.qat_epochs is not None and not (self.qat and 0 < self.qat_epochs <= self.epochs):
             raise ValueError("qat_epochs needs qat and must lie in 1..epochs")
+        if self.qat_lr is not None and not (self.qat and self.qat_lr > 0):
+            raise ValueError("qat_lr needs qat and must be positive")
         if self.qat and self.intermediate != "none":
             raise ValueError("qat cannot be combined with an intermediate-layer objective (the "
                              "fake-quantized body has no per-block hooks)")
@@ -119,6 +122,10 @@ class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) 
         if not self.qat:
             return 0
         return self.qat_epochs if self.qat_epochs is not None else default_qat_epochs(self.epochs)
+
+    @property
+    def qat_learning_rate(self) -> float:
+        return self.qat_lr if self.qat_lr is not None else self.lr / 10
 
 
 class MixedPrecisionStudent(torch.nn.Module):
@@ -307,13 +314,16 @@ class Distiller:
 
     def _start_qat(self, epoch: int) -> None:
         """Switch to training through the fake-quantized body from `epoch` on, starting from
-        the best float epoch; the best epoch is then chosen among QAT epochs only."""
+        the best float epoch at the QAT learning rate; the best epoch is then chosen among QAT
+        epochs only."""
         best = self.state["best_epoch"]
         if best and best != self.state["epoch"]:
             self.model.load_state_dict(load_checkpoint(self._epoch_dir(best)).state_dict())
         windows = torch.from_numpy(self.cache.windows(self._sample_rows())).to(self.device)
         self.qat = QATBody(self.model, training_channel_scales(self.model, windows))
         self._build_student()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.settings.qat_learning_rate
         self.state.update(qat_start=epoch, best_val=math.inf, bad_epochs=0)
         log.info("quantization-aware training from epoch %d, starting from %s", epoch,
                  f"the float epoch {best}" if best else "the initialised student")
@@ -427,7 +437,7 @@ class Distiller:
         """manifest `training.qat`: False, or the QAT phase (`from_epoch` None: not begun)."""
         if not self.settings.qat:
             return False
-        return {"epochs": self.settings.qat_epoch_count,
+        return {"epochs": self.settings.qat_epoch_count, "lr": self.settings.qat_learning_rate,
                 "from_epoch": self.state["qat_start"] or None, "scheme": QAT_SCHEME,
                 "export": "float weights as trained by QAT (BatchNorm unfolded); the int8 "
                           "export calibrates its ranges on its calibration windows"}

@@ -44,6 +44,7 @@ def test_manifest_records_the_qat_phase(qat_run):
     manifest = read_manifest(qat_run)
     qat = manifest["training"]["qat"]
     assert qat["epochs"] == 2 and qat["from_epoch"] == 3
+    assert qat["lr"] == pytest.approx(3e-4)  # --lr / 10 by default
     assert "PT2E" in qat["scheme"] and "calibrates" in qat["export"]
     assert manifest["qat_start"] == 3 and manifest["best_epoch"] in (3, 4)  # among QAT epochs
     assert [r["epoch"] for r in history(qat_run)] == ["1", "2", "3", "4"]
@@ -89,6 +90,7 @@ def test_run_killed_in_the_qat_phase_resumes_exactly(qat_run, steady_pipeline, t
     ([*QAT, "--intermediate", "alp"], "qat cannot be combined with an intermediate"),
     (["--epochs", "3", "--qat-epochs", "1"], "qat_epochs needs qat"),
     (["--epochs", "3", "--qat", "--qat-epochs", "4"], "must lie in 1..epochs"),
+    (["--epochs", "3", "--qat-lr", "1e-4"], "qat_lr needs qat"),
 ])
 def test_what_qat_cannot_do_is_refused_in_one_line(steady_pipeline, tmp_path, caplog, argv,
                                                    message):

@@ -115,6 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qat-epochs", type=positive_int, metavar="N",
                         help="epochs of the QAT phase (default: a quarter of --epochs, at "
                              "least 1); they start from the best float epoch")
+    parser.add_argument("--qat-lr", type=positive_float, metavar="LR",
+                        help="learning rate of the QAT epochs (default: --lr / 10)")
     parser.add_argument("--nproc", type=int, default=1, metavar="N",
                         help="data-parallel processes on this machine (DDP via torchrun: one "
                              "per GPU on CUDA, gloo on CPU); --batch-size and --lr stay the "
@@ -186,7 +188,7 @@ def _train(args: argparse.Namespace) -> int:
             val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
             final_activation=args.final_activation, resampler=args.resampler,
             device=device, threads=threads, cache_dir=args.cache_dir, amp=args.amp,
-            qat=args.qat, qat_epochs=args.qat_epochs)
+            qat=args.qat, qat_epochs=args.qat_epochs, qat_lr=args.qat_lr)
         if args.resume and args.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
         distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume,
