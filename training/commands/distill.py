@@ -110,8 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qat", action="store_true",
                         help="quantization-aware distillation: the last epochs train through "
                              "the int8 body as `sea export --quantize int8` quantizes it "
-                             "(fake quantization, BN folded, equalized outputs), so that the "
-                             "int8 bundle is the model that was trained")
+                             "(fake quantization, BN folded, equalized outputs); the export "
+                             "then calibrates the QAT-trained weights (docs/training.md)")
     parser.add_argument("--qat-epochs", type=positive_int, metavar="N",
                         help="epochs of the QAT phase (default: a quarter of --epochs, at "
                              "least 1); they start from the best float epoch")
