@@ -123,8 +123,8 @@ def int8_parity(checkpoint, store, out) -> dict:
 
 
 def test_qat_export_matches_its_float_model_at_least_as_well_as_ptq(steady_pipeline, tmp_path):
-    """Quantization-hostile: two channels in the first block and a high learning rate give
-    per-tensor activation ranges dominated by few channels. The QAT run continues from the
+    """A setup that stresses int8 (two channels in the first block, a high learning rate:
+    per-tensor activation ranges set by few channels; PTQ's worst window there is ~0.999). The QAT run continues from the
     float run's best epoch (same seed, same first epochs), so PTQ of that float start is the
     baseline; the QAT checkpoint's int8 export must agree with its float model at least as
     well, on the mean and on the worst window."""
