@@ -88,12 +88,12 @@ def quantized_embed(model, calibration: np.ndarray, equalized: bool, observer: s
         channels = equalize.channel_scales(model, logmels)
         scale = equalize.output_scale(channels, model.cfg.embedding_dim)
         body_model = equalize.equalized_copy(model, channels)
-    original = convert._symmetric_quantizer
-    convert._symmetric_quantizer = lambda: observer_quantizer(observer)
+    original = convert.symmetric_quantizer
+    convert.symmetric_quantizer = lambda: observer_quantizer(observer)
     try:
         body = convert.quantize_body(body_model, logmels)
     finally:
-        convert._symmetric_quantizer = original
+        convert.symmetric_quantizer = original
     images = torch.as_tensor(torch_logmel(model, scored))
     with torch.no_grad():
         out = torch.cat([body(images[i:i + 32]) for i in range(0, len(images), 32)]).numpy()

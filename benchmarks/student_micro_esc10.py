@@ -66,6 +66,17 @@ def split_urban_eval(data: Path, out: Path, eval_folds: set[str]) -> dict[str, i
     return {name: len(part) for name, part in parts.items()}
 
 
+def shared_inputs(shared: Path) -> tuple[Path, Path] | None:
+    """urban-eval and the EdgeL3 SEA-64 weights under `shared`; None (said on stderr) when
+    one is missing."""
+    data, weights = shared / "data" / "urban-eval", shared / "fixtures" / WEIGHTS
+    for path in (data, weights):
+        if not path.exists():
+            print(f"{path} is missing", file=sys.stderr)
+            return None
+    return data, weights
+
+
 def eval_parity(out: Path, windows: int, seed: int) -> dict:
     """TFLM vs TFLite int8 vs torch float on `windows` windows of the evaluation clips."""
     from deploy.exporter import torch_embed
@@ -107,11 +118,10 @@ def main() -> int:
     parser.add_argument("--skip-evaluate", action="store_true",
                         help="stop after the export and the parity check")
     args = parser.parse_args()
-    data, weights = args.shared / "data" / "urban-eval", args.shared / "fixtures" / WEIGHTS
-    for path in (data, weights):
-        if not path.exists():
-            print(f"{path} is missing", file=sys.stderr)
-            return 2
+    inputs = shared_inputs(args.shared)
+    if inputs is None:
+        return 2
+    data, weights = inputs
     out = args.out
     eval_folds = set(args.eval_folds.split(","))
     if eval_folds & set(args.val_folds.split(",")):

@@ -100,11 +100,14 @@ def convert_float(model: nn.Module, variant: str) -> bytes:
     return bytes(edge.model_content())
 
 
-def _symmetric_quantizer():
+def symmetric_quantizer(is_qat: bool = False):
+    """litert-torch's PT2E quantizer as the int8 export uses it (per-channel symmetric
+    weights); `is_qat`: the same scheme with fake-quantize modules for training."""
     load_converter()
     from litert_torch.quantize import pt2e_quantizer as pq
 
-    return pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
+    return pq.PT2EQuantizer().set_global(
+        pq.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
 @contextlib.contextmanager
@@ -138,7 +141,7 @@ def quantize_body(model: nn.Module, logmels: np.ndarray, batch: int = 32) -> nn.
     dynamic = ({0: torch.export.Dim("batch", min=1, max=4096)},)
     exported = torch.export.export(model.body.eval(), (torch.zeros(2, *shape),),
                                    dynamic_shapes=dynamic).module()
-    prepared = quantize_pt2e.prepare_pt2e(exported, _symmetric_quantizer())
+    prepared = quantize_pt2e.prepare_pt2e(exported, symmetric_quantizer())
     images = torch.as_tensor(np.asarray(logmels), dtype=torch.float32).reshape(-1, *shape)
     with torch.no_grad():
         for i in range(0, len(images), batch):
@@ -158,7 +161,7 @@ def convert_int8(model: nn.Module, quantized_body: nn.Module, variant: str) -> b
     module = variant_module(model, variant, body=quantized_body)
     with quiet_root_logger():
         edge = converter.convert(module, (example_input(model, variant),),
-                                 quant_config=QuantConfig(pt2e_quantizer=_symmetric_quantizer()))
+                                 quant_config=QuantConfig(pt2e_quantizer=symmetric_quantizer()))
     return bytes(edge.model_content())
 
 

@@ -29,8 +29,9 @@ def channel_scales(model: nn.Module, logmels: np.ndarray, batch: int = 32) -> np
     log-mel images (N, 1, bins, frames)."""
     peak = None
     for i in range(0, len(logmels), batch):
-        fmap = model.body.feature_map(torch.as_tensor(logmels[i:i + batch], dtype=torch.float32))
-        batch_peak = fmap.abs().amax(dim=(0, 2, 3)).numpy()
+        images = torch.as_tensor(logmels[i:i + batch], dtype=torch.float32)
+        fmap = model.body.feature_map(images.to(next(model.parameters()).device))
+        batch_peak = fmap.abs().amax(dim=(0, 2, 3)).cpu().numpy()
         peak = batch_peak if peak is None else np.maximum(peak, batch_peak)
     if peak is None:
         raise ValueError("output equalization needs at least one calibration window")
@@ -40,18 +41,24 @@ def channel_scales(model: nn.Module, logmels: np.ndarray, batch: int = 32) -> np
 def equalized_copy(model: nn.Module, scales: np.ndarray) -> nn.Module:
     """A copy of `model` whose outputs are the original's divided by `scales` per channel."""
     model = copy.deepcopy(model)
-    last = model.body.blocks[-1]  # the final ConvBNReLU (conv, or conv + BN + ReLU)
-    inverse = torch.as_tensor(1.0 / scales, dtype=torch.float32)
-    with torch.no_grad():
-        if isinstance(last[-1], nn.ReLU):
-            bn = last[1]
-            bn.weight.mul_(inverse)
-            bn.bias.mul_(inverse)
-        else:
-            conv = last[0]
-            conv.weight.mul_(inverse[:, None, None, None])
-            conv.bias.mul_(inverse)
+    scale_output_channels(model, 1.0 / scales)
     return model
+
+
+@torch.no_grad()
+def scale_output_channels(model: nn.Module, factors: np.ndarray) -> None:
+    """Multiply `model`'s output channels by `factors` (> 0) in place, folded into its last
+    layer (BN affine or conv weights; ReLU and max-pooling commute with a positive scale)."""
+    last = model.body.blocks[-1]  # the final ConvBNReLU (conv, or conv + BN + ReLU)
+    factor = torch.as_tensor(factors, dtype=torch.float32)
+    if isinstance(last[-1], nn.ReLU):
+        bn = last[1]
+        bn.weight.mul_(factor.to(bn.weight.device))
+        bn.bias.mul_(factor.to(bn.bias.device))
+    else:
+        conv = last[0]
+        conv.weight.mul_(factor.to(conv.weight.device)[:, None, None, None])
+        conv.bias.mul_(factor.to(conv.bias.device))
 
 
 def output_scale(scales: np.ndarray, embedding_dim: int) -> np.ndarray:

@@ -2,11 +2,12 @@
 
 Checkpoint directory `out/`:
 - `epochs/NNNN/`: one complete checkpoint per committed epoch (`model.pt`, `config.json`,
-  `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and
-  plain values, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.*.tmp`
-  and renamed into place: that rename commits model, trainer state and history row together,
-  so a run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it
-  had never stopped. Only the best and the latest epoch are kept;
+  `manifest.json`, `trainer.pt` with the optimizer and early-stopping state as tensors and plain
+  values, in the QAT phase (`--qat`, training/qat.py) also every tensor of the fake-quantized
+  graph, `history.csv` up to that epoch). An epoch is written into `epochs/.NNNN.*.tmp` and
+  renamed into place: that rename commits model, trainer state and history row together, so a
+  run killed anywhere resumes (`--resume`) from the last committed epoch exactly as if it had
+  never stopped. Only the best and the latest epoch are kept;
 - `manifest.json`, `config.json`: the best epoch so far (lowest validation loss), its manifest
   pointing at `epochs/NNNN/model.pt` and recording the reducer id, the teacher, the clip store,
   the split, the training settings and the objective's loss terms; `history.csv`:
@@ -58,6 +59,7 @@ from training.kd.teacher_blocks import BLOCKS_DIR, load_block_features
 from training.model import L3Net
 from training.options import AUGMENTS, FINAL_ACTIVATIONS
 from training.prefetch import Prefetcher
+from training.qat import SCHEME as QAT_SCHEME, QATBody, default_qat_epochs, training_channel_scales
 from training.sync_batchnorm import synchronize_batchnorm
 from training.teacher_embed import set_cpu_threads
 
@@ -89,6 +91,9 @@ class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) 
     threads: int | None = None  # CPU threads; None: every core
     cache_dir: str | None = None  # None: OUT/cache
     amp: str = "auto"
+    qat: bool = False  # the last epochs train through the fake-quantized int8 body
+    qat_epochs: int | None = None  # None: training.qat.default_qat_epochs(epochs)
+    qat_lr: float | None = None  # None: lr / 10 (QAT fine-tunes; see docs/training.md)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -108,17 +113,38 @@ class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) 
                              "apart")
         if self.amp not in AMP_MODES:
             raise ValueError(f"--amp {self.amp!r} not in {AMP_MODES}")
+        if self.qat_epochs is not None and not (self.qat and 0 < self.qat_epochs <= self.epochs):
+            raise ValueError("qat_epochs needs qat and must lie in 1..epochs")
+        if self.qat_lr is not None and not (self.qat and self.qat_lr > 0):
+            raise ValueError("qat_lr needs qat and must be positive")
+        if self.qat and self.intermediate != "none":
+            raise ValueError("qat cannot be combined with an intermediate-layer objective (the "
+                             "fake-quantized body has no per-block hooks)")
+
+    @property
+    def qat_epoch_count(self) -> int:
+        """Epochs trained through the fake-quantized body (0 without qat)."""
+        if not self.qat:
+            return 0
+        return self.qat_epochs if self.qat_epochs is not None else default_qat_epochs(self.epochs)
+
+    @property
+    def qat_learning_rate(self) -> float:
+        return self.qat_lr if self.qat_lr is not None else self.lr / 10
 
 
 class MixedPrecisionStudent(torch.nn.Module):
     """The student as trained: the log-mel frontend in float32 (float16 cannot hold its dB
     range), the conv body under autocast in `dtype` when given. One module, so that DDP sees
     one forward per step. With `blocks`, also each block's globally mean-pooled activations
-    (for intermediate-layer distillation), read by forward hooks."""
+    (for intermediate-layer distillation), read by forward hooks. `body`: what runs after the
+    frontend instead of the model's body (the fake-quantized one during QAT)."""
 
-    def __init__(self, model: L3Net, dtype: torch.dtype | None, blocks: bool = False) -> None:
+    def __init__(self, model: L3Net, dtype: torch.dtype | None, blocks: bool = False,
+                 body: torch.nn.Module | None = None) -> None:
         super().__init__()
         self.model, self.dtype, self.blocks = model, dtype, blocks
+        self.qat_body = body
 
     def forward(self, windows: torch.Tensor
                 ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
@@ -126,7 +152,8 @@ class MixedPrecisionStudent(torch.nn.Module):
             logmel = self.model.frontend(windows)
             with torch.autocast(windows.device.type, dtype=self.dtype or torch.float32,
                                 enabled=self.dtype is not None):
-                return self.model.body(logmel), (pooled if self.blocks else None)
+                body = self.model.body if self.qat_body is None else self.qat_body
+                return body(logmel), (pooled if self.blocks else None)
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
@@ -235,6 +262,9 @@ class Distiller:
         self.left_in_clip = windows_left_in_clip(self.index, len(self.store))
         self.split.update(train_windows=len(self.train_rows), val_windows=len(self.val_rows))
         self.ranks = ddp.current()
+        if settings.qat and self.ranks.world > 1:
+            raise ValueError("qat runs in one process only (its fake-quantized graph has no "
+                             "rank-synchronised BatchNorm): use nproc 1")
         with ddp.main_first():  # rank 0 builds the audio cache, the others then read it
             self.cache = WindowCache(self.store, self.index, self.cfg.frontend.sample_rate,
                                      settings.cache_dir or self.out / "cache", settings.resampler)
@@ -255,24 +285,66 @@ class Distiller:
         self.history_fields = HISTORY_FIELDS + tuple(
             f"train_{name}" for name in self.objective.term_names) + ("censored_share",)
         self.history: list[dict[str, Any]] = []
-        self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0}
+        self.state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0,
+                      "qat_start": 0}
+        self.qat: QATBody | None = None
         if resume and committed_epochs(self.out):
             self._load_last()
         else:
             self._init_output_scale()
+        if self.ranks.world > 1:
+            synchronize_batchnorm(self.model)  # global-batch statistics, as in one process
+        self._build_student()
+
+    def _build_student(self) -> None:
+        if self.qat is not None:  # float32 through the fake-quantized body, one process
+            self.student = self.trainer = MixedPrecisionStudent(self.model, None, body=self.qat)
+            return
         self.student = MixedPrecisionStudent(self.model, self.amp, self.teacher_blocks is not None)
         self.trainer = self.student  # what a training step runs: DDP-wrapped under torchrun
         if self.ranks.world > 1:
-            synchronize_batchnorm(self.model)  # global-batch statistics, as in one process
             self.trainer = torch.nn.parallel.DistributedDataParallel(
                 self.student, device_ids=[self.device] if self.device.type == "cuda" else None)
 
-    def _init_output_scale(self, count: int = 256) -> None:
-        rows = np.sort(np.random.default_rng(self.settings.seed).permutation(
+    def _sample_rows(self, count: int = 256) -> np.ndarray:
+        """Up to `count` training rows drawn by the seed (for data-dependent initialisation)."""
+        return np.sort(np.random.default_rng(self.settings.seed).permutation(
             self.train_rows)[:count])
+
+    def _init_output_scale(self) -> None:
+        rows = self._sample_rows()
         windows = torch.from_numpy(self.cache.windows(rows)).to(self.device)
         targets = torch.from_numpy(np.asarray(self.targets[rows], np.float32)).to(self.device)
         match_output_scale(self.model.train(), windows, targets)
+
+    def _start_qat(self, epoch: int) -> None:
+        """Switch to training through the fake-quantized body from `epoch` on, starting from
+        the best float epoch at the QAT learning rate; the best epoch is then chosen among QAT
+        epochs only."""
+        best = self.state["best_epoch"]
+        if best and best != self.state["epoch"]:
+            self.model.load_state_dict(load_checkpoint(self._epoch_dir(best)).state_dict())
+        windows = torch.from_numpy(self.cache.windows(self._sample_rows())).to(self.device)
+        self.qat = QATBody(self.model, training_channel_scales(self.model, windows))
+        self._build_student()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.settings.qat_learning_rate
+        self.state.update(qat_start=epoch, best_val=math.inf, bad_epochs=0)
+        log.info("quantization-aware training from epoch %d, starting from %s", epoch,
+                 f"the float epoch {best}" if best else "the initialised student")
+
+    def _next_epoch(self) -> bool:
+        """Whether another epoch runs; starts the QAT phase when its time has come (the last
+        qat epochs of the run, or at once when early stopping ends the float phase)."""
+        s, state = self.settings, self.state
+        stopped = state["bad_epochs"] >= s.patience
+        if not s.qat:
+            return not stopped and state["epoch"] < s.epochs
+        if state["qat_start"]:
+            return not stopped and state["epoch"] + 1 < state["qat_start"] + s.qat_epoch_count
+        if stopped or state["epoch"] + 1 > s.epochs - s.qat_epoch_count:
+            self._start_qat(state["epoch"] + 1)
+        return True
 
     # -- distillation objective and augmentation ------------------------------------------
     def _base_stride(self) -> int:
@@ -341,6 +413,7 @@ class Distiller:
         if trainer["reducer_id"] != self.reducer["reducer_id"]:
             raise ValueError(f"{self.out} was trained on other targets; cannot resume")
         self.model.load_state_dict(load_checkpoint(last).state_dict())
+        self._check_qat_resume(read_manifest(last).get("training", {}).get("qat") or False)
         saved_terms = read_manifest(last).get("objective", {}).get("terms", ["mse"])
         if list(saved_terms) != list(self.objective.term_names):
             raise ValueError(f"{self.out} was trained with loss terms {saved_terms}; resume it "
@@ -348,13 +421,31 @@ class Distiller:
         self.objective.load_state_dict(trainer.get("objective", {}))
         self.optimizer.load_state_dict(trainer["optimizer"])
         self.scaler.load_state_dict(trainer["scaler"])
-        self.state = trainer["state"]
+        self.state = {"qat_start": 0, **trainer["state"]}
+        if self.state["qat_start"]:  # the fake-quantized body exactly as saved
+            self.qat = QATBody.restore(self.model, trainer["qat"])
         with open(last / "history.csv", newline="") as f:
             self.history = list(csv.DictReader(f))
         if self.ranks.main:  # rank 0 alone writes; repair what a kill between commit and
             self._publish()  # publication left behind
         log.info("resuming %s after epoch %d (best val loss %.4g at epoch %d)", self.out,
                  self.state["epoch"], self.state["best_val"], self.state["best_epoch"])
+
+    def _check_qat_resume(self, saved: dict[str, Any] | bool) -> None:
+        count = self.settings.qat_epoch_count
+        if bool(saved) != self.settings.qat or (saved and saved["epochs"] != count):
+            was = f"with qat for {saved['epochs']} epochs" if saved else "without qat"
+            raise ValueError(f"{self.out} was trained {was}; resume it with the same qat "
+                             "settings")
+
+    def _qat_record(self) -> dict[str, Any] | bool:
+        """manifest `training.qat`: False, or the QAT phase (`from_epoch` None: not begun)."""
+        if not self.settings.qat:
+            return False
+        return {"epochs": self.settings.qat_epoch_count, "lr": self.settings.qat_learning_rate,
+                "from_epoch": self.state["qat_start"] or None, "scheme": QAT_SCHEME,
+                "export": "float weights as trained by QAT (BatchNorm unfolded); the int8 "
+                          "export calibrates its ranges on its calibration windows"}
 
     def _record(self) -> dict[str, Any]:
         return {"reducer_id": self.reducer["reducer_id"],
@@ -368,7 +459,7 @@ class Distiller:
                               "base_stride": self.stride},
                 "training": {**dataclasses.asdict(self.settings), "device": str(self.device),
                              "amp": str(self.amp).replace("torch.", "") if self.amp else False,
-                             "processes": self.ranks.world}}
+                             "processes": self.ranks.world, "qat": self._qat_record()}}
 
     def _save_epoch(self) -> None:
         """Commit this epoch's model, trainer state and history in one rename (rank 0 only)."""
@@ -377,13 +468,15 @@ class Distiller:
         final = self._epoch_dir(self.state["epoch"])
         for stale in final.parent.glob(f".*{TEMPORARY_SUFFIX}"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
+        model = self.model if self.qat is None else self.qat.float_model(self.model)
         with atomic_directory(final) as work:  # its rename is the commit point
-            save_checkpoint(work, self.model, {**self._record(), **self.state})
+            save_checkpoint(work, model, {**self._record(), **self.state})
             buf = io.BytesIO()
             torch.save({"optimizer": self.optimizer.state_dict(),
                         "scaler": self.scaler.state_dict(),
                         "objective": self.objective.state_dict(), "state": self.state,
-                        "reducer_id": self.reducer["reducer_id"]}, buf)
+                        "reducer_id": self.reducer["reducer_id"],
+                        **({"qat": self.qat.state()} if self.qat is not None else {})}, buf)
             atomic_write_bytes(work / "trainer.pt", buf.getvalue())
             text = io.StringIO()
             writer = csv.DictWriter(text, fieldnames=self.history_fields)
@@ -467,7 +560,7 @@ class Distiller:
     def train_epoch(self, epoch: int) -> tuple[float, int, float, dict[str, float]]:
         """One pass over the training windows: (mean loss, windows, seconds waiting for data,
         per-term means plus the censored share)."""
-        self.model.train()
+        self.student.train()  # the model, and the QAT body's BN and observers
         self.objective.train()
         rng = np.random.default_rng([self.settings.seed, epoch])
         exponents = (gain_exponents(self.settings.gain_db, len(self.index),
@@ -497,7 +590,7 @@ class Distiller:
     def evaluate(self, rows: np.ndarray) -> tuple[float, float]:
         """(mean loss, pooled R^2) of the student on `rows` (nothing censored; each rank
         scores its share of every batch)."""
-        self.model.eval()
+        self.student.eval()
         self.objective.eval()
         ddp.broadcast_buffers(self.model)  # every rank scores rank 0's (saved) model
         dim = self.targets.shape[1]
@@ -534,9 +627,8 @@ class Distiller:
         log.info("distilling %s (%d windows train, %d val, %s split) on %s%s", self.cfg.name,
                  len(self.train_rows), len(self.val_rows), self.split["by"], self.device,
                  f" x {self.ranks.world} ranks" if self.ranks.world > 1 else "")
-        for epoch in range(self.state["epoch"] + 1, s.epochs + 1):
-            if self.state["bad_epochs"] >= s.patience:
-                break
+        while self._next_epoch():
+            epoch = self.state["epoch"] + 1
             start = time.perf_counter()
             train_loss, count, wait, term_means = self.train_epoch(epoch)
             train_seconds = time.perf_counter() - start

@@ -108,3 +108,17 @@ def fine_pipeline(make_store, embed_store_cli, tmp_path_factory):
     assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
                  str(root / "red")]) == 0
     return store, root / "red", root / "emb"
+
+
+@pytest.fixture(scope="session")
+def steady_pipeline(make_store, embed_store_cli, tmp_path_factory):
+    """Store of 96 steady-tone clips -> tiny-teacher embeddings -> identity targets:
+    (store, reducer dir), for the distillation tests."""
+    from sea.cli import main
+
+    root = tmp_path_factory.mktemp("steady")
+    store = make_store(root / "store", clips=96, seconds=1.5, steady=True)
+    embed_store_cli(root / "emb", 0.5, store=store)
+    assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
+                 str(root / "red")]) == 0
+    return store, root / "red"

@@ -18,17 +18,6 @@ from training.embedder import Embedder
 FAST = ["--threads", "1", "--batch-size", "16", "--lr", "3e-3", "--val-folds", "4"]
 
 
-@pytest.fixture(scope="module")
-def pipeline(make_store, embed_store_cli, tmp_path_factory):
-    """Store of 96 steady-tone clips -> tiny-teacher embeddings -> identity targets."""
-    root = tmp_path_factory.mktemp("distill")
-    store = make_store(root / "store", clips=96, seconds=1.5, steady=True)
-    embed_store_cli(root / "emb", 0.5, store=store)
-    assert main(["reduce", str(root / "emb"), "--reducer", "identity", "--out",
-                 str(root / "red")]) == 0
-    return store, root / "red"
-
-
 def distill(store, red, out, *argv) -> int:
     return main(["distill", "--store", str(store), "--targets", str(red), "--out", str(out),
                  *FAST, *argv])
@@ -39,8 +28,8 @@ def history(out) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_student_learns_the_teacher_on_held_out_clips(pipeline, tmp_path):
-    store, red = pipeline
+def test_student_learns_the_teacher_on_held_out_clips(steady_pipeline, tmp_path):
+    store, red = steady_pipeline
     out = tmp_path / "student"
     assert distill(store, red, out, "--student", "custom", "--filters", "8,16,16,16",
                    "--epochs", "15", "--patience", "15") == 0
@@ -69,8 +58,8 @@ def test_student_learns_the_teacher_on_held_out_clips(pipeline, tmp_path):
         1 - mse / variance, abs=0.02)
 
 
-def test_resume_continues_exactly(pipeline, tmp_path):
-    store, red = pipeline
+def test_resume_continues_exactly(steady_pipeline, tmp_path):
+    store, red = steady_pipeline
     args = ["--student", "custom", "--filters", "4,8,8,16", "--epochs"]
     assert distill(store, red, tmp_path / "straight", *args, "3") == 0
     assert distill(store, red, tmp_path / "split", *args, "2") == 0
@@ -85,15 +74,15 @@ def test_resume_continues_exactly(pipeline, tmp_path):
 
 
 @pytest.mark.parametrize("loss", ["cosine", "relational", "mse+relational"])
-def test_other_losses_train(pipeline, tmp_path, loss):
-    store, red = pipeline
+def test_other_losses_train(steady_pipeline, tmp_path, loss):
+    store, red = steady_pipeline
     assert distill(store, red, tmp_path / "s", "--student", "custom", "--filters", "4,8,8,16",
                    "--epochs", "1", "--loss", loss) == 0
     assert np.isfinite(float(history(tmp_path / "s")[0]["train_loss"]))
 
 
-def test_negative_targets_get_a_linear_student(pipeline, tmp_path):
-    store, red = pipeline
+def test_negative_targets_get_a_linear_student(steady_pipeline, tmp_path):
+    store, red = steady_pipeline
     emb = read_manifest(red)["embeddings"]["path"]
     assert main(["reduce", emb, "--reducer", "pca", "--dim", "4", "--out",
                  str(tmp_path / "pca")]) == 0
@@ -112,23 +101,23 @@ def test_negative_targets_get_a_linear_student(pipeline, tmp_path):
     (["--student", "custom", "--filters", "4,8,8,16", "--val-folds", "9"], "not in the store"),
     (["--student", "custom", "--filters", "4,8,8,16", "--epochs", "0"], "--epochs: must be at"),
 ])
-def test_bad_arguments_are_explained(pipeline, tmp_path, caplog, capsys, argv, message):
-    store, red = pipeline
+def test_bad_arguments_are_explained(steady_pipeline, tmp_path, caplog, capsys, argv, message):
+    store, red = steady_pipeline
     assert distill(store, red, tmp_path / "s", *argv) == 2
     assert message in caplog.text + capsys.readouterr().err  # argparse errors go to stderr
 
 
-def test_wrong_store_is_refused(pipeline, tiny_store, tmp_path, caplog):
-    _, red = pipeline
+def test_wrong_store_is_refused(steady_pipeline, tiny_store, tmp_path, caplog):
+    _, red = steady_pipeline
     assert distill(tiny_store, red, tmp_path / "s", "--student", "custom", "--filters",
                    "4,8,8,16") == 2
     assert "not the clip store" in caplog.text
 
 
-def test_same_command_same_thread_count_gives_bit_identical_students(pipeline, tmp_path):
+def test_same_command_same_thread_count_gives_bit_identical_students(steady_pipeline, tmp_path):
     """Seeded init and data order, deterministic kernels, fixed --threads: the weights and the
     history's losses repeat to the bit (what makes the README's quickstart table reproducible)."""
-    store, red = pipeline
+    store, red = steady_pipeline
     args = ["--student", "custom", "--filters", "4,8,8,16", "--epochs", "2", "--seed", "3"]
     assert distill(store, red, tmp_path / "a", *args) == 0
     assert distill(store, red, tmp_path / "b", *args) == 0

@@ -107,6 +107,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", choices=("auto", "fp16", "bf16", "off"), default="auto",
                         help="mixed precision of the conv body: auto (fp16 on CUDA, off on CPU), "
                              "fp16 (with gradient scaling), bf16, or off")
+    parser.add_argument("--qat", action="store_true",
+                        help="quantization-aware distillation: the last epochs train through "
+                             "the int8 body as `sea export --quantize int8` quantizes it "
+                             "(fake quantization, BN folded, equalized outputs); the export "
+                             "then calibrates the QAT-trained weights (docs/training.md)")
+    parser.add_argument("--qat-epochs", type=positive_int, metavar="N",
+                        help="epochs of the QAT phase (default: a quarter of --epochs, at "
+                             "least 1); they start from the best float epoch")
+    parser.add_argument("--qat-lr", type=positive_float, metavar="LR",
+                        help="learning rate of the QAT epochs (default: --lr / 10)")
     parser.add_argument("--nproc", type=int, default=1, metavar="N",
                         help="data-parallel processes on this machine (DDP via torchrun: one "
                              "per GPU on CUDA, gloo on CPU); --batch-size and --lr stay the "
@@ -144,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         log.error("--nproc must be at least 1")
         return 2
+    if args.qat and args.nproc > 1:
+        log.error("--qat runs in one process only (its fake-quantized graph has no "
+                  "rank-synchronised BatchNorm): drop --nproc")
+        return 2
     if args.nproc > 1 and not ddp.under_torchrun():
         return ddp.launch(args.nproc, args._argv)
     try:
@@ -173,7 +187,8 @@ def _train(args: argparse.Namespace) -> int:
             val_fraction=args.val_fraction,
             val_folds=tuple(args.val_folds.split(",")) if args.val_folds else (),
             final_activation=args.final_activation, resampler=args.resampler,
-            device=device, threads=threads, cache_dir=args.cache_dir, amp=args.amp)
+            device=device, threads=threads, cache_dir=args.cache_dir, amp=args.amp,
+            qat=args.qat, qat_epochs=args.qat_epochs, qat_lr=args.qat_lr)
         if args.resume and args.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
         distiller = Distiller(args.store, args.targets, cfg, args.out, settings, args.resume,

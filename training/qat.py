@@ -1,0 +1,138 @@
+"""Quantization-aware distillation: the last epochs train through the int8 body of the export.
+
+The int8 export (deploy.convert.quantize_body) quantizes the body with torchao PT2E and
+litert-torch's symmetric per-channel quantizer after folding BatchNorm into the convs and
+equalizing the output channels (deploy.equalize). Here the same quantizer, configured for
+training (`is_qat`), is applied to the student's body: weights are fake-quantized per channel
+with BN folded as the export folds it, activations per tensor with moving-average ranges, and
+the output channels are equalized first (scales measured on training windows, as the export
+measures them on calibration windows) and multiplied back after the quantized output.
+
+The parameters of the prepared graph are the student's own tensors, so the float student
+(output scaling undone) is the QAT-adapted model; the checkpoint stores it and `sea export
+--quantize int8` calibrates it as usual (docs/training.md says why that was chosen).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from deploy import convert, equalize
+from training.model import L3Net
+
+SCHEME = ("torchao PT2E QAT with litert-torch's symmetric quantizer: int8 per-channel "
+          "weights with BatchNorm folded, int8 per-tensor activations, equalized outputs")
+
+
+def default_qat_epochs(epochs: int) -> int:
+    """QAT epochs when not given: a quarter of the run, at least one."""
+    return max(1, epochs // 4)
+
+
+@contextlib.contextmanager
+def export_accepts_functions() -> Iterator[None]:
+    """torchao 0.18 and litert-torch trace their conv-BN patterns by passing plain functions
+    to torch.export.export, which the torch in use (2.13) refuses (it wants an nn.Module):
+    wrap such functions in one (prepare_qat_pt2e and convert_pt2e of a QAT graph need it)."""
+    original = torch.export.export
+
+    class Function(nn.Module):
+        def __init__(self, fn: Any) -> None:
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            return self.fn(*args, **kwargs)
+
+    def export(mod: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(mod if isinstance(mod, nn.Module) else Function(mod), *args, **kwargs)
+
+    torch.export.export = export
+    try:
+        yield
+    finally:
+        torch.export.export = original
+
+
+@torch.no_grad()
+def training_channel_scales(model: L3Net, windows: torch.Tensor, batch: int = 32) -> np.ndarray:
+    """The export's output-equalization scales, measured on training windows (B, samples)."""
+    was_training = model.training
+    model.eval()
+    logmels = torch.cat([model.frontend(windows[i:i + batch])
+                         for i in range(0, len(windows), batch)]).cpu().numpy()
+    scales = equalize.channel_scales(model, logmels)
+    model.train(was_training)
+    return scales
+
+
+class QATBody(nn.Module):
+    """`model`'s body fake-quantized as the int8 export quantizes it: log-mel -> embedding.
+
+    Building it equalizes `model`'s last layer in place (divides its output channels by
+    `scales`); `float_model` returns the student with that undone."""
+
+    def __init__(self, model: L3Net, scales: np.ndarray) -> None:
+        super().__init__()
+        from torchao.quantization.pt2e import (move_exported_model_to_eval,
+                                               move_exported_model_to_train, quantize_pt2e)
+
+        self.scales = np.asarray(scales, np.float32)
+        equalize.scale_output_channels(model, 1.0 / self.scales)
+        device = next(model.parameters()).device
+        example = torch.zeros(2, 1, *model.cfg.input_shape, device=device)
+        dynamic = ({0: torch.export.Dim("batch", min=1, max=4096)},)
+        model.body.train()  # exported with training-mode BatchNorm: QAT updates its statistics
+        with export_accepts_functions():
+            exported = torch.export.export(model.body, (example,), dynamic_shapes=dynamic)
+            self.graph = quantize_pt2e.prepare_qat_pt2e(exported.module(),
+                                                        convert.symmetric_quantizer(is_qat=True))
+        # The graph as every later epoch runs it: torchao's train/eval switches rewrite the
+        # BatchNorm ops (their running-statistics update differs from the export's), so a
+        # freshly prepared graph and one that has been through eval differ; a resumed run
+        # must train exactly like an uninterrupted one.
+        move_exported_model_to_eval(self.graph)
+        move_exported_model_to_train(self.graph)
+        self.register_buffer("output_scale", torch.as_tensor(
+            equalize.output_scale(self.scales, model.cfg.embedding_dim), device=device))
+
+    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
+        return self.graph(logmel) * self.output_scale
+
+    def train(self, mode: bool = True) -> QATBody:
+        """Training: batch-statistics BN, observers on; eval: running statistics, ranges
+        frozen. (An exported graph refuses nn.Module.train, so this does not recurse.)"""
+        from torchao.quantization.pt2e import (disable_observer, enable_observer,
+                                               move_exported_model_to_eval,
+                                               move_exported_model_to_train)
+
+        if mode != self.training:
+            (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph)
+        self.graph.apply(enable_observer if mode else disable_observer)
+        self.training = mode
+        return self
+
+    def float_model(self, model: L3Net) -> L3Net:
+        """A copy of the student (whose tensors this graph trains) with the equalization
+        undone: the float model the checkpoint stores and the export quantizes."""
+        model = copy.deepcopy(model)
+        equalize.scale_output_channels(model, self.scales)
+        return model
+
+    def state(self) -> dict[str, Any]:
+        """What resuming needs: the scales and every tensor of the graph (the student's
+        equalized weights and BN statistics, the fake-quantizers' ranges)."""
+        return {"scales": torch.from_numpy(self.scales.copy()), "graph": self.graph.state_dict()}
+
+    @classmethod
+    def restore(cls, model: L3Net, saved: dict[str, Any]) -> QATBody:
+        """The QAT body of a resumed run, exactly as it was saved (`state()`)."""
+        body = cls(model, saved["scales"].numpy())
+        body.graph.load_state_dict(saved["graph"])
+        return body
