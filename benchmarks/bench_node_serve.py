@@ -43,18 +43,21 @@ def build_bundle(out: Path) -> Path:
         return out
     from deploy.exporter import export_bundle
     from deploy.representative import generated_windows
+    from sea.head import write_head
     from training.checkpoint import build_model
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    head = out.parent / "head.npz"
+    model_id = "student2-random0"  # random weights: the cost does not depend on them
+    head = out.parent / "head"
     rng = np.random.default_rng(0)
-    np.savez(head, weights_0=(0.1 * rng.standard_normal((128, len(LABELS)))).astype(np.float32),
-             bias_0=np.zeros(len(LABELS), np.float32), labels=np.array(LABELS),
-             activation=np.array("softmax"))
+    write_head(head, {"weights_0": (0.1 * rng.standard_normal((128, len(LABELS))))
+                      .astype(np.float32),
+                      "bias_0": np.zeros(len(LABELS), np.float32), "labels": np.array(LABELS),
+                      "activation": np.array("softmax")},
+               {}, model_id=model_id, pooling="mean", period_seconds=10.0)
     model = build_model("student2", pretrained=False, dft_mode="matmul")
     export_bundle(model, out, generated_windows(8000, 80), quantize="int8", head=head,
-                  num_calibration=64,
-                  variants=("outside",), sources={"model": "student2 (random weights)"})
+                  num_calibration=64, variants=("outside",), model_id=model_id,
+                  sources={"model": "student2 (random weights)"})
     return out
 
 
@@ -75,11 +78,13 @@ def write_spool(folder: Path, minutes: int, rate: int) -> None:
 
 
 def write_config(root: Path, bundle: Path, hop: float) -> Path:
+    root, bundle = root.resolve(), bundle.resolve()  # node.toml paths are relative to the file
     config = root / "node.toml"
     config.write_text(
         f'node_id = "bench"\nbundle = "{bundle}"\ndata_dir = "{root / "data"}"\n'
         f"hop_seconds = {hop}\nthreads = 1\nmax_disk_mb = 10000\nstatus_seconds = 10\n"
-        f'[input]\nsource = "spool"\nspool_dir = "{root / "spool"}"\nsettle_seconds = 0\n')
+        f'[input]\nsource = "spool"\nspool_dir = "{root / "spool"}"\nsettle_seconds = 0\n'
+        f"[calibration]\noffset_db = 94.0\n")  # calibrated levels, as a real node
     return config
 
 
