@@ -100,9 +100,10 @@ def main() -> int:
 
     import torch
 
-    from sea.configs import count_parameters, custom_config, get_config
+    from sea.configs import count_parameters, custom_config
     from sea.roofline import cpu_peak, model_flops
-    from training.distill import DistillSettings, Distiller
+    from training.distill import Distiller
+    from training.settings.distill import DistillSettings
     from training.model import L3Net
     from training.checkpoint import save_checkpoint
     from training.reduce import reduce_embeddings
@@ -123,17 +124,18 @@ def main() -> int:
               f"{'GFLOP/CPU-s':>12}{'of peak':>8}{'data wait':>10}{'frontend':>10}   load "
               f"(one core's float32 peak: {peak:.0f} GFLOP/s)")
         for name in args.students.split(","):
-            cfg = (custom_config((16, 32, 32, 64), name="custom-16-32-32-64")
-                   if name == "custom" else get_config(name))
+            custom = {"filters": (16, 32, 32, 64)} if name == "custom" else {}
+            cfg = DistillSettings(store=work / "store", targets=work, out=work, student=name,
+                                  **custom).student_config()
             red = work / f"red-{cfg.embedding_dim}"
             if not red.exists():
                 reduce_embeddings(work / "emb", red, "random", 10**6, "random-projection",
                                   cfg.embedding_dim)
             for threads in args.threads:
-                settings = DistillSettings(epochs=1, batch_size=args.batch_size,
-                                           val_folds=("0",), threads=threads)
-                distiller = Distiller(work / "store", red, cfg, work / f"ckpt-{cfg.name}-{threads}",
-                                      settings)
+                distiller = Distiller(DistillSettings(
+                    store=work / "store", targets=red, out=work / f"ckpt-{cfg.name}-{threads}",
+                    student=name, **custom, epochs=1, batch_size=args.batch_size,
+                    val_folds=("0",), threads=threads))
                 rows = distiller.train_rows
                 distiller.train_rows = rows[: args.batch_size]
                 distiller.train_epoch(0)  # warm-up: allocator, kernels

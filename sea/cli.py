@@ -1,7 +1,7 @@
 """The `sea` command line: one subcommand per pipeline step, dispatched to its stage.
 
-Each subcommand lives in a module exposing `add_arguments(parser)` and `run(args) -> int`.
-Modules import their heavy dependencies (torch, sklearn, ...) inside `run`, so `sea --help`
+Each subcommand lives in a module exposing `COMMAND` (sea.settings_cli): its settings class,
+from which the options are made, and `run(settings) -> int`. Modules import their heavy dependencies (torch, sklearn, ...) inside `run`, so `sea --help`
 and the node-side commands stay light.
 """
 
@@ -13,6 +13,7 @@ import os
 import sys
 
 from sea.clirun import ArgumentParser, add_verbose_flag, run_cli
+from sea.settings_cli import add_command, run_parsed
 
 # OpenMP threads that sleep instead of spinning between parallel regions: on a machine shared
 # with other busy processes, spinning torch threads wait on descheduled siblings (EdgeL3 SEA-64
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
+        if hasattr(module, "COMMAND"):
+            add_command(sub, name, module.COMMAND, help_text, module.__doc__)
+            continue
         p = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -68,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         args._argv = argv  # for commands that relaunch themselves (distill --nproc)
+        result = run_parsed(args)
+        if result is not None:
+            return result
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2

@@ -29,7 +29,6 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sea.argtypes import MAX_LEARNING_RATE
 from sea.configs import ModelConfig
-from sea.errors import InvalidArgument, batch_allocation
+from sea.errors import batch_allocation
+from sea.settings import SettingError
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest
 from sea.output import claim_output
 from sea.safe_write import TEMPORARY_SUFFIX, atomic_directory
@@ -54,83 +53,21 @@ from training.kd.augment import (base_rows, exact_gains, gain_exponents, gain_is
                                  shifted_rows, windows_left_in_clip)
 from training.kd.batch_share import BatchShare
 from training.kd.blocks import pooled_blocks
-from training.kd.objective import KDObjective, ObjectiveOptions
+from training.kd.objective import KDObjective
 from training.kd.teacher_blocks import BLOCKS_DIR, load_block_features
 from training.model import L3Net
-from training.options import AUGMENTS, FINAL_ACTIVATIONS
+from training.settings.distill import DistillSettings
 from training.prefetch import Prefetcher
-from training.qat import SCHEME as QAT_SCHEME, QATBody, default_qat_epochs, training_channel_scales
+from training.qat import SCHEME as QAT_SCHEME, QATBody, training_channel_scales
 from training.sync_batchnorm import synchronize_batchnorm
 from training.teacher_embed import set_cpu_threads
 
 log = logging.getLogger(__name__)
-AMP_MODES = ("auto", "fp16", "bf16", "off")  # auto: fp16 on CUDA, off on CPU
 EPOCHS_DIR = "epochs"
 # What a distillation writes in its --out besides the manifest (module docstring).
 CHECKPOINT_LAYOUT = (EPOCHS_DIR, "last", "config.json", "history.csv", "cache", "tensorboard")
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "val_r2", "seconds", "windows_per_second",
                   "data_wait_share")
-
-
-@dataclass(frozen=True)
-class DistillSettings(ObjectiveOptions):  # the objective's options (loss, ...) come first
-    epochs: int = 30
-    lr: float = 1e-4
-    batch_size: int = 64
-    teacher_blocks: str | None = None  # None: EMB/blocks beside the targets' embeddings
-    augment: str = "none"
-    base_hop: float | None = None  # seconds between training windows; None: the store's hop
-    gain_db: float = 12.0
-    seed: int = 0
-    patience: int = 5
-    val_fraction: float = 0.1
-    val_folds: tuple[str, ...] = ()
-    final_activation: str = "auto"
-    resampler: str = "soxr"
-    device: str | None = None
-    threads: int | None = None  # CPU threads; None: every core
-    cache_dir: str | None = None  # None: OUT/cache
-    amp: str = "auto"
-    qat: bool = False  # the last epochs train through the fake-quantized int8 body
-    qat_epochs: int | None = None  # None: training.qat.default_qat_epochs(epochs)
-    qat_lr: float | None = None  # None: lr / 10 (QAT fine-tunes; see docs/training.md)
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
-            if getattr(self, name) <= 0:
-                raise InvalidArgument(f"{name} must be positive")
-        if not 0 < self.lr <= MAX_LEARNING_RATE:
-            raise InvalidArgument(f"lr {self.lr} is outside (0, {MAX_LEARNING_RATE:g}]")
-        if self.final_activation not in FINAL_ACTIVATIONS:
-            raise ValueError(f"final activation {self.final_activation!r} not in {FINAL_ACTIVATIONS}")
-        super().__post_init__()  # ValueError for an unknown loss, intermediate or censor
-        if self.augment not in AUGMENTS:
-            raise ValueError(f"--augment {self.augment!r}: choose one of {', '.join(AUGMENTS)}")
-        if self.base_hop is not None and not self.base_hop > 0:
-            raise ValueError("--base-hop must be positive")
-        if not self.gain_db >= 3.02:
-            raise ValueError("--gain-db must be at least 3.02: gains are powers of two, 6.02 dB "
-                             "apart")
-        if self.amp not in AMP_MODES:
-            raise ValueError(f"--amp {self.amp!r} not in {AMP_MODES}")
-        if self.qat_epochs is not None and not (self.qat and 0 < self.qat_epochs <= self.epochs):
-            raise ValueError("qat_epochs needs qat and must lie in 1..epochs")
-        if self.qat_lr is not None and not (self.qat and self.qat_lr > 0):
-            raise ValueError("qat_lr needs qat and must be positive")
-        if self.qat and self.intermediate != "none":
-            raise ValueError("qat cannot be combined with an intermediate-layer objective (the "
-                             "fake-quantized body has no per-block hooks)")
-
-    @property
-    def qat_epoch_count(self) -> int:
-        """Epochs trained through the fake-quantized body (0 without qat)."""
-        if not self.qat:
-            return 0
-        return self.qat_epochs if self.qat_epochs is not None else default_qat_epochs(self.epochs)
-
-    @property
-    def qat_learning_rate(self) -> float:
-        return self.qat_lr if self.qat_lr is not None else self.lr / 10
 
 
 class MixedPrecisionStudent(torch.nn.Module):
@@ -157,7 +94,7 @@ class MixedPrecisionStudent(torch.nn.Module):
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of an --amp mode on `device` (None: full float32)."""
+    """The autocast dtype of an amp mode on `device` (None: full float32)."""
     if mode == "auto":
         mode = "fp16" if device.type == "cuda" else "off"
     return {"fp16": torch.float16, "bf16": torch.bfloat16, "off": None}[mode]
@@ -212,10 +149,10 @@ def r2_score(sse: float, sst: float) -> float:
 class Distiller:
     """Sets up data, model and optimizer for `out`, then `fit()` runs or resumes training."""
 
-    def __init__(self, store_path: str | Path, reducer_dir: str | Path, cfg: ModelConfig,
-                 out: str | Path, settings: DistillSettings, resume: bool = False,
-                 overwrite: bool = False) -> None:
-        self.settings, self.out = settings, Path(out)
+    def __init__(self, settings: DistillSettings) -> None:
+        self.settings, self.out = settings, settings.out
+        store_path, reducer_dir, resume = settings.store, settings.targets, settings.resume
+        overwrite = settings.overwrite
         if not overwrite:
             self._check_out(resume)
         # Without --resume a finished checkpoint in `out` is replaced only with --overwrite.
@@ -224,7 +161,7 @@ class Distiller:
                                    overwrite=overwrite, resume=resume, layout=CHECKPOINT_LAYOUT)
                       if ddp.current().main else None)
         try:
-            self._setup(store_path, reducer_dir, cfg, resume)
+            self._setup(store_path, reducer_dir, settings.student_config(), resume)
         except BaseException:
             self._release()
             raise
@@ -263,8 +200,8 @@ class Distiller:
         self.split.update(train_windows=len(self.train_rows), val_windows=len(self.val_rows))
         self.ranks = ddp.current()
         if settings.qat and self.ranks.world > 1:
-            raise ValueError("qat runs in one process only (its fake-quantized graph has no "
-                             "rank-synchronised BatchNorm): use nproc 1")
+            raise SettingError("qat", "{qat} runs in one process only (its fake-quantized "
+                               "graph has no rank-synchronised BatchNorm): use {nproc} 1")
         with ddp.main_first():  # rank 0 builds the audio cache, the others then read it
             self.cache = WindowCache(self.store, self.index, self.cfg.frontend.sample_rate,
                                      settings.cache_dir or self.out / "cache", settings.resampler)
@@ -457,7 +394,7 @@ class Distiller:
                 "split": self.split,
                 "objective": {"terms": list(self.objective.term_names),
                               "base_stride": self.stride},
-                "training": {**dataclasses.asdict(self.settings), "device": str(self.device),
+                "training": {**self.settings.record(), "device": str(self.device),
                              "amp": str(self.amp).replace("torch.", "") if self.amp else False,
                              "processes": self.ranks.world, "qat": self._qat_record()}}
 

@@ -30,11 +30,6 @@ SCHEME = ("torchao PT2E QAT with litert-torch's symmetric quantizer: int8 per-ch
           "weights with BatchNorm folded, int8 per-tensor activations, equalized outputs")
 
 
-def default_qat_epochs(epochs: int) -> int:
-    """QAT epochs when not given: a quarter of the run, at least one."""
-    return max(1, epochs // 4)
-
-
 @contextlib.contextmanager
 def export_accepts_functions() -> Iterator[None]:
     """torchao 0.18 and litert-torch trace their conv-BN patterns by passing plain functions

@@ -97,7 +97,7 @@ def test_negative_targets_get_a_linear_student(steady_pipeline, tmp_path):
     (["--student", "custom"], "needs --filters"),
     (["--student", "custom", "--filters", "4,8,8"], "four positive filter counts"),
     (["--student", "custom", "--filters", "4,8,8,16", "--dim", "8"], "must equal"),
-    (["--student", "student1", "--filters", "4,8,8,16"], "need --student custom"),
+    (["--student", "student1", "--filters", "4,8,8,16"], "--filters needs --student custom"),
     (["--student", "custom", "--filters", "4,8,8,16", "--val-folds", "9"], "not in the store"),
     (["--student", "custom", "--filters", "4,8,8,16", "--epochs", "0"], "--epochs: must be at"),
 ])

@@ -11,17 +11,16 @@ from sea.configs import SEA_FRONTEND
 from sea.framing import hop_samples
 from sea.reducer import TARGETS_FILE
 from training.checkpoint import build_model
-from training.distill import DistillSettings, Distiller
+from training.distill import Distiller
 from training.kd.augment import exact_gains, gain_exponents
+from training.settings.distill import DistillSettings
 
 
 def _distiller(fine_pipeline, out, **settings) -> Distiller:
-    from sea.configs import custom_config
-
     store, red, _ = fine_pipeline
-    cfg = custom_config((4, 8, 8, 16), name="custom-4-8-8-16")
-    return Distiller(store, red, cfg, out, DistillSettings(
-        threads=1, batch_size=16, val_folds=("4",), **settings))
+    return Distiller(DistillSettings(
+        store=store, targets=red, out=out, student="custom", filters=(4, 8, 8, 16), threads=1,
+        batch_size=16, val_folds=("4",), **settings))
 
 
 def test_shifted_windows_line_up_with_the_teachers_neighbouring_windows(fine_pipeline,
@@ -93,12 +92,8 @@ def test_gain_is_exact_where_the_db_rule_says_and_only_there(tiny_teacher):
 
 
 def test_gain_needs_the_teachers_frontend(fine_pipeline, tmp_path):
-    from dataclasses import replace
-
-    from sea.configs import custom_config
-
     store, red, _ = fine_pipeline
-    cfg = custom_config((4, 8, 8, 16), frontend=replace(SEA_FRONTEND, n_mels=32), name="c")
     with pytest.raises(ValueError, match="teacher's frontend"):
-        Distiller(store, red, cfg, tmp_path / "s", DistillSettings(
-            threads=1, val_folds=("4",), augment="shift+gain", base_hop=0.5))
+        Distiller(DistillSettings(
+            store=store, targets=red, out=tmp_path / "s", student="custom", filters=(4, 8, 8, 16),
+            n_mels=32, threads=1, val_folds=("4",), augment="shift+gain", base_hop=0.5))

@@ -9,8 +9,6 @@ history.csv can show one column per term.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,35 +17,7 @@ from training.kd.alp import LayerProjection
 from training.kd.batch_share import BatchShare
 from training.kd.censor import ScaffoldCensor
 from training.kd.relational import SimilarityDistillation
-from training.options import CENSOR, INTERMEDIATE, LOSSES
-
-
-@dataclass(frozen=True)
-class ObjectiveOptions:
-    loss: str = "mse"
-    relational_weight: float = 1.0
-    relational_bank: int = 4096
-    relational_temperature: float = 0.1
-    intermediate: str = "none"
-    alp_weight: float = 1.0
-    censor: str = "none"
-    censor_factor: float = 3.0
-    censor_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name, value, choices in (("loss", self.loss, LOSSES),
-                                     ("intermediate", self.intermediate, INTERMEDIATE),
-                                     ("censor", self.censor, CENSOR)):
-            if value not in choices:
-                raise ValueError(f"--{name} {value!r}: choose one of {', '.join(choices)}")
-        if self.relational_weight < 0 or self.alp_weight < 0:
-            raise ValueError("--relational-weight and --alp-weight must be >= 0")
-
-    @property
-    def term_names(self) -> tuple[str, ...]:
-        names = {"mse": ("mse",), "cosine": ("cosine",), "relational": ("relational",),
-                 "mse+relational": ("mse", "relational")}[self.loss]
-        return names + (("alp",) if self.intermediate == "alp" else ())
+from training.settings.objective import ObjectiveOptions
 
 
 class KDObjective(nn.Module):
