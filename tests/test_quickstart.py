@@ -102,7 +102,7 @@ class FakeSea:
 
 @pytest.mark.parametrize("miss", [True, False])
 def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path, miss):
-    from sea.quickstart import Quickstart, QuickstartError, Settings
+    from pipeline.quickstart import Quickstart, QuickstartError, Settings
 
     fake = FakeSea(tmp_path, miss)
     qs = Quickstart(tmp_path, Settings(clips=10), fake)
@@ -116,7 +116,7 @@ def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path
 
 
 def test_auto_teacher_prefers_local_weights_then_the_shipped_sea64(tmp_path, monkeypatch):
-    import sea.quickstart as quickstart
+    import pipeline.quickstart as quickstart
 
     qs = quickstart.Quickstart(tmp_path / "qs", quickstart.Settings(), FakeSea(tmp_path, False))
     monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
@@ -134,7 +134,7 @@ def test_auto_teacher_prefers_local_weights_then_the_shipped_sea64(tmp_path, mon
 
 
 def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path):
-    import sea.quickstart as quickstart
+    import pipeline.quickstart as quickstart
     from sea import weights
 
     monkeypatch.setenv("SEA_HOME", str(tmp_path))
@@ -146,7 +146,7 @@ def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path)
 
 def test_unrelated_non_empty_out_is_refused(tmp_path):
     from sea.errors import SeaError
-    from sea.quickstart import Quickstart, Settings
+    from pipeline.quickstart import Quickstart, Settings
 
     (tmp_path / "thesis.tex").write_text("precious")
     with pytest.raises(SeaError, match="not a sea artifact"):

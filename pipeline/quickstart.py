@@ -12,7 +12,6 @@ teacher shards, `distill --resume`, evaluation folds).
 from __future__ import annotations
 
 import json
-import logging
 import math
 import subprocess
 import sys
@@ -26,8 +25,6 @@ from sea.manifest import atomic_write_json, read_manifest, write_manifest
 from sea.output import claim_output
 from sea.weights import bundled_path
 from sea.schema import NUMBER, Fields, MapOf, check
-
-log = logging.getLogger("sea.quickstart")
 
 KIND = "quickstart"
 STATE_FILE = "quickstart.json"
