@@ -54,7 +54,7 @@ def evaluate_predictions(bundle: Path, store_dir: Path, cache: Path, hop: float,
     (classes, test clip ids, test labels, test scores)."""
     from sea.store import ClipStore
     from training.evaluate.embedding_cache import cache_dir, load_or_compute
-    from training.evaluate.model_specs import load_embedder, model_id, parse_model
+    from sea.models import load_embedder, model_id, parse_model
     from training.evaluate.protocols import PROTOCOLS, select
     from training.evaluate.runner import Method, classifier_threads, fit_and_score
 

@@ -114,8 +114,8 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
     Raises ParityError (after writing the report) when a target is missed (a
     quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
     is replaced only with `overwrite`; `out` must not overlap `inputs`. `model_id` (the id
-    `sea head fit` records, training.evaluate.model_specs) goes into the sources; a `head`
-    directory (sea.head) is shipped only when it was fitted on that model id."""
+    `sea head fit` records, sea.models) goes into the sources; a `head` directory (sea.head)
+    is shipped only when it was fitted on that model id."""
     if quantize not in convert.QUANTIZATIONS:
         raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
     if head is not None and model_id is None:

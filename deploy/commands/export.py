@@ -110,10 +110,10 @@ def model_sources(args: argparse.Namespace) -> dict:
 
 
 def exported_model_id(args: argparse.Namespace, model) -> str:
-    """The id `sea head fit` records for this model (training.evaluate.model_specs), which
-    a --head must carry."""
+    """The id `sea head fit` records for this model (sea.models), which a --head must
+    carry."""
+    from sea.models import model_id, parse_model
     from sea.weights import has_pretrained
-    from training.evaluate.model_specs import model_id, parse_model
 
     path = Path(args.model)
     if path.is_dir():
