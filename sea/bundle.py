@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 BUNDLE_KIND = ModelKind.BUNDLE.artifact
 FRONTEND_FILE = "frontend.npz"
-# Per-dimension multiplier of int8 outputs (deploy/equalize.py); absent for float bundles.
+# Per-dimension multiplier of int8 outputs (training/equalize.py); absent for float bundles.
 OUTPUT_SCALE_FILE = "output_scale.npz"
 HEAD_FILE = "head.npz"
 VARIANTS = ("outside", "in-graph")  # preference order: numpy frontend + small network first
