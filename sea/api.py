@@ -86,13 +86,11 @@ def load_model(name_or_path: str | Path, weights: str | Path | None = None,
     `resampler`: soxr (default) or resampy (openl3/edgel3's exact resampling);
     `precision`: float32, or bf16 where the CPU (AVX512-BF16/AMX) or a GPU has it."""
     spec = parse_model(_spec_text(name_or_path, config), str(weights) if weights else None)
-    if spec.kind == "bundle" and device not in (None, "cpu"):
-        raise ValueError(f"{name_or_path} is a TFLite bundle: it runs on the cpu, not {device}")
+    if not spec.kind.torch and device not in (None, "cpu"):
+        raise ValueError(f"{name_or_path} is a {spec.kind.word}: it runs on the cpu, not {device}")
     embedder = load_embedder(spec, batch_size=batch_size, device=device, threads=threads,
-                             precision=precision)
-    embedder.resampler = resampler
-    used = str(getattr(embedder, "device", "cpu"))
-    return Model(embedder, str(name_or_path), model_id(spec), used)
+                             precision=precision, resampler=resampler)
+    return Model(embedder, str(name_or_path), model_id(spec), str(embedder.device))
 
 
 def _as_model(model: Model | str | Path | None, batch_size: int) -> Model:
