@@ -29,7 +29,7 @@ from sea.framing import frame_resampled
 from sea.frontend import LogMelFrontend
 from sea.integrity import verify_files
 from sea.manifest import read_manifest
-from sea.models import ModelKind
+from sea.models import Embedder, ModelKind
 from sea.overlap import OverlapFrontend
 from sea.quantization import Quantization
 from sea.quiet import native_stderr_silenced
@@ -280,7 +280,7 @@ class Bundle:
         return self.files[self.variants[variant]["file"]]
 
 
-class BundleEmbedder:
+class BundleEmbedder(Embedder):
     """The TFLite backend of sea.models.Embedder: a bundle's model in its interpreter.
 
     The `outside` variant (preferred when present) computes the log-mel here with the numpy
@@ -288,13 +288,6 @@ class BundleEmbedder:
     `reference_kernels`: TFLite's builtin kernels without XNNPACK (as tflite-micro computes).
     """
 
-    name: str
-    dim: int
-    num_params: int
-    size_bytes: int
-    sample_rate: int
-    resampler: str
-    cfg: ModelConfig
     device: str
 
     def __init__(self, bundle_dir: str | Path, variant: str | None = None, num_threads: int = 1,

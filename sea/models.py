@@ -105,7 +105,8 @@ class LoadOptions:
 class Embedder(Protocol):
     """What every backend implements: openl3-style framing of audio at any rate into windows
     at the model's rate, embedded in batches (training.embedder.Embedder for torch,
-    sea.bundle.BundleEmbedder for TFLite, deploy.micro.embedder.MicroEmbedder for TFLM)."""
+    sea.bundle.BundleEmbedder for TFLite, deploy.micro.embedder.MicroEmbedder for TFLM).
+    The backends subclass it, so a type checker holds each to every member."""
 
     name: str
     dim: int
@@ -114,10 +115,7 @@ class Embedder(Protocol):
     sample_rate: int
     resampler: str
     cfg: ModelConfig
-
-    @property
-    def device(self) -> object:  # a torch.device, or "cpu" for an interpreter
-        ...
+    device: object  # a torch.device, or "cpu" for an interpreter
 
     @classmethod
     def load(cls, spec: ModelSpec, options: LoadOptions) -> Embedder:

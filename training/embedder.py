@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sea.configs import ModelConfig, count_parameters
+from sea.configs import count_parameters
 from sea.errors import batch_allocation
 from sea.framing import frame_resampled
 from sea.models import RANDOM_INIT_SEED, LoadOptions, ModelSpec
+from sea.models import Embedder as EmbedderProtocol
 from training.inference import fast_model
 from training.model import L3Net
 
@@ -17,7 +18,7 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class Embedder:
+class Embedder(EmbedderProtocol):
     """Wraps a model with openl3-style framing: `embed(audio, sr)` -> (T x D, timestamps); the
     torch backend of sea.models.Embedder (config names, Keras files, student checkpoints).
 
@@ -25,13 +26,6 @@ class Embedder:
     embeddings to float32 round-off, faster; `precision="bf16"` only where the hardware has it.
     """
 
-    name: str
-    dim: int
-    num_params: int
-    size_bytes: int
-    sample_rate: int
-    resampler: str
-    cfg: ModelConfig
     device: torch.device
 
     def __init__(self, model: L3Net, batch_size: int = 32, device: str | torch.device | None = None,

@@ -1,30 +1,44 @@
-"""Every model kind's backend implements the whole `sea.models.Embedder` protocol: the same
-attributes (declared on the class) and the same method signatures, so `sea.api.Model` and the
-evaluate stage use any of them alike; the resampler is a constructor argument of each."""
+"""Every model kind's backend implements the whole `sea.models.Embedder` protocol: each
+attribute set by its own code and each method defined with the protocol's signature (not the
+protocol's stub inherited), so `sea.api.Model` and the evaluate stage use any backend alike;
+the resampler is a constructor argument of each."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 
 import pytest
 
 from sea.models import Embedder, ModelKind, load_embedder, parse_model
 
 METHODS = ("embed", "embed_windows", "load")
+ATTRIBUTES = tuple(Embedder.__annotations__)
 
 
-def annotations(cls: type) -> dict[str, str]:
-    """The attribute annotations of `cls` and its bases (strings: postponed evaluation)."""
-    merged: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        merged.update({k: str(v) for k, v in vars(klass).get("__annotations__", {}).items()})
-    return merged
+def assigned_attributes(cls: type) -> set[str]:
+    """Names assigned as `self.NAME = ...` in the methods of `cls` and its bases (not the
+    protocol's): what every instance of it holds."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is Embedder or klass.__module__ in ("typing", "builtins"):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        for node in ast.walk(tree):
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [node.target] if isinstance(node, ast.AnnAssign) else [])
+            for target in targets:
+                for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                            and t.value.id == "self"):
+                        names.add(t.attr)
+    return names
 
 
 def parameters(function) -> list[tuple[str, object, object]]:
-    """(name, kind, default) of each parameter after self/cls."""
-    return [(p.name, p.kind, p.default)
-            for p in list(inspect.signature(function).parameters.values())]
+    """(name, kind, default) of each parameter."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
 
 def backend(kind: ModelKind) -> type:
@@ -37,24 +51,28 @@ def backend(kind: ModelKind) -> type:
 @pytest.mark.parametrize("kind", list(ModelKind), ids=str)
 def test_each_backend_implements_every_protocol_member(kind):
     cls = backend(kind)
-    declared = annotations(cls)
-    protocol = annotations(Embedder)
-    for name, annotation in protocol.items():
-        assert declared.get(name) == annotation, f"{cls.__name__}.{name}: {declared.get(name)}"
-    assert "device" in declared, f"{cls.__name__} does not declare its device"
-    assert isinstance(inspect.getattr_static(cls, "load"), classmethod)
+    assert Embedder in cls.__mro__  # subclassed: a type checker holds it to every member
+    missing = set(ATTRIBUTES) - assigned_attributes(cls)
+    assert not missing, f"{cls.__name__} never sets {sorted(missing)}"
     for method in METHODS:
+        own = inspect.getattr_static(cls, method)
+        assert own is not vars(Embedder)[method], f"{cls.__name__}.{method} is the protocol's stub"
         assert parameters(getattr(cls, method)) == parameters(getattr(Embedder, method)), \
             f"{cls.__name__}.{method}{inspect.signature(getattr(cls, method))}"
+    assert isinstance(inspect.getattr_static(cls, "load"), classmethod)
     assert "resampler" in inspect.signature(cls.__init__).parameters
 
 
-def test_a_wrong_signature_is_noticed():
-    class Partial:  # the protocol's attributes, embed without its hop default
+def test_a_partial_backend_is_noticed():
+    class Partial(Embedder):  # no dim, embed without its hop default, the protocol's load
+        def __init__(self):
+            self.name, self.resampler = "partial", "soxr"
+
         def embed(self, audio, sr, hop_seconds, center=True): ...
 
-    assert parameters(Partial.embed) != parameters(getattr(Embedder, "embed"))
-    assert "name" not in annotations(Partial)
+    assert {"dim", "cfg"} <= set(ATTRIBUTES) - assigned_attributes(Partial)
+    assert parameters(Partial.embed) != parameters(Embedder.embed)
+    assert inspect.getattr_static(Partial, "load") is vars(Embedder)["load"]
 
 
 def test_a_loaded_torch_model_is_an_embedder_with_the_resampler_asked_for():
