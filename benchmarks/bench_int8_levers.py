@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deploy import convert, equalize
+from deploy import convert
 from deploy.exporter import torch_embed, torch_logmel
 from deploy.parity import cosine
 from deploy.representative import folder_windows, generated_windows, stress_windows
+from training import equalize
 from training.checkpoint import build_model
+from training.quantizer import load_converter
 
 LEVERS = {  # name: (calibration windows, source, stress windows, equalize, observer)
     "default (128 real + stress, equalized, histogram)": (128, "real", True, True, "histogram"),
@@ -47,7 +49,7 @@ URBAN_EVAL_AUDIO = (Path(__file__).resolve().parents[2] / "shared" / "data" / "u
 
 def observer_quantizer(name: str):
     """The exporter's PT2E quantizer with another activation observer."""
-    convert.load_converter()
+    load_converter()
     from litert_torch.quantize import pt2e_quantizer as pq
     from torchao.quantization.pt2e.observer import (HistogramObserver, MinMaxObserver,
                                                     MovingAverageMinMaxObserver)

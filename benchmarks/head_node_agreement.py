@@ -52,9 +52,9 @@ def evaluate_predictions(bundle: Path, store_dir: Path, cache: Path, hop: float,
                          threads: int) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     """What `sea evaluate` computes for a fold, with train = folds 1-3 and test = folds 4-5:
     (classes, test clip ids, test labels, test scores)."""
+    from sea.models import load_embedder, model_id, parse_model
     from sea.store import ClipStore
     from training.evaluate.embedding_cache import cache_dir, load_or_compute
-    from training.evaluate.model_specs import load_embedder, model_id, parse_model
     from training.evaluate.protocols import PROTOCOLS, select
     from training.evaluate.runner import Method, classifier_threads, fit_and_score
 

@@ -81,10 +81,11 @@ def learned_vs_calibrated(ckpt: Path, store: Path, windows: int, seed: int) -> d
     import torch
     from torchao.quantization.pt2e import quantize_pt2e
 
-    from deploy import convert, equalize
+    from deploy import convert
     from deploy.exporter import torch_logmel
     from deploy.parity import compare
     from deploy.representative import store_windows
+    from training import equalize
     from training.checkpoint import load_checkpoint, load_tensors
     from training.qat import QATBody, export_accepts_functions
 

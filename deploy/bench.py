@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import statistics
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +25,8 @@ from sea.bundle import TFLiteModel
 from sea.configs import FrontendConfig, get_config
 from sea.frontend import LogMelFrontend
 from sea.manifest import atomic_write_bytes, sha256_file
+from sea.quantization import Quantization
+from sea.timing import median_latency_ms
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ STUDENTS = ("student0", "student1", "student2", "student3")
 @dataclass
 class BenchRow:
     model: str
-    quantization: str
+    quantization: str  # Quantization.label
     size_bytes: int
     latency_ms_1t: float
     latency_ms_2t: float
@@ -45,21 +45,8 @@ class BenchRow:
     arena_method: str
     cosine_vs_torch: float  # mean over the check windows; int8 quality at a glance
 
-
-def median_latency_ms(fn, warmup: int = 5, min_runs: int = 20, max_runs: int = 300,
-                      budget_s: float = 3.0) -> float:
-    """Median wall time of fn() in ms: `warmup` untimed calls, then as many timed calls as fit
-    in `budget_s` (at least `min_runs`, at most `max_runs`)."""
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs
-                                     or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000.0 * statistics.median(times)
+    def scheme(self) -> Quantization:
+        return Quantization.parse(self.quantization)
 
 
 def model_latency_ms(path: Path, threads: int, budget_s: float) -> float:
@@ -95,20 +82,20 @@ def bench_model(name: str, work_dir: Path, weights: str | Path | None = None,
     reference = torch_embed(model, check)
     frontend = LogMelFrontend(model.cfg.frontend, mel_basis=model.frontend.mel_basis.numpy()
                               if model.frontend.mel_basis.numel() else None)
-    files = {"float32": lambda: convert.convert_float(model, "outside"),
-             "int8": lambda: convert.convert_int8(
+    files = {Quantization.FLOAT32: lambda: convert.convert_float(model, "outside"),
+             Quantization.INT8: lambda: convert.convert_int8(
                  model, convert.quantize_body(model, torch_logmel(model, calibration)), "outside")}
     # cached files are only reused for the same weights (seeded random ones included)
     weights_tag = sha256_file(weights)[:12] if weights else "seed0"
     rows = []
     for quantization, build in files.items():
-        path = work_dir / f"{name}_{weights_tag}_{quantization}.tflite"
+        path = work_dir / f"{name}_{weights_tag}_{quantization.label}.tflite"
         if not path.is_file():  # re-runs reuse converted files
-            log.info("converting %s (%s)", name, quantization)
+            log.info("converting %s (%s)", name, quantization.label)
             atomic_write_bytes(path, build())
         arena, method = arena_bytes(path)
         cos = cosine(reference, tflite_embed(TFLiteModel(path), check, frontend)).mean()
-        rows.append(BenchRow(name, quantization, path.stat().st_size,
+        rows.append(BenchRow(name, quantization.label, path.stat().st_size,
                              round(model_latency_ms(path, 1, budget_s), 4),
                              round(model_latency_ms(path, 2, budget_s), 4),
                              arena, method, round(float(cos), 6)))
@@ -118,7 +105,7 @@ def bench_model(name: str, work_dir: Path, weights: str | Path | None = None,
 
 def ratios(rows: list[BenchRow], teacher: str = TEACHER) -> list[dict]:
     """Float teacher over each row: speed-up (1 thread), size and arena reductions."""
-    base = next(r for r in rows if r.model == teacher and r.quantization == "float32")
+    base = next(r for r in rows if r.model == teacher and r.scheme() is Quantization.FLOAT32)
     return [{"model": r.model, "quantization": r.quantization,
              "speedup_1t": round(base.latency_ms_1t / r.latency_ms_1t, 1),
              "speedup_2t": round(base.latency_ms_2t / r.latency_ms_2t, 1),

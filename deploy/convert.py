@@ -17,36 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 
 import numpy as np
 import torch
 from torch import nn
 
-from sea.quiet import native_stderr_silenced
+from training.quantizer import load_converter, symmetric_quantizer
 
-QUANTIZATIONS = ("none", "float16", "int8")
 # Tensor names litert-torch gives the body's ops (module path of training.model.L3Body).
 BODY_TENSOR_REGEX = ".*L3Body.*"
-
-
-# Read by the converter's native MLIR library when it loads. On CPUs with AVX-512 VNNI/BF16 it
-# turns on TensorFlow's oneDNN custom ops and announces that through absl on stderr, before any
-# logging is set up; off, constant folding takes the same path on every CPU kind (the AVX2 one).
-# A user's own setting wins.
-CONVERTER_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-
-
-def load_converter():
-    """litert_torch, imported with the converter environment; what its native libraries print
-    while loading is hidden unless -v (and replayed if the import fails)."""
-    for name, value in CONVERTER_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
-    with native_stderr_silenced():
-        import litert_torch
-
-    litert_torch.config.show_progress = False
-    return litert_torch
 
 
 @contextlib.contextmanager
@@ -98,16 +77,6 @@ def convert_float(model: nn.Module, variant: str) -> bytes:
         edge = load_converter().convert(variant_module(model.eval(), variant),
                                  (example_input(model, variant),))
     return bytes(edge.model_content())
-
-
-def symmetric_quantizer(is_qat: bool = False):
-    """litert-torch's PT2E quantizer as the int8 export uses it (per-channel symmetric
-    weights); `is_qat`: the same scheme with fake-quantize modules for training."""
-    load_converter()
-    from litert_torch.quantize import pt2e_quantizer as pq
-
-    return pq.PT2EQuantizer().set_global(
-        pq.get_symmetric_quantization_config(is_per_channel=True, is_qat=is_qat))
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deploy import convert, equalize
+from deploy import convert
 from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MIN_COSINE,
                            QUANTIZED_PROBE_FLOOR, ParityError, check, compare)
 from deploy.micro.build import MICRO_DIR, REFUSED_FILE
@@ -33,8 +33,10 @@ from sea.integrity import record_files, verify_file
 from sea.manifest import (atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file,
                           write_manifest)
 from sea.output import MANIFEST_FILE, claim_output, clear_output
+from sea.quantization import Quantization
 from sea.safe_write import directory_mode
 from sea.signing import SIGNATURE_FILE, sign_bundle
+from training import equalize
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +74,8 @@ def tflite_embed(model: TFLiteModel, windows: np.ndarray, frontend: LogMelFronte
     return out if scale is None else out * scale
 
 
-def variant_file(variant: str, quantize: str) -> str:
-    suffix = "float32" if quantize == "none" else quantize
-    return f"model_{variant.replace('-', '_')}_{suffix}.tflite"
+def variant_file(variant: str, quantize: Quantization) -> str:
+    return f"model_{variant.replace('-', '_')}_{quantize.label}.tflite"
 
 
 # What an export (and a later micro build) writes in a bundle besides the manifest.
@@ -82,13 +83,13 @@ BUNDLE_LAYOUT = ("model_*.tflite", FRONTEND_FILE, OUTPUT_SCALE_FILE, HEAD_FILE, 
                  REFUSED_FILE, SIGNATURE_FILE)
 
 
-def build_variant(model: torch.nn.Module, variant: str, quantize: str,
+def build_variant(model: torch.nn.Module, variant: str, quantize: Quantization,
                   quantized: tuple[torch.nn.Module, torch.nn.Module] | None) -> bytes:
     """`quantized`: (equalized float model, its int8 body) for int8 exports."""
-    if quantize == "int8":
+    if quantize is Quantization.INT8:
         return convert.convert_int8(*quantized, variant)
     tflite = convert.convert_float(model, variant)
-    return convert.to_float16(tflite) if quantize == "float16" else tflite
+    return convert.to_float16(tflite) if quantize is Quantization.FLOAT16 else tflite
 
 
 def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFrontend | None,
@@ -102,7 +103,7 @@ def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFron
 
 
 def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
-                  quantize: str = "none", variants: tuple[str, ...] = ("outside", "in-graph"),
+                  quantize: Quantization | str = Quantization.FLOAT32, variants: tuple[str, ...] = ("outside", "in-graph"),
                   num_calibration: int = 128, head: str | Path | None = None,
                   sources: dict | None = None, overwrite: bool = False,
                   inputs: tuple[str | Path, ...] = (),
@@ -114,10 +115,10 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
     Raises ParityError (after writing the report) when a target is missed (a
     quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
     is replaced only with `overwrite`; `out` must not overlap `inputs`. `model_id` (the id
-    `sea head fit` records, training.evaluate.model_specs) goes into the sources; a `head`
-    directory (sea.head) is shipped only when it was fitted on that model id."""
-    if quantize not in convert.QUANTIZATIONS:
-        raise ValueError(f"quantize {quantize!r} not in {convert.QUANTIZATIONS}")
+    `sea head fit` records, sea.models) goes into the sources; a `head` directory (sea.head)
+    is shipped only when it was fitted on that model id. `quantize`: a Quantization or its
+    spelling ("none", "float16", "int8")."""
+    quantize = Quantization.parse(quantize)
     if head is not None and model_id is None:
         raise ValueError("a head is checked against the exported model: pass its model_id")
     sources = {**(sources or {}), **({"model_id": model_id} if model_id else {})}
@@ -137,13 +138,13 @@ def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
         lock.release()
 
 
-def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str,
+def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: Quantization,
             variants: tuple[str, ...], num_calibration: int, head: str | Path | None,
             sources: dict | None, quantized_min_cosine: float,
             signing_key: Ed25519PrivateKey | None) -> dict:
     cfg = model.cfg
     model = model.eval()
-    calibration, real = windows.split(num_calibration if quantize == "int8" else 0)
+    calibration, real = windows.split(num_calibration if quantize.needs_calibration else 0)
     if len(real) == 0:
         raise ExportError(f"no windows left for the parity check: {len(windows.windows)} drawn "
                           f"from the calibration source, {num_calibration} used for "
@@ -160,7 +161,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
                               f"the model gives {cfg.embedding_dim}-d embeddings")
 
     quantized, scale = None, None
-    if quantize == "int8":
+    if quantize is Quantization.INT8:
         calibration = np.concatenate([calibration, stress_windows(
             cfg.frontend.sample_rate, window_seconds=cfg.frontend.window_seconds)])
         log.info("calibrating int8 on %d windows", len(calibration))
@@ -181,7 +182,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
             tfl = TFLiteModel(work / name)
             parity[variant] = parity_report(model, tfl, numpy_frontend if variant == "outside"
                                             else None, real, probes, scale)
-            parity[variant]["failures"] = check(parity[variant], quantized=quantize != "none",
+            parity[variant]["failures"] = check(parity[variant], quantized=quantize.quantized,
                                                 quantized_min_cosine=quantized_min_cosine)
             entries[variant] = {
                 "file": name, "input": "logmel" if variant == "outside" else "audio",
@@ -216,7 +217,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: str
         listed += [OUTPUT_SCALE_FILE] if scale is not None else []
         listed += [HEAD_FILE] if head_entry is not None else []
         manifest = write_manifest(
-            work, BUNDLE_KIND, cfg.to_dict(), model_name=cfg.name, quantization=quantize,
+            work, BUNDLE_KIND, cfg.to_dict(), model_name=cfg.name, quantization=quantize.value,
             variants=entries, frontend={"file": FRONTEND_FILE,
                                         "quantized": False, "style": cfg.frontend.style},
             head=head_entry, output_scale=OUTPUT_SCALE_FILE if scale is not None else None,

@@ -29,6 +29,7 @@ import numpy as np
 
 from sea.audio import load_audio, read_info
 from sea.framing import frame_resampled
+from sea.models import Embedder, load_embedder, model_id, parse_model
 from sea.stream import iter_file_windows
 
 log = logging.getLogger("sea.api")
@@ -40,11 +41,12 @@ NPZ_SETTINGS = "settings_json"
 
 @dataclass
 class Model:
-    """A loaded featurizer: the embedder (torch `Embedder` or TFLite `BundleEmbedder`), what was
-    asked for, and an id that changes whenever the weights do. Attributes of the embedder
-    (`dim`, `sample_rate`, `cfg`, `embed`, `embed_windows`, ...) are reachable directly."""
+    """A loaded featurizer: the embedder (any backend of `sea.models.Embedder`: torch, TFLite
+    or TFLM), what was asked for, and an id that changes whenever the weights do. Attributes
+    of the embedder (`dim`, `sample_rate`, `cfg`, `embed`, `embed_windows`, ...) are
+    reachable directly."""
 
-    embedder: Any
+    embedder: Embedder
     spec: str
     model_id: str
     device: str
@@ -83,16 +85,12 @@ def load_model(name_or_path: str | Path, weights: str | Path | None = None,
     `device`: torch device (default cuda when present, else cpu; bundles run on the cpu);
     `resampler`: soxr (default) or resampy (openl3/edgel3's exact resampling);
     `precision`: float32, or bf16 where the CPU (AVX512-BF16/AMX) or a GPU has it."""
-    from training.evaluate.model_specs import load_embedder, model_id, parse_model
-
     spec = parse_model(_spec_text(name_or_path, config), str(weights) if weights else None)
-    if spec.kind == "bundle" and device not in (None, "cpu"):
-        raise ValueError(f"{name_or_path} is a TFLite bundle: it runs on the cpu, not {device}")
+    if not spec.kind.torch and device not in (None, "cpu"):
+        raise ValueError(f"{name_or_path} is a {spec.kind.word}: it runs on the cpu, not {device}")
     embedder = load_embedder(spec, batch_size=batch_size, device=device, threads=threads,
-                             precision=precision)
-    embedder.resampler = resampler
-    used = str(getattr(embedder, "device", "cpu"))
-    return Model(embedder, str(name_or_path), model_id(spec), used)
+                             precision=precision, resampler=resampler)
+    return Model(embedder, str(name_or_path), model_id(spec), str(embedder.device))
 
 
 def _as_model(model: Model | str | Path | None, batch_size: int) -> Model:

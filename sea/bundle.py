@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -29,14 +29,19 @@ from sea.framing import frame_resampled
 from sea.frontend import LogMelFrontend
 from sea.integrity import verify_files
 from sea.manifest import read_manifest
+from sea.models import Embedder, ModelKind
 from sea.overlap import OverlapFrontend
+from sea.quantization import Quantization
 from sea.quiet import native_stderr_silenced
 from sea.safe_npz import read_npz
 from sea.schema import NONE, Fields, MapOf, check
 
-BUNDLE_KIND = "sea-bundle"
+if TYPE_CHECKING:
+    from sea.models import LoadOptions, ModelSpec
+
+BUNDLE_KIND = ModelKind.BUNDLE.artifact
 FRONTEND_FILE = "frontend.npz"
-# Per-dimension multiplier of int8 outputs (deploy/equalize.py); absent for float bundles.
+# Per-dimension multiplier of int8 outputs (training/equalize.py); absent for float bundles.
 OUTPUT_SCALE_FILE = "output_scale.npz"
 HEAD_FILE = "head.npz"
 VARIANTS = ("outside", "in-graph")  # preference order: numpy frontend + small network first
@@ -275,13 +280,15 @@ class Bundle:
         return self.files[self.variants[variant]["file"]]
 
 
-class BundleEmbedder:
-    """Same interface as training.embedder.Embedder, running a bundle's TFLite model.
+class BundleEmbedder(Embedder):
+    """The TFLite backend of sea.models.Embedder: a bundle's model in its interpreter.
 
     The `outside` variant (preferred when present) computes the log-mel here with the numpy
     frontend, exactly as the sensor node does; `in-graph` feeds raw windows to the model.
     `reference_kernels`: TFLite's builtin kernels without XNNPACK (as tflite-micro computes).
     """
+
+    device: str
 
     def __init__(self, bundle_dir: str | Path, variant: str | None = None, num_threads: int = 1,
                  resampler: str = "soxr", name: str | None = None,
@@ -294,14 +301,20 @@ class BundleEmbedder:
         self.frontend = (read_frontend(self.bundle.files[FRONTEND_FILE], self.cfg)
                          if self.variant == "outside" else None)
         self.resampler = resampler
-        quant = self.bundle.manifest.get("quantization", "none")
-        self.name = name or f"{self.cfg.name}-tflite-{quant}"
+        self.device = "cpu"
+        quantization = Quantization.of_manifest(self.bundle.manifest)
+        self.name = name or f"{self.cfg.name}-tflite-{quantization.value}"
         self.dim = self.cfg.embedding_dim
         self.sample_rate = self.cfg.frontend.sample_rate
         self.window_samples = self.cfg.frontend.window_samples
         self.num_params = count_parameters(self.cfg)
         self.size_bytes = self.model.size_bytes
         self.head = self.bundle.head
+
+    @classmethod
+    def load(cls, spec: ModelSpec, options: LoadOptions) -> BundleEmbedder:
+        """The bundle directory `spec` names, in an interpreter with `options.threads`."""
+        return cls(spec.path, num_threads=options.threads or 1, resampler=options.resampler)
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         """(B, window_samples) at the model's rate -> (B, D) float32."""

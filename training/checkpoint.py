@@ -22,6 +22,7 @@ from sea.configs import ModelConfig, get_config
 from sea.errors import SeaError, reading
 from sea.integrity import record_files, verify_files
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
+from sea.models import ModelKind
 from sea.paths import confined
 from sea.weights import has_pretrained, resolve_weights
 from training.keras_h5 import load_keras_weights
@@ -29,7 +30,7 @@ from training.frontend import DEFAULT_DFT_MODE
 from training.model import L3Net
 
 log = logging.getLogger(__name__)
-CHECKPOINT_KIND = "student-checkpoint"
+CHECKPOINT_KIND = ModelKind.CHECKPOINT.artifact
 CONFIG_FILE = "config.json"
 
 

@@ -1,8 +1,8 @@
 """Quantization-aware distillation: the last epochs train through the int8 body of the export.
 
 The int8 export (deploy.convert.quantize_body) quantizes the body with torchao PT2E and
-litert-torch's symmetric per-channel quantizer after folding BatchNorm into the convs and
-equalizing the output channels (deploy.equalize). Here the same quantizer, configured for
+litert-torch's symmetric per-channel quantizer (training.quantizer) after folding BatchNorm into
+the convs and equalizing the output channels (training.equalize). Here the same quantizer, configured for
 training (`is_qat`), is applied to the student's body: weights are fake-quantized per channel
 with BN folded as the export folds it, activations per tensor with moving-average ranges, and
 the output channels are equalized first (scales measured on training windows, as the export
@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from deploy import convert, equalize
+from training import equalize
 from training.model import L3Net
+from training.quantizer import symmetric_quantizer
 
 SCHEME = ("torchao PT2E QAT with litert-torch's symmetric quantizer: int8 per-channel "
           "weights with BatchNorm folded, int8 per-tensor activations, equalized outputs")
@@ -87,7 +88,7 @@ class QATBody(nn.Module):
         with export_accepts_functions():
             exported = torch.export.export(model.body, (example,), dynamic_shapes=dynamic)
             self.graph = quantize_pt2e.prepare_qat_pt2e(exported.module(),
-                                                        convert.symmetric_quantizer(is_qat=True))
+                                                        symmetric_quantizer(is_qat=True))
         # The graph as every later epoch runs it: torchao's train/eval switches rewrite the
         # BatchNorm ops (their running-statistics update differs from the export's), so a
         # freshly prepared graph and one that has been through eval differ; a resumed run

@@ -91,12 +91,14 @@ def export_bundles(model: str, work: Path, audio: Path,
     from deploy.representative import WindowSet
     from sea.errors import SeaError
     from sea.framing import frame_audio
+    from sea.quantization import Quantization
     from training.checkpoint import build_model
 
     name, weights, _ = MODELS[model]
     bundles, failures = {}, {}
-    for path, quantize in (("sea-tflite-float32", "none"), ("sea-tflite-int8", "int8")):
-        out = work / f"bundle_{model}_{quantize}"
+    for quantize in (Quantization.FLOAT32, Quantization.INT8):
+        path = f"sea-tflite-{quantize.label}"
+        out = work / f"bundle_{model}_{quantize.value}"
         if path not in paths:
             continue
         if not (out / "manifest.json").is_file():
@@ -105,7 +107,7 @@ def export_bundles(model: str, work: Path, audio: Path,
             with np.load(audio, allow_pickle=False) as data:
                 clips = [data[k] for k in data.files if k.startswith("calib_")]
             windows = np.concatenate([frame_audio(c, rate, 0.5, False)[0] for c in clips])
-            need = 32 + (128 if quantize == "int8" else 0)
+            need = 32 + (128 if quantize.needs_calibration else 0)
             picked = np.random.default_rng(0).permutation(len(windows))[:need]
             print(f"exporting {model} {quantize} on {len(picked)} real windows", flush=True)
             try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sea.argtypes import seconds
 from sea.manifest import atomic_write_bytes
+from sea.quantization import Quantization
 from sea.weights import weights_dir
 
 TARGET_SPEEDUP = 100.0
@@ -53,7 +54,7 @@ def check_targets(rows, ratio_rows) -> list[str]:
     """The issue's targets for int8 student2, each as 'met'/'MISSED' lines."""
     lines = []
     for r, q in zip(rows, ratio_rows):
-        if (r.model, r.quantization) != ("student2", "int8"):
+        if r.model != "student2" or r.scheme() is not Quantization.INT8:
             continue
         for what, ok, value in (
             ("speed-up >= 100x", q["speedup_1t"] >= TARGET_SPEEDUP, f"{q['speedup_1t']}x"),
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         weights = args.teacher_weights if name == TEACHER else None
         rows += bench_model(name, args.work_dir, weights=weights, budget_s=args.budget)
-    has_teacher = any(r.model == TEACHER and r.quantization == "float32" for r in rows)
+    has_teacher = any(r.model == TEACHER and r.scheme() is Quantization.FLOAT32 for r in rows)
     ratio_rows = ratios(rows) if has_teacher else [
         {"speedup_1t": float("nan"), "size_reduction": float("nan"),
          "arena_reduction": float("nan")} for _ in rows]

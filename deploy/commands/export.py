@@ -25,6 +25,7 @@ from pathlib import Path
 from deploy.micro.budget import BOARDS
 from deploy.parity import QUANTIZED_MIN_COSINE
 from sea.argtypes import cosine_bound, positive_int
+from sea.quantization import Quantization
 
 log = logging.getLogger("sea.export")
 
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--random-init", action="store_true",
                         help="named model with random weights (timing and smoke tests only)")
     parser.add_argument("--out", required=True, type=Path, help="bundle directory to create")
-    parser.add_argument("--quantize", choices=("none", "float16", "int8"), default="none",
+    parser.add_argument("--quantize", choices=Quantization.spellings(), default="none",
                         help="network weights: none (float32, default), float16, or int8 "
                              "(PT2E post-training quantization calibrated on real windows); "
                              "the frontend always stays float")
@@ -110,10 +111,10 @@ def model_sources(args: argparse.Namespace) -> dict:
 
 
 def exported_model_id(args: argparse.Namespace, model) -> str:
-    """The id `sea head fit` records for this model (training.evaluate.model_specs), which
-    a --head must carry."""
+    """The id `sea head fit` records for this model (sea.models), which a --head must
+    carry."""
+    from sea.models import model_id, parse_model
     from sea.weights import has_pretrained
-    from training.evaluate.model_specs import model_id, parse_model
 
     path = Path(args.model)
     if path.is_dir():
@@ -139,10 +140,11 @@ def run(args: argparse.Namespace) -> int:
     from sea.signing import key_id, load_private_key
     from training.checkpoint import build_model
 
+    quantize = Quantization.parse(args.quantize)
     if args.target == "micro":
-        if args.quantize != "int8":
+        if quantize is not Quantization.INT8:
             log.info("--target micro: quantizing to int8")
-        args.quantize = "int8"
+        quantize = Quantization.INT8
         if args.frontend == "in-graph":
             raise ExportError("--target micro runs the log-mel frontend in C: use "
                               "--frontend outside or both")
@@ -152,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(args.model, weights=args.weights, config=args.config,
                         pretrained=not args.random_init, dft_mode="matmul")
     rate = model.cfg.frontend.sample_rate
-    needed = args.parity_windows + (args.calibration_windows if args.quantize == "int8" else 0)
+    needed = args.parity_windows + (args.calibration_windows if quantize.needs_calibration else 0)
     store = args.calibration or default_store(args.model)
     if store is None:
         # generated windows hide int8 errors (min cosine 0.944 on real windows for an SEA-64
@@ -168,10 +170,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             log.error("--calibration %s: %s", store, exc)
             return 2
-    if args.quantized_min_cosine < QUANTIZED_MIN_COSINE and args.quantize != "none":
+    if args.quantized_min_cosine < QUANTIZED_MIN_COSINE and quantize.quantized:
         log.warning("--quantized-min-cosine %s: real windows may fall below the %s target",
                     args.quantized_min_cosine, QUANTIZED_MIN_COSINE)
-    manifest = export_bundle(model, args.out, windows, quantize=args.quantize,
+    manifest = export_bundle(model, args.out, windows, quantize=quantize,
                              variants=FRONTEND_CHOICES[args.frontend],
                              num_calibration=args.calibration_windows, head=args.head,
                              sources=model_sources(args), overwrite=args.overwrite,

@@ -30,11 +30,13 @@ from deploy.parity import QUANTIZED_MEAN_COSINE, agreement, compare
 from sea.bundle import BundleEmbedder
 from sea.errors import SeaError
 from sea.manifest import atomic_write_bytes, atomic_write_json, sha256_file, write_manifest
+from sea.models import ModelKind
+from sea.quantization import Quantization
 from sea.safe_write import atomic_directory
 
 MICRO_DIR = "micro"
 REFUSED_FILE = "micro-refused.json"
-MICRO_KIND = "sea-micro"
+MICRO_KIND = ModelKind.MICRO.artifact
 MICRO_MODEL = "model_int8.tflite"
 C_DIR = Path(__file__).with_name("c")
 TFLITE_MIN_COSINE = 0.999
@@ -99,7 +101,7 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
     bundle_dir = Path(bundle_dir)
     embedder = BundleEmbedder(bundle_dir, variant="outside")
     entry = embedder.bundle.manifest["variants"]["outside"]
-    if embedder.bundle.manifest.get("quantization") != "int8":
+    if Quantization.of_manifest(embedder.bundle.manifest) is not Quantization.INT8:
         raise MicroBuildError("--target micro needs an int8 bundle (--quantize int8)")
     if board not in budget.BOARDS:
         raise MicroBuildError(f"unknown board {board!r}; known: {', '.join(budget.BOARDS)}")

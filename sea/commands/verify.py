@@ -23,15 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sea.bundle import Bundle
     from sea.integrity import verify_files
+    from sea.quantization import Quantization
     from sea.signing import read_signature, verify_bundle_signature
 
     bundle = Bundle(args.bundle)  # checks the files a node reads (and the manifest's fields)
     files = verify_files(args.bundle, bundle.manifest)  # and any other file it lists
     info = (verify_bundle_signature(args.bundle, args.trust) if args.trust
             else read_signature(args.bundle))
-    quantization = bundle.manifest.get("quantization") or "none"
-    print(f"{args.bundle}: bundle of {bundle.cfg.name} "
-          f"({'float32' if quantization == 'none' else quantization})")
+    quantization = Quantization.of_manifest(bundle.manifest)
+    print(f"{args.bundle}: bundle of {bundle.cfg.name} ({quantization.label})")
     print(f"files:     {len(files)} match the sha256 digests in manifest.json "
           f"({', '.join(sorted(files))})")
     if info is None:

@@ -32,7 +32,7 @@ def write_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
 
 def checkpoint_id(checkpoint: Path) -> str:
     """The model id `sea head fit` and `sea export` give a checkpoint."""
-    from training.evaluate.model_specs import model_id, parse_model
+    from sea.models import model_id, parse_model
 
     return model_id(parse_model(str(checkpoint)))
 

@@ -24,3 +24,11 @@ def test_bundle_embeds_like_its_bundle_embedder_without_torch(float_bundle):
     assert done.stdout.strip() == "False"
     with pytest.raises(ValueError, match="cpu"):
         sea.load_model(float_bundle, device="cuda")
+
+
+def test_a_loaded_bundle_is_an_embedder_with_the_resampler_asked_for(float_bundle):
+    from sea.models import Embedder
+
+    model = sea.load_model(float_bundle, resampler="resampy")
+    assert isinstance(model.embedder, Embedder)
+    assert model.resampler == "resampy" and model.device == "cpu"

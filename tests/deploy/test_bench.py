@@ -7,9 +7,10 @@ import math
 import pytest
 
 from deploy.arena import arena_bytes, liveness_peak_bytes, tflm_arena_bytes
-from deploy.bench import BenchRow, median_latency_ms, ratios
+from deploy.bench import BenchRow, ratios
 from deploy.commands.bench import check_targets
 from sea.bundle import Bundle
+from sea.timing import median_latency_ms
 
 
 def model_file(bundle):

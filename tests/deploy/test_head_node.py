@@ -79,7 +79,7 @@ def test_fit_export_node_round_trip(tmp_path, tiny_checkpoint, labelled_store):
     from deploy.node.cli import main as node
     from sea.cli import main as sea
     from training.evaluate.embedding_cache import cache_dir, load_or_compute
-    from training.evaluate.model_specs import model_id, parse_model
+    from sea.models import model_id, parse_model
     from training.evaluate.protocols import PROTOCOLS, select
     from training.evaluate.runner import Method, fit_classifier, predict_clips
 

@@ -104,10 +104,11 @@ def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle, tiny_chec
 def test_evaluate_names_a_micro_build_and_refuses_a_changed_one(micro_bundle, tmp_path):
     from deploy.micro.embedder import MicroEmbedder
     from sea.errors import SeaError
-    from training.evaluate.model_specs import load_embedder, model_id, parse_model
+    from sea.models import ModelKind, describe, load_embedder, model_id, parse_model
 
     spec = parse_model(str(micro_bundle / "micro"))
-    assert spec.kind == "micro" and model_id(spec) == model_id(spec)
+    assert spec.kind is ModelKind.MICRO and model_id(spec) == model_id(spec)
+    assert describe(spec).endswith(", int8 TFLite Micro build")
     embedder = load_embedder(spec)
     assert isinstance(embedder, MicroEmbedder) and embedder.name.endswith("-tflm-int8")
     changed = tmp_path / "bundle"

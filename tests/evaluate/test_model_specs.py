@@ -8,15 +8,15 @@ import pytest
 
 from sea.bundle import BUNDLE_KIND
 from sea.manifest import write_manifest
-from training.evaluate.model_specs import describe, model_id, parse_model
+from sea.models import ModelKind, describe, model_id, parse_model
 
 
 def test_config_names_and_keras_files(tmp_path, fixtures_dir):
-    assert parse_model("student3").kind == "config"
+    assert parse_model("student3").kind is ModelKind.CONFIG
     assert model_id(parse_model("student3")) == "student3-random0"
     h5 = fixtures_dir / "edgel3_sea_ust_audio_emb_64.h5"
     spec = parse_model(f"edgel3-sea-64={h5}")
-    assert (spec.kind, spec.name, spec.path) == ("keras", "edgel3-sea-64", h5)
+    assert (spec.kind, spec.name, spec.path) == (ModelKind.KERAS, "edgel3-sea-64", h5)
     weights_spec = parse_model("edgel3-sea-64", weights=str(h5))
     assert model_id(weights_spec) == model_id(spec)
     with pytest.raises(ValueError, match="CONFIG="):
@@ -32,7 +32,7 @@ def test_config_names_and_keras_files(tmp_path, fixtures_dir):
 
 def test_checkpoint_and_bundle_directories(tmp_path, tiny_student, toy_store):
     spec = parse_model(str(tiny_student))
-    assert (spec.kind, spec.name) == ("checkpoint", "tiny")
+    assert (spec.kind, spec.name) == (ModelKind.CHECKPOINT, "tiny")
     copy = tmp_path / "tiny"
     shutil.copytree(tiny_student, copy)
     assert model_id(parse_model(str(copy))) == model_id(spec)
@@ -41,7 +41,7 @@ def test_checkpoint_and_bundle_directories(tmp_path, tiny_student, toy_store):
 
     bundle = tmp_path / "bundle"
     write_manifest(bundle, BUNDLE_KIND, {})
-    assert parse_model(str(bundle)).kind == "bundle"
+    assert parse_model(str(bundle)).kind is ModelKind.BUNDLE
     with pytest.raises(ValueError, match="'clip_store' artifact"):
         parse_model(str(toy_store))
 

@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sea.errors import SeaError
     from training.evaluate.classifiers import parse_classifier
-    from training.evaluate.model_specs import parse_model
+    from sea.models import parse_model
     from training.evaluate.pipeline import EvaluationConfig, run_evaluation
 
     classifiers = args.classifier or ["logreg", "mlp"]

@@ -13,12 +13,11 @@ from typing import Sequence
 import numpy as np
 
 from sea.head import HEAD_KIND, write_head
+from sea.models import load_embedder, model_id, parse_model, source_model_id
 from sea.output import claim_output
 from sea.store import ClipStore
 from training.evaluate.embedding_cache import cache_dir, load_or_compute, store_digest
 from training.evaluate.heads import check_head_classifier, head_arrays, head_difference
-from training.evaluate.model_specs import (load_embedder, model_id, parse_model,
-                                           source_model_id)
 from training.evaluate.pipeline import model_paths
 from training.evaluate.pooling import clip_frames, pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, select
@@ -97,7 +96,7 @@ def fit_head(cfg: HeadConfig) -> dict:
                 {"protocol": cfg.protocol, "datasets": list(cfg.datasets),
                  "folds": list(cfg.folds), "seed": cfg.seed, "max_iter": cfg.max_iter},
                 model_id=source_model_id(spec),
-                embedder={"spec": spec.text, "id": key, "kind": spec.kind,
+                embedder={"spec": spec.text, "id": key, "kind": spec.kind.value,
                           "dim": emb.model_info.get("dim")},
                 classes=evalset.classes, multilabel=evalset.protocol.multilabel,
                 activation=str(arrays["activation"]), classifier=cfg.classifier,

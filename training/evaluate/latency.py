@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from deploy.bench import median_latency_ms
+from sea.timing import median_latency_ms
 
 LATENCY_FILE = "latency.json"  # beside the embedding cache: a cache hit builds no model
 LOG_MEL_RANGE_DB = (-80.0, 0.0)  # what the frontend emits; the values do not change the timing

@@ -14,14 +14,13 @@ from tqdm import tqdm
 
 from sea.cluster import RayOptions
 from sea.manifest import write_manifest
+from sea.models import ModelSpec, describe, load_embedder, model_id, parse_model
 from sea.output import claim_output
 from sea.store import ClipStore
 from training.evaluate import plots
 from training.evaluate.embedding_cache import (FrameEmbeddings, cache_dir, load_or_compute,
                                                store_digest)
 from training.evaluate.latency import cached_latency_ms
-from training.evaluate.model_specs import (ModelSpec, describe, load_embedder, model_id,
-                                           parse_model)
 from training.evaluate.pooling import pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
 from training.evaluate.report import metric_label, write_report
@@ -111,7 +110,7 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
     emb = load_or_compute(store, embedder, directory, cfg.hop_seconds, progress=cfg.progress,
                           ray=cfg.ray)
     info = emb.model_info
-    entry = {"spec": spec.text, "id": key, "kind": spec.kind, "name": spec.name,
+    entry = {"spec": spec.text, "id": key, "kind": spec.kind.value, "name": spec.name,
              "description": describe(spec),
              "dim": info.get("dim"), "num_params": info.get("num_params"),
              "size_bytes": info.get("size_bytes"), "sample_rate": info.get("sample_rate"),

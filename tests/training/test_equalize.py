@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deploy.equalize import channel_scales, equalized_copy, output_scale
+from training.equalize import channel_scales, equalized_copy, output_scale
 from sea.configs import custom_config
 from training.model import L3Net
 

@@ -8,6 +8,9 @@ on the feature map before pooling: its negative values need the range too), fold
 exactly into the last layer (BN affine or conv weights; ReLU and max-pooling commute with a
 positive scale), gives every dimension the full int8 range; the node multiplies the scale
 back (`output_scale` in the bundle).
+
+The int8 export (deploy.exporter) and quantization-aware training (training.qat) both apply it,
+so it lives in training/, below the export.
 """
 
 from __future__ import annotations
