@@ -10,12 +10,17 @@ import pytest
 from data_prep.commands import download, prepare
 from sea import cli
 from sea.commands import store as store_command
+from sea.settings_cli import add_settings_arguments, settings_from_args
 
 
 def _run(module, argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
-    return module.run(parser.parse_args(argv))
+    if not hasattr(module, "COMMAND"):
+        module.add_arguments(parser)
+        return module.run(parser.parse_args(argv))
+    add_settings_arguments(parser, module.COMMAND.settings)
+    return module.COMMAND.run(settings_from_args(module.COMMAND.settings,
+                                                 parser.parse_args(argv), parser))
 
 
 def test_commands_are_registered():
