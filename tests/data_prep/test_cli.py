@@ -60,6 +60,14 @@ def test_store_info_on_a_non_store_is_a_clear_error(tmp_path):
         _run(store_command, ["info", str(tmp_path)])
 
 
+def test_download_settings_rules_name_the_options(tmp_path, capsys):
+    assert cli.main(["download", "esc50"]) == 2
+    assert "`sea download esc50` needs --data-home" in capsys.readouterr().err
+    assert cli.main(["download", "esc50", "x", "--data-home", str(tmp_path)]) == 2
+    assert "only `sea download weights` takes NAME" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_download_sonyc_ust_explains_where_to_get_it(tmp_path, capsys):
     assert _run(download, ["sonyc-ust", "--data-home", str(tmp_path)]) == 2
     assert "zenodo.org/records/3966543" in capsys.readouterr().out

@@ -115,6 +115,26 @@ def test_refuses_non_empty_out(tmp_path, float_bundle, tiny_checkpoint):
                       windows=generated_windows(8000, 2))
 
 
+def test_export_settings_rules(tmp_path, capsys):
+    """The micro target implies int8 and needs the log-mel frontend outside the graph; the
+    rule names fields in Python and options on the command line."""
+    from deploy.settings.export import ExportSettings
+    from sea.cli import main
+    from sea.settings import SettingError
+
+    out = tmp_path / "bundle"
+    with pytest.raises(SettingError, match="^target micro runs the log-mel frontend in C: use "
+                                           "frontend outside or both$"):
+        ExportSettings(model="student3", out=out, target="micro", frontend="in-graph")
+    micro = ExportSettings(model="student3", out=out, target="micro")
+    assert micro.quantization == "int8" and micro.variants == ("outside", "in-graph")
+    assert main(["export", "student3", "--out", str(out), "--target", "micro",
+                 "--frontend", "in-graph"]) == 2
+    err = capsys.readouterr().err
+    assert "--target micro runs the log-mel frontend in C: use --frontend" in err
+    assert not out.exists()
+
+
 def test_parity_check_rules():
     ref = np.ones((4, 3))
     good = {"real": compare(ref, ref), "probes": {"sine": compare(ref[:1], ref[:1])}}
