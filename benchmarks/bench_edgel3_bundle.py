@@ -22,6 +22,7 @@ import numpy as np
 from deploy.exporter import export_bundle, torch_embed
 from deploy.parity import compare
 from deploy.representative import generated_windows, store_windows
+from deploy.settings.export import ExportSettings
 from sea.bundle import BundleEmbedder
 from sea.framing import frame_audio
 from training.checkpoint import build_model
@@ -36,8 +37,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="edgel3-bundles-"))
-    model = build_model("edgel3-sea-64", weights=FIXTURES / "edgel3_sea_ust_audio_emb_64.h5",
-                        dft_mode="matmul")
+    weights = FIXTURES / "edgel3_sea_ust_audio_emb_64.h5"
+    model = build_model("edgel3-sea-64", weights=weights, dft_mode="matmul")
     windows = (store_windows(args.store, 8000, 160) if args.store
                else generated_windows(8000, 160))
     refs = {c: np.load(FIXTURES / f"ref_edgel3_sea64_{c}.npz", allow_pickle=False) for c in CLIPS}
@@ -50,7 +51,8 @@ def main() -> None:
     for quantize in ("none", "int8"):
         out = work / f"edgel3-sea-64-{quantize}"
         if not (out / "manifest.json").is_file():
-            export_bundle(model, out, windows, quantize=quantize)
+            export_bundle(ExportSettings(model="edgel3-sea-64", weights=str(weights), out=out,
+                                         quantize=quantize), model, windows)
         for variant in ("outside", "in-graph"):
             embedder = BundleEmbedder(out, variant=variant)
             emb = embedder.embed_windows(all_windows)

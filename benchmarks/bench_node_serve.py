@@ -43,10 +43,10 @@ def build_bundle(out: Path) -> Path:
         return out
     from deploy.exporter import export_bundle
     from deploy.representative import generated_windows
+    from deploy.settings.export import ExportSettings
     from sea.head import write_head
-    from training.checkpoint import build_model
 
-    model_id = "student2-random0"  # random weights: the cost does not depend on them
+    model_id = "student2-random0"  # random weights (seed 0): the cost does not depend on them
     head = out.parent / "head"
     rng = np.random.default_rng(0)
     write_head(head, {"weights_0": (0.1 * rng.standard_normal((128, len(LABELS))))
@@ -54,10 +54,9 @@ def build_bundle(out: Path) -> Path:
                       "bias_0": np.zeros(len(LABELS), np.float32), "labels": np.array(LABELS),
                       "activation": np.array("softmax")},
                {}, model_id=model_id, pooling="mean", period_seconds=10.0)
-    model = build_model("student2", pretrained=False, dft_mode="matmul")
-    export_bundle(model, out, generated_windows(8000, 80), quantize="int8", head=head,
-                  num_calibration=64, variants=("outside",), model_id=model_id,
-                  sources={"model": "student2 (random weights)"})
+    settings = ExportSettings(model="student2", random_init=True, out=out, quantize="int8",
+                              head=head, calibration_windows=64, frontend="outside")
+    export_bundle(settings, windows=generated_windows(8000, 80))
     return out
 
 

@@ -32,10 +32,11 @@ SHORT_SR, LONG_SR = 44100, 44100
 RUNNER = """
 import json, sys, time
 from data_prep.prepare import prepare
+from data_prep.settings.prepare import PrepareSettings
 args = json.loads(sys.argv[1])
 start = time.perf_counter()
-manifest = prepare(args["sources"], args["out"], sample_rate=args["sr"], workers=args["workers"],
-                   progress=False)
+manifest = prepare(PrepareSettings(sources=args["sources"], out=args["out"], sample_rate=args["sr"],
+                                   workers=args["workers"], progress=False))
 print(json.dumps({"seconds": time.perf_counter() - start, "clips": manifest["clips"],
                   "audio_seconds": manifest["seconds"], "skipped": len(manifest["skipped"])}))
 """

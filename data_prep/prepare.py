@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from data_prep.decode import BLOCK_FRAMES, Decoded, describe_error, materialize, task_blocks
-from data_prep.sources import SourceOptions, plan_sources
 from data_prep.sample_type import choose_audio_dtype
+from data_prep.settings.prepare import PrepareSettings
+from data_prep.settings.sources import SourceOptions
+from data_prep.sources import plan_sources
 from data_prep.tasks import ClipTask, SourceError
-from sea.cluster import RayOptions
 from sea.output import existing_kind
 from sea.store import KIND as STORE_KIND, SPOOL_DIR, ClipStore, StoreWriter
 
@@ -56,7 +57,7 @@ def check_stored_sources(out: Path, tasks: list[ClipTask]) -> None:
                               "another store")
 
 
-def source_paths(sources: list[str], options: SourceOptions) -> list[str]:
+def source_paths(sources: Iterable[str], options: SourceOptions) -> list[str]:
     """The folders read whole (every file under them): the output must not overlap them.
     Dataset sources read only the files their metadata lists, so a store beside them is safe."""
     paths = [arg for name, _, arg in (s.partition(":") for s in sources) if name == "folder"]
@@ -145,25 +146,23 @@ def open_decoder(task: ClipTask, sample_rate: int) -> tuple[Iterator | None, tup
     return blocks, events, None
 
 
-def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, workers: int = 1,
-            options: SourceOptions = SourceOptions(), progress: bool = True,
-            ray: RayOptions | None = None, audio_dtype: str = "auto",
-            overwrite: bool = False) -> dict:
-    """Build or extend the store at `out`; returns its manifest. Re-running resumes;
-    `overwrite` replaces an existing store instead.
+def prepare(settings: PrepareSettings) -> dict:
+    """Build or extend the store at `settings.out` from `settings.sources`; returns its
+    manifest. Re-running resumes; `overwrite` replaces an existing store instead.
 
     With `ray`, Ray actors write store parts that this store's index joins
     (`data_prep.ray_prepare`); the clips, their order and the content digest are the same.
     `audio_dtype`: float32, int16 or auto (see `data_prep.sample_type`)."""
     from tqdm import tqdm
 
-    plan = plan_sources(sources, options)
+    sources, out, sample_rate = list(settings.sources), settings.out, settings.sample_rate
+    plan = plan_sources(sources, settings)
     tasks = unique_tasks(plan.tasks)
-    check_stored_sources(Path(out), tasks)
-    writer = StoreWriter(out, sample_rate=sample_rate, overwrite=overwrite,
-                         inputs=source_paths(sources, options),
-                         audio_dtype=choose_audio_dtype(audio_dtype, tasks, out))
-    spool = Path(out) / SPOOL_DIR
+    check_stored_sources(out, tasks)
+    writer = StoreWriter(out, sample_rate=sample_rate, overwrite=settings.overwrite,
+                         inputs=source_paths(sources, settings),
+                         audio_dtype=choose_audio_dtype(settings.audio_dtype, tasks, out))
+    spool = out / SPOOL_DIR
     shutil.rmtree(spool, ignore_errors=True)  # leftovers of a killed run
     spool.mkdir()
     try:
@@ -174,7 +173,7 @@ def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, worke
         log.info("%d clips planned, %d already stored, %d to do", len(tasks),
                  len(tasks) - len(todo), len(todo))
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="clip",
-                   disable=not progress, smoothing=0.1)
+                   disable=not settings.progress, smoothing=0.1)
         stored_bytes, skipped, start = 0, 0, time.monotonic()
 
         def record(task: ClipTask, blocks, events, error: str | None) -> None:
@@ -187,16 +186,17 @@ def prepare(sources: list[str], out: str | Path, sample_rate: int = 48000, worke
             mb_s = stored_bytes / 1e6 / max(time.monotonic() - start, 1e-9)
             bar.set_postfix_str(f"{mb_s:.1f} MB/s, {skipped} skipped", refresh=False)
 
+        ray = settings.ray_options()
         if ray is not None:
             from data_prep.ray_prepare import prepare_parts_on_ray
 
             prepare_parts_on_ray(tasks, writer, ray, bar.update)
-        elif workers <= 1:  # stream straight from the decoder into the store
+        elif settings.workers <= 1:  # stream straight from the decoder into the store
             for task in todo:
                 record(task, *open_decoder(task, sample_rate))
         else:
             work = functools.partial(materialize, sr=sample_rate, spool_dir=str(spool))
-            for result in _ordered_results(todo, work, workers):
+            for result in _ordered_results(todo, work, settings.workers):
                 try:
                     record(result.task, result.blocks(), result.events, result.error)
                 finally:

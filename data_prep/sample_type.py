@@ -1,4 +1,4 @@
-"""`sea prepare --audio-dtype`: which sample type a new clip store gets.
+"""`sea prepare`'s audio_dtype: which sample type a new clip store gets.
 
 int16 halves the store's disk and I/O (at 48 kHz: 96 KB instead of 192 KB per second) and loses
 nothing a 16-bit source holds beyond the requantization after resampling (under 1 LSB, about
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from data_prep.settings.prepare import AUDIO_DTYPES
 from data_prep.tasks import ClipTask
 from sea.audio import AudioError, read_info
+from sea.settings import SettingError
 from sea.store import existing_audio_dtype
 
-CHOICES = ("auto", "float32", "int16")
 PCM16_OR_NARROWER = {"PCM_16", "PCM_S8", "PCM_U8", "ULAW", "ALAW"}
 
 
@@ -30,8 +31,8 @@ def _fits_int16(task: ClipTask) -> bool:
 
 def choose_audio_dtype(requested: str, tasks: list[ClipTask], out: str | Path) -> str | None:
     """The StoreWriter `audio_dtype` for `requested` (None: keep the existing store's)."""
-    if requested not in CHOICES:
-        raise ValueError(f"--audio-dtype {requested!r} not in {CHOICES}")
+    if requested not in AUDIO_DTYPES:
+        raise SettingError("audio_dtype", f"{{audio_dtype}} {requested!r} not in {AUDIO_DTYPES}")
     if requested != "auto":
         return requested
     if existing_audio_dtype(out) is not None:

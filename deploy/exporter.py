@@ -20,10 +20,13 @@ import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deploy import convert
-from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_MIN_COSINE,
-                           QUANTIZED_PROBE_FLOOR, ParityError, check, compare)
-from deploy.micro.build import MICRO_DIR, REFUSED_FILE
+from deploy.export_inputs import (build_exported_model, draw_windows, export_inputs,
+                                  exported_model_id, model_sources)
+from deploy.micro.build import MICRO_DIR, REFUSED_FILE, build_micro
+from deploy.parity import (FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, QUANTIZED_PROBE_FLOOR,
+                           ParityError, check, compare)
 from deploy.representative import WindowSet, probe_windows, stress_windows
+from deploy.settings.export import ExportSettings
 from sea.bundle import BUNDLE_KIND, FRONTEND_FILE, HEAD_FILE, OUTPUT_SCALE_FILE, TFLiteModel
 from sea.configs import count_parameters
 from sea.errors import SeaError
@@ -32,10 +35,11 @@ from sea.head import check_head_model, read_head
 from sea.integrity import record_files, verify_file
 from sea.manifest import (atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file,
                           write_manifest)
-from sea.output import MANIFEST_FILE, claim_output, clear_output
+from sea.output import MANIFEST_FILE, claim_output
 from sea.quantization import Quantization
 from sea.safe_write import directory_mode
-from sea.signing import SIGNATURE_FILE, sign_bundle
+from sea.settings import SettingError
+from sea.signing import SIGNATURE_FILE, load_private_key, sign_bundle
 from training import equalize
 
 log = logging.getLogger(__name__)
@@ -102,54 +106,54 @@ def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFron
     return report
 
 
-def export_bundle(model: torch.nn.Module, out: str | Path, windows: WindowSet,
-                  quantize: Quantization | str = Quantization.FLOAT32, variants: tuple[str, ...] = ("outside", "in-graph"),
-                  num_calibration: int = 128, head: str | Path | None = None,
-                  sources: dict | None = None, overwrite: bool = False,
-                  inputs: tuple[str | Path, ...] = (),
-                  quantized_min_cosine: float = QUANTIZED_MIN_COSINE,
-                  model_id: str | None = None,
-                  signing_key: Ed25519PrivateKey | None = None) -> dict:
-    """Convert `model` (built with dft_mode='matmul') into a bundle at `out`; returns the
-    manifest. With `signing_key` the manifest is signed (sea.signing, `signature.json`).
-    Raises ParityError (after writing the report) when a target is missed (a
-    quantized model: any real window below `quantized_min_cosine`). A bundle already in `out`
-    is replaced only with `overwrite`; `out` must not overlap `inputs`. `model_id` (the id
-    `sea head fit` records, sea.models) goes into the sources; a `head` directory (sea.head)
-    is shipped only when it was fitted on that model id. `quantize`: a Quantization or its
-    spelling ("none", "float16", "int8")."""
-    quantize = Quantization.parse(quantize)
-    if head is not None and model_id is None:
-        raise ValueError("a head is checked against the exported model: pass its model_id")
-    sources = {**(sources or {}), **({"model_id": model_id} if model_id else {})}
-    out = Path(out)
+def export_bundle(settings: ExportSettings, model: torch.nn.Module | None = None,
+                  windows: WindowSet | None = None) -> dict:
+    """Export the model `settings` name into a bundle at `settings.out`; returns the
+    manifest. `model` (built with dft_mode='matmul') and `windows` replace the ones the
+    settings name (deploy.export_inputs) for a caller that has them in memory; the sources
+    still record `settings.model`, and its model id (the one `sea head fit` records) is what a
+    `head` must have been fitted on. With `sign` the manifest is signed (sea.signing,
+    `signature.json`); the micro target also writes BUNDLE/micro/ (deploy.micro.build).
+
+    Raises ParityError (after writing the report) when a target is missed (a quantized
+    model: any real window below `quantized_min_cosine`), MicroBuildError (the bundle is
+    kept) when the micro build is refused. A bundle already in `out` is replaced only with
+    `overwrite`; `out` must not overlap what the export reads."""
+    signing_key = load_private_key(settings.sign) if settings.sign else None  # fails early
+    model = (model if model is not None else build_exported_model(settings)).eval()
+    if windows is None:
+        windows = draw_windows(settings, model.cfg.frontend.sample_rate)
+    sources = {**model_sources(settings), "model_id": exported_model_id(settings, model)}
+    out = settings.out
     created = not out.exists()
-    lock = claim_output(out, BUNDLE_KIND, inputs=inputs, overwrite=overwrite, resume=False,
-                        layout=BUNDLE_LAYOUT)
+    lock = claim_output(out, BUNDLE_KIND, inputs=export_inputs(settings),
+                        overwrite=settings.overwrite, resume=False, layout=BUNDLE_LAYOUT)
     try:
         lock.clear()  # what an interrupted export moved in before its manifest
-        return _export(model, out, windows, quantize, variants, num_calibration, head, sources,
-                       quantized_min_cosine, signing_key)
+        manifest = _export(model, settings, windows, sources, signing_key)
     except BaseException:
         if created:  # a failed export leaves nothing that looks like an output
             shutil.rmtree(out, ignore_errors=True)
         raise
     finally:
         lock.release()
+    if settings.target == "micro":
+        real = windows.split(settings.calibration_windows)[1]
+        build_micro(out, torch_embed(model, real), real, board=settings.board)
+    return manifest
 
 
-def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: Quantization,
-            variants: tuple[str, ...], num_calibration: int, head: str | Path | None,
-            sources: dict | None, quantized_min_cosine: float,
-            signing_key: Ed25519PrivateKey | None) -> dict:
-    cfg = model.cfg
-    model = model.eval()
+def _export(model: torch.nn.Module, settings: ExportSettings, windows: WindowSet,
+            sources: dict, signing_key: Ed25519PrivateKey | None) -> dict:
+    cfg, out, head = model.cfg, settings.out, settings.head
+    quantize, num_calibration = settings.quantization, settings.calibration_windows
     calibration, real = windows.split(num_calibration if quantize.needs_calibration else 0)
     if len(real) == 0:
-        raise ExportError(f"no windows left for the parity check: {len(windows.windows)} drawn "
-                          f"from the calibration source, {num_calibration} used for "
-                          "calibration; use a larger --calibration store or lower "
-                          "--calibration-windows / --parity-windows")
+        raise SettingError("parity_windows", f"no windows left for the parity check: "
+                           f"{len(windows.windows)} drawn from the calibration source, "
+                           f"{num_calibration} used for calibration; use a larger "
+                           "{calibration} store or lower {calibration_windows} / "
+                           "{parity_windows}")
     probes = probe_windows(cfg.frontend.sample_rate, cfg.frontend.window_seconds)
     mel_basis = mel_basis_of(model)
     numpy_frontend = LogMelFrontend(cfg.frontend, mel_basis=mel_basis)
@@ -175,15 +179,16 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: Qua
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         entries, parity = {}, {}
-        for variant in variants:
+        for variant in settings.variants:
             log.info("converting %s variant (%s)", variant, quantize)
             name = variant_file(variant, quantize)
             atomic_write_bytes(work / name, build_variant(model, variant, quantize, quantized))
             tfl = TFLiteModel(work / name)
             parity[variant] = parity_report(model, tfl, numpy_frontend if variant == "outside"
                                             else None, real, probes, scale)
-            parity[variant]["failures"] = check(parity[variant], quantized=quantize.quantized,
-                                                quantized_min_cosine=quantized_min_cosine)
+            parity[variant]["failures"] = check(
+                parity[variant], quantized=quantize.quantized,
+                quantized_min_cosine=settings.quantized_min_cosine)
             entries[variant] = {
                 "file": name, "input": "logmel" if variant == "outside" else "audio",
                 "input_shape": list(tfl.input_shape), "input_dtype": tfl.input["dtype"].__name__,
@@ -196,8 +201,8 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: Qua
         if failures:
             atomic_write_json(failed, parity)
             hint = ("" if windows.source.get("kind") != "generated" else
-                    " (calibrated and checked on synthetic scenes: real recordings, "
-                    "--calibration STORE|DIR, calibrate int8 far better)")
+                    " (calibrated and checked on synthetic scenes: real recordings as the "
+                    "calibration source calibrate int8 far better)")
             raise ParityError(f"export missed its parity targets (report: {failed}): "
                               + "; ".join(failures) + hint)
         frontend_arrays = {"params_json": np.array(json.dumps(dataclasses.asdict(cfg.frontend)))}
@@ -225,7 +230,7 @@ def _export(model: torch.nn.Module, out: Path, windows: WindowSet, quantize: Qua
                    **{v: e["size_bytes"] for v, e in entries.items()}},
             parity={"targets": {"float_min_cosine": FLOAT_MIN_COSINE,
                                 "quantized_mean_cosine": QUANTIZED_MEAN_COSINE,
-                                "quantized_min_cosine": quantized_min_cosine,
+                                "quantized_min_cosine": settings.quantized_min_cosine,
                                 "quantized_probe_floor": QUANTIZED_PROBE_FLOOR},
                     "parity_windows": int(len(real)), "calibration_windows": int(len(calibration)),
                     # "real" windows are recordings only when this is not "generated"

@@ -13,7 +13,8 @@ import os
 import sys
 
 from sea.clirun import ArgumentParser, add_verbose_flag, run_cli
-from sea.settings_cli import add_command, run_parsed
+from sea.settings import SettingError, render
+from sea.settings_cli import UsageError, add_command, flag, run_parsed
 
 # OpenMP threads that sleep instead of spinning between parallel regions: on a machine shared
 # with other busy processes, spinning torch threads wait on descheduled siblings (EdgeL3 SEA-64
@@ -78,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2
-        return args._run(args)
+        try:
+            return args._run(args)
+        except SettingError as exc:  # a command not converted yet: default flag spellings
+            raise UsageError(render(exc.template, flag)) from exc
 
     # the command is known even when building the parser fails (a missing extra)
     command = next((a for a in argv if a in COMMANDS), None)

@@ -32,6 +32,7 @@ from typing import Iterable
 from sea.paths import UnsafePath, confined, relative_parts
 from sea.safe_write import (OutputError, check_not_an_input, open_lock_file, read_regular_text,
                             temporary_prefix)
+from sea.settings import SettingError
 
 LOCK_FILE = ".lock"
 MANIFEST_FILE = "manifest.json"
@@ -42,6 +43,10 @@ _HELD: set[str] = set()  # outputs this process holds (POSIX locks do not exclud
 
 class OutputBusy(OutputError):
     """Another writer holds the output."""
+
+
+class OutputTaken(SettingError, OutputError):
+    """The output holds a finished artifact that only the `overwrite` setting may replace."""
 
 
 def _read_json(path: Path) -> dict | None:
@@ -193,12 +198,12 @@ def claim_output(out: str | Path, kind: str, *, inputs: Iterable[str | Path] = (
             raise OutputError(f"{out} is not empty and not a sea artifact (holds "
                               f"{foreign[:3]}); choose a new or empty directory")
     if finished and not resume and not overwrite:
-        raise OutputError(f"{out} already holds a {kind!r}; pass --overwrite to replace it, "
-                          "or choose another output")
+        raise OutputTaken("overwrite", f"{out} already holds a {kind!r}; pass {{overwrite}} to "
+                          "replace it, or choose another {out}")
     out.mkdir(parents=True, exist_ok=True)
     lock = OutputLock(out, kind, layout)
     if overwrite and (finished or any(p.name != LOCK_FILE for p in out.iterdir())):
-        log.warning("%s: replacing the existing %s (--overwrite)", out, kind)
+        log.warning("%s: replacing the existing %s (overwrite requested)", out, kind)
         try:
             lock.clear()
         except BaseException:

@@ -89,6 +89,7 @@ def export_bundles(model: str, work: Path, audio: Path,
     why each bundle that could not be made failed (its row says so; the others still run)."""
     from deploy.exporter import export_bundle
     from deploy.representative import WindowSet
+    from deploy.settings.export import ExportSettings
     from sea.errors import SeaError
     from sea.framing import frame_audio
     from sea.quantization import Quantization
@@ -111,9 +112,11 @@ def export_bundles(model: str, work: Path, audio: Path,
             picked = np.random.default_rng(0).permutation(len(windows))[:need]
             print(f"exporting {model} {quantize} on {len(picked)} real windows", flush=True)
             try:
-                export_bundle(net, out, WindowSet(windows[picked].astype(np.float32),
-                                                  {"kind": "urban-eval", "windows": len(picked)}),
-                              quantize=quantize, variants=("outside",), num_calibration=128)
+                settings = ExportSettings(model=name, weights=str(FIXTURES / weights), out=out,
+                                          quantize=quantize, frontend="outside")
+                export_bundle(settings, net, WindowSet(
+                    windows[picked].astype(np.float32),
+                    {"kind": "urban-eval", "windows": len(picked)}))
             except SeaError as exc:  # e.g. the int8 parity gate: this row only
                 print(f"{path} {model}: export failed: {exc}", flush=True)
                 failures[path] = f"export failed: {exc}"

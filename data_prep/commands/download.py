@@ -9,8 +9,12 @@ datasets also need the `data` extra (pip install -e ".[data]"), weights need no 
 
 from __future__ import annotations
 
-import argparse
 import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sea.settings import SettingError, Settings, setting
+from sea.settings_cli import Command
 
 log = logging.getLogger(__name__)
 
@@ -23,32 +27,36 @@ SONYC_UST_HELP = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help="urbansound8k, esc50, sonyc-ust, a soundata name, or "
-                        "`weights` (then the model names follow)")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="with `weights`: models whose published weights to fetch "
-                        "(see `sea models`), or all")
-    parser.add_argument("--data-home", metavar="DIR",
-                        help="where the dataset is stored (required for a dataset)")
-    parser.add_argument("--cleanup", action="store_true",
-                        help="delete the downloaded archives after extracting")
-    parser.add_argument("--force", action="store_true", help="download again over existing files")
+@dataclass(frozen=True, kw_only=True)
+class DownloadSettings(Settings):
+    dataset: str = setting(positional=True,
+                           help="urbansound8k, esc50, sonyc-ust, a soundata name, or `weights` "
+                                "(then the model names follow)")
+    names: tuple[str, ...] = setting((), positional=True, nargs="*", metavar="NAME",
+                                     help="with `weights`: models whose published weights to "
+                                          "fetch (see `sea models`), or all")
+    data_home: Path | None = setting(None, metavar="DIR",
+                                     help="where the dataset is stored (required for a dataset)")
+    cleanup: bool = setting(False, help="delete the downloaded archives after extracting")
+    force: bool = setting(False, help="download again over existing files")
+
+    def check(self) -> None:
+        if self.dataset == "weights":
+            return
+        if self.names:
+            raise SettingError("names", "only `sea download weights` takes {names} after the "
+                               "dataset")
+        if self.data_home is None:
+            raise SettingError("data_home", f"`sea download {self.dataset}` needs {{data_home}}")
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.dataset == "weights":
+def run(settings: DownloadSettings) -> int:
+    if settings.dataset == "weights":
         from sea.weights import download_weights
 
-        return download_weights(args.names, force=args.force)
-    if args.names:
-        log.error("only `sea download weights` takes names after the dataset")
-        return 2
-    if not args.data_home:
-        log.error("`sea download %s` needs --data-home DIR", args.dataset)
-        return 2
-    if args.dataset in ("sonyc-ust", "sonyc_ust"):
-        print(SONYC_UST_HELP.format(dir=args.data_home))
+        return download_weights(list(settings.names), force=settings.force)
+    if settings.dataset in ("sonyc-ust", "sonyc_ust"):
+        print(SONYC_UST_HELP.format(dir=settings.data_home))
         return 2
     try:
         import soundata
@@ -57,18 +65,21 @@ def run(args: argparse.Namespace) -> int:
 
         log.error("%s", install_hint("soundata", "`sea download`"))
         return 2
-    name = SOUNDATA_NAMES.get(args.dataset, args.dataset)
+    name = SOUNDATA_NAMES.get(settings.dataset, settings.dataset)
     if name not in soundata.list_datasets():
-        log.error("unknown dataset %r; soundata knows: %s", args.dataset,
+        log.error("unknown dataset %r; soundata knows: %s", settings.dataset,
                   ", ".join(soundata.list_datasets()))
         return 2
-    dataset = soundata.initialize(name, data_home=args.data_home)
+    dataset = soundata.initialize(name, data_home=str(settings.data_home))
     try:
-        dataset.download(force_overwrite=args.force, cleanup=args.cleanup)
+        dataset.download(force_overwrite=settings.force, cleanup=settings.cleanup)
     except Exception as exc:  # network errors, checksum mismatches, ...
         log.error("download of %s failed: %s", name, exc)
         return 1
-    source = args.dataset if args.dataset in SOUNDATA_NAMES else "folder"
-    print(f"downloaded {name} to {args.data_home}; next: "
-          f"sea prepare {source}:{args.data_home} --out STORE")
+    source = settings.dataset if settings.dataset in SOUNDATA_NAMES else "folder"
+    print(f"downloaded {name} to {settings.data_home}; next: "
+          f"sea prepare {source}:{settings.data_home} --out STORE")
     return 0
+
+
+COMMAND = Command(DownloadSettings, run)

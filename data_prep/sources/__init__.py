@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from data_prep.settings.sources import SourceOptions
 from data_prep.sources import esc50, folder, sonyc_ust, synth, urban_eval, urbansound8k
 from data_prep.tasks import SourceError, SourcePlan
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    folder_labels: bool = False
-    name_pattern: str | None = None
-    time_format: str | None = None
-    synth_duration: float = 10.0
-    synth_foreground: str | None = None
-    synth_background: str | None = None
-    folds: str | None = None  # folder: N, by-sensor or by-day (data_prep/sources/folds.py)
 
 
 PLANNERS: dict[str, Callable[[str, SourceOptions], SourcePlan]] = {

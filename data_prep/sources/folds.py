@@ -17,19 +17,11 @@ import logging
 import re
 from dataclasses import replace
 
-from data_prep.tasks import ClipTask, SourceError
+from data_prep.settings.sources import FOLD_MODES as MODES
+from data_prep.tasks import ClipTask
+from sea.settings import SettingError
 
 log = logging.getLogger(__name__)
-
-MODES = ("by-sensor", "by-day")
-
-
-def parse_folds(text: str) -> str:
-    """Check a --folds value: an integer >= 2, by-sensor or by-day."""
-    if text in MODES or (text.isdigit() and int(text) >= 2):
-        return text
-    raise ValueError(f"--folds must be a number of folds (2 or more), by-sensor or by-day, "
-                     f"not {text!r}")
 
 
 def recording_key(task: ClipTask, pattern: re.Pattern | None) -> str:
@@ -57,14 +49,14 @@ def assign_folds(tasks: list[ClipTask], mode: str, pattern: re.Pattern | None) -
         keys = [recording_key(t, pattern) for t in tasks]
     if missing:
         need = "sensor" if mode == "by-sensor" else "time"
-        raise SourceError(f"--folds {mode}: {len(missing)} files have no {need} (e.g. "
-                          f"{missing[0]}); give --name-pattern a (?P<{need}>...) group")
+        raise SettingError("folds", f"{{folds}} {mode}: {len(missing)} files have no {need} "
+                           f"(e.g. {missing[0]}); give {{name_pattern}} a (?P<{need}>...) group")
     if mode in MODES:
         folds = keys
     else:
         folds = [_hash_fold(k, int(mode)) for k in keys]
         empty = sorted(set(map(str, range(1, int(mode) + 1))) - set(folds), key=int)
         if empty:
-            log.warning("--folds %s: fold(s) %s got no recording (%d recordings)", mode,
+            log.warning("%s folds: fold(s) %s got no recording (%d recordings)", mode,
                         ", ".join(empty), len(set(keys)))
     return [replace(t, fold=fold, group=key) for t, fold, key in zip(tasks, folds, keys)]

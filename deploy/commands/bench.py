@@ -11,13 +11,14 @@ smaller than the float teacher, arena <= 256 KB.
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from sea.argtypes import seconds
 from sea.manifest import atomic_write_bytes
 from sea.quantization import Quantization
+from sea.settings import POSITIVE, Settings, setting
+from sea.settings_cli import Command
 from sea.weights import weights_dir
 
 TARGET_SPEEDUP = 100.0
@@ -25,15 +26,17 @@ TARGET_SIZE_REDUCTION = 30.0
 TARGET_ARENA_BYTES = 256 * 1024
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the rows as a JSON list")
-    parser.add_argument("--models", nargs="+",
-                        help="subset of models (default: teacher + students)")
-    parser.add_argument("--teacher-weights", help="weights for the teacher (default: random)")
-    parser.add_argument("--work-dir", type=Path, default=weights_dir().parent / "bench",
-                        help="where converted .tflite files are kept ($SEA_HOME/bench)")
-    parser.add_argument("--budget", type=seconds, default=3.0,
-                        help="seconds of timed runs per measurement (at least 20 runs)")
+@dataclass(frozen=True, kw_only=True)
+class BenchSettings(Settings):
+    json: Path | None = setting(None, metavar="FILE", help="write the rows as a JSON list")
+    models: tuple[str, ...] | None = setting(
+        None, nargs="+", help="subset of models (default: teacher + students)")
+    teacher_weights: str | None = setting(None,
+                                          help="weights for the teacher (default: random)")
+    work_dir: Path | None = setting(
+        None, help="where converted .tflite files are kept (default: $SEA_HOME/bench)")
+    budget: float = setting(3.0, check=POSITIVE,
+                            help="seconds of timed runs per measurement (at least 20 runs)")
 
 
 def print_table(rows, ratio_rows, frontend_ms) -> None:
@@ -67,16 +70,17 @@ def check_targets(rows, ratio_rows) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
+def run(settings: BenchSettings) -> int:
     from deploy.bench import (STUDENTS, TEACHER, bench_model, frontend_costs_as_on_node, ratios,
                               rows_as_dicts)
 
-    names = args.models or [TEACHER, *STUDENTS]
-    args.work_dir.mkdir(parents=True, exist_ok=True)
+    names = settings.models or [TEACHER, *STUDENTS]
+    work_dir = settings.work_dir or weights_dir().parent / "bench"
+    work_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in names:
-        weights = args.teacher_weights if name == TEACHER else None
-        rows += bench_model(name, args.work_dir, weights=weights, budget_s=args.budget)
+        weights = settings.teacher_weights if name == TEACHER else None
+        rows += bench_model(name, work_dir, weights=weights, budget_s=settings.budget)
     has_teacher = any(r.model == TEACHER and r.scheme() is Quantization.FLOAT32 for r in rows)
     ratio_rows = ratios(rows) if has_teacher else [
         {"speedup_1t": float("nan"), "size_reduction": float("nan"),
@@ -86,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if has_teacher:
         for line in check_targets(rows, ratio_rows):
             print(line)
-    if args.json:
-        atomic_write_bytes(args.json, (json.dumps(rows_as_dicts(rows), indent=2) + "\n").encode())
-        print(f"rows written to {args.json}")
+    if settings.json:
+        atomic_write_bytes(settings.json,
+                           (json.dumps(rows_as_dicts(rows), indent=2) + "\n").encode())
+        print(f"rows written to {settings.json}")
     return 0
+
+
+COMMAND = Command(BenchSettings, run)

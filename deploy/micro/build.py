@@ -102,7 +102,7 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
     embedder = BundleEmbedder(bundle_dir, variant="outside")
     entry = embedder.bundle.manifest["variants"]["outside"]
     if Quantization.of_manifest(embedder.bundle.manifest) is not Quantization.INT8:
-        raise MicroBuildError("--target micro needs an int8 bundle (--quantize int8)")
+        raise MicroBuildError(f"{bundle_dir} is not an int8 bundle: a micro build needs one")
     if board not in budget.BOARDS:
         raise MicroBuildError(f"unknown board {board!r}; known: {', '.join(budget.BOARDS)}")
     fe = embedder.cfg.frontend

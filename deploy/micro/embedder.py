@@ -26,7 +26,7 @@ class MicroEmbedder(BundleEmbedder):
         entry = self.bundle.manifest["variants"]["outside"]
         if entry["sha256"] != manifest["source_bundle"]["variant_sha256"]:
             raise SeaError(f"{micro_dir} was built from another model than the bundle "
-                           f"{micro_dir.parent} now holds; rebuild it with --target micro")
+                           f"{micro_dir.parent} now holds; build it again from this bundle")
         path = micro_dir / MICRO_MODEL
         if sha256_file(path) != manifest["files"][MICRO_MODEL]:
             raise SeaError(f"{path} does not match the sha256 in {micro_dir / 'manifest.json'}")

@@ -9,6 +9,7 @@ import soundfile as sf
 from data_prep import decode
 from data_prep.decode import decoded_blocks, materialize
 from data_prep.prepare import prepare
+from data_prep.settings.prepare import PrepareSettings
 from data_prep.tasks import ClipTask
 from sea.audio import AudioError, resample
 from sea.store import ClipStore
@@ -56,8 +57,8 @@ EXPECTED_REASONS = {
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bad_inputs_are_skipped_with_reasons(tmp_path, messy_folder, workers):
     out = tmp_path / f"store{workers}"
-    manifest = prepare([f"folder:{messy_folder}"], out, sample_rate=SR, workers=workers,
-                       progress=False)
+    manifest = prepare(PrepareSettings(sources=(f"folder:{messy_folder}",), out=out,
+                                       sample_rate=SR, workers=workers, progress=False))
     store = ClipStore(out)
     assert sorted(r.clip_id for r in store.records) == ["messy/good.wav", "messy/stereo.flac"]
     reasons = {row["path"].rsplit("/", 1)[-1]: row["reason"] for row in manifest["skipped"]}
@@ -68,7 +69,8 @@ def test_bad_inputs_are_skipped_with_reasons(tmp_path, messy_folder, workers):
 
 def test_stereo_is_downmixed(tmp_path, write_audio):
     written = write_audio(tmp_path / "in" / "st.wav", sr=SR, channels=2, subtype="FLOAT")
-    prepare([f"folder:{tmp_path / 'in'}"], tmp_path / "s", sample_rate=SR, progress=False)
+    prepare(PrepareSettings(sources=(f"folder:{tmp_path / 'in'}",), out=tmp_path / "s",
+                            sample_rate=SR, progress=False))
     np.testing.assert_allclose(ClipStore(tmp_path / "s").audio("in/st.wav"),
                                written.mean(axis=1), atol=1e-6)
 
@@ -111,9 +113,11 @@ def test_long_results_go_through_a_spool_file(tmp_path, monkeypatch, write_audio
                                   in_memory)
     spooled.discard()
     # Through the worker pool (forked workers inherit the small spool limit).
-    prepare([f"folder:{src}"], tmp_path / "pool", sample_rate=SR, workers=2, progress=False)
+    prepare(PrepareSettings(sources=(f"folder:{src}",), out=tmp_path / "pool", sample_rate=SR,
+                            workers=2, progress=False))
     monkeypatch.undo()
-    prepare([f"folder:{src}"], tmp_path / "inproc", sample_rate=SR, workers=1, progress=False)
+    prepare(PrepareSettings(sources=(f"folder:{src}",), out=tmp_path / "inproc",
+                            sample_rate=SR, workers=1, progress=False))
     a, b = ClipStore(tmp_path / "pool"), ClipStore(tmp_path / "inproc")
     assert [r.clip_id for r in a.records] == [r.clip_id for r in b.records]
     assert a.content_sha256() == b.content_sha256()

@@ -10,12 +10,17 @@ import pytest
 from data_prep.commands import download, prepare
 from sea import cli
 from sea.commands import store as store_command
+from sea.settings_cli import add_settings_arguments, settings_from_args
 
 
 def _run(module, argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
-    return module.run(parser.parse_args(argv))
+    if not hasattr(module, "COMMAND"):
+        module.add_arguments(parser)
+        return module.run(parser.parse_args(argv))
+    add_settings_arguments(parser, module.COMMAND.settings)
+    return module.COMMAND.run(settings_from_args(module.COMMAND.settings,
+                                                 parser.parse_args(argv), parser))
 
 
 def test_commands_are_registered():
@@ -53,6 +58,14 @@ def test_store_info_on_a_non_store_is_a_clear_error(tmp_path):
 
     with pytest.raises(StoreError, match="manifest.json"):
         _run(store_command, ["info", str(tmp_path)])
+
+
+def test_download_settings_rules_name_the_options(tmp_path, capsys):
+    assert cli.main(["download", "esc50"]) == 2
+    assert "`sea download esc50` needs --data-home" in capsys.readouterr().err
+    assert cli.main(["download", "esc50", "x", "--data-home", str(tmp_path)]) == 2
+    assert "only `sea download weights` takes NAME" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_download_sonyc_ust_explains_where_to_get_it(tmp_path, capsys):

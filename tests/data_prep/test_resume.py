@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.prepare import prepare
-from data_prep.sources import SourceOptions
+from data_prep.settings.prepare import PrepareSettings
 from sea.store import INDEX_FILE, ClipStore
 
 N_FILES = 60
@@ -66,8 +66,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, write_audio):
     assert f"{stored_at_kill} already stored" in resumed.stderr
     # Orphaned decoder processes must not outlive the killed parent.
     assert _processes_mentioning(str(killed)) == []
-    prepare([f"folder:{src}", "synth:4:3"], reference, sample_rate=48000, workers=1,
-            options=SourceOptions(synth_duration=2.0), progress=False)
+    prepare(PrepareSettings(sources=(f"folder:{src}", "synth:4:3"), out=reference,
+                            sample_rate=48000, workers=1, synth_duration=2.0, progress=False))
 
     a, b = ClipStore(killed), ClipStore(reference)
     ids = [r.clip_id for r in a.records]

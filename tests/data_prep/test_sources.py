@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from data_prep.prepare import prepare
-from data_prep.sources import SourceOptions, plan_sources
+from data_prep.settings.prepare import PrepareSettings
+from data_prep.sources import plan_sources
 from data_prep.sources.sonyc_ust import quantized_time
 from data_prep.sources.tables import read_rows
 from data_prep.tasks import SourceError
@@ -19,7 +20,8 @@ SR = 16000
 
 def _store(tmp_path, sources, **kwargs) -> ClipStore:
     out = tmp_path / "store"
-    prepare(sources, out, sample_rate=SR, progress=False, **kwargs)
+    prepare(PrepareSettings(sources=tuple(sources), out=out, sample_rate=SR, progress=False,
+                            **kwargs))
     return ClipStore(out)
 
 
@@ -74,9 +76,8 @@ def test_folder_labels_and_name_pattern(tmp_path, write_audio):
     write_audio(src / "park" / "deep" / "s02_20200105T111500.flac", seed=2)
     write_audio(src / "loose.wav", seed=3)
     write_audio(src / ".hidden" / "x.wav", seed=4)
-    options = SourceOptions(folder_labels=True, name_pattern=r"(?P<sensor>s\d+)_(?P<time>\w+)",
-                            time_format="%Y%m%dT%H%M%S")
-    store = _store(tmp_path, [f"folder:{src}"], options=options)
+    store = _store(tmp_path, [f"folder:{src}"], folder_labels=True,
+                   name_pattern=r"(?P<sensor>s\d+)_(?P<time>\w+)", time_format="%Y%m%dT%H%M%S")
     assert len(store) == 3
     rec = store.record("recordings/park/deep/s02_20200105T111500.flac")
     assert rec.labels == ("park",) and rec.sensor_id == "s02"

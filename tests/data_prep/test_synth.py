@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_prep.prepare import prepare
-from data_prep.sources import SourceOptions
+from data_prep.settings.prepare import PrepareSettings
 from data_prep.synth.events import COARSE_CLASSES, render_event, urban_background
 from data_prep.synth.scene import SceneSpec, SynthSettings, render_scene
 from sea.store import ClipStore
@@ -29,9 +29,9 @@ def test_scenes_are_deterministic_and_annotated():
 
 
 def test_synth_source_in_a_store(tmp_path):
-    options = SourceOptions(synth_duration=2.0)
     for name in ("a", "b"):
-        prepare(["synth:6:11"], tmp_path / name, sample_rate=SR, options=options, progress=False)
+        prepare(PrepareSettings(sources=("synth:6:11",), out=tmp_path / name, sample_rate=SR,
+                                synth_duration=2.0, progress=False))
     a, b = ClipStore(tmp_path / "a"), ClipStore(tmp_path / "b")
     assert a.content_sha256() == b.content_sha256()
     assert len(a) == 6 and a.manifest["datasets"] == {"synth": 6}
@@ -46,9 +46,9 @@ def test_user_foreground_and_background(tmp_path, write_audio):
     write_audio(fg / "bell" / "b1.wav", seconds=0.8, sr=16000, seed=1)
     write_audio(fg / "horn" / "h1.flac", seconds=1.2, sr=22050, seed=2)
     write_audio(bg / "street" / "s.wav", seconds=0.7, sr=16000, seed=3)  # shorter: looped
-    options = SourceOptions(synth_duration=2.0, synth_foreground=str(fg),
-                            synth_background=str(bg))
-    prepare(["synth:5:1"], tmp_path / "s", sample_rate=SR, options=options, progress=False)
+    prepare(PrepareSettings(sources=("synth:5:1",), out=tmp_path / "s", sample_rate=SR,
+                            synth_duration=2.0, synth_foreground=str(fg),
+                            synth_background=str(bg), progress=False))
     store = ClipStore(tmp_path / "s")
     assert len(store) == 5
     assert set(store.labels()) <= {"bell", "horn"} and store.labels()

@@ -88,13 +88,13 @@ def float_bundle(tmp_path_factory, tiny_checkpoint, head_dir) -> Path:
     """Both graph variants, float32, with a classifier head, through the exporter API."""
     from deploy.exporter import export_bundle
     from deploy.representative import generated_windows
+    from deploy.settings.export import ExportSettings
     from training.checkpoint import build_model
 
     out = tmp_path_factory.mktemp("bundles") / "float"
     model = build_model(str(tiny_checkpoint), dft_mode="matmul")
-    export_bundle(model, out, generated_windows(8000, 12), quantize="none", head=head_dir,
-                  sources={"model": str(tiny_checkpoint)},
-                  model_id=checkpoint_id(tiny_checkpoint))
+    export_bundle(ExportSettings(model=str(tiny_checkpoint), out=out, head=head_dir), model,
+                  generated_windows(8000, 12))
     return out
 
 

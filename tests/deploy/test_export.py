@@ -55,11 +55,11 @@ def test_int8_is_smaller_than_float(float_bundle, int8_bundle):
 def test_float16_export(tmp_path, tiny_checkpoint):
     from deploy.exporter import export_bundle
     from deploy.representative import generated_windows
-    from training.checkpoint import build_model
+    from deploy.settings.export import ExportSettings
 
-    model = build_model(str(tiny_checkpoint), dft_mode="matmul")
-    manifest = export_bundle(model, tmp_path / "fp16", generated_windows(8000, 6),
-                             quantize="float16", variants=("outside",))
+    settings = ExportSettings(model=str(tiny_checkpoint), out=tmp_path / "fp16",
+                              quantize="float16", frontend="outside")
+    manifest = export_bundle(settings, windows=generated_windows(8000, 6))
     assert manifest["parity"]["outside"]["real"]["mean_cosine"] >= 0.999
     interp = TFLiteModel(tmp_path / "fp16" / manifest["variants"]["outside"]["file"]).interpreter
     assert any(t["dtype"] == np.float16 for t in interp.get_tensor_details())
@@ -69,14 +69,15 @@ def test_missed_parity_fails_loudly(tmp_path, float_bundle, other_checkpoint, mo
     """A .tflite that is not the model being exported must not become a bundle."""
     import deploy.exporter as exporter
     from deploy.representative import generated_windows
-    from training.checkpoint import build_model
+    from deploy.settings.export import ExportSettings
 
-    other = build_model(str(other_checkpoint), dft_mode="matmul")
     wrong = (float_bundle / Bundle(float_bundle).variants["outside"]["file"]).read_bytes()
     monkeypatch.setattr(exporter, "build_variant", lambda *a, **k: wrong)
     out = tmp_path / "bad"
     with pytest.raises(ParityError, match="parity targets"):
-        exporter.export_bundle(other, out, generated_windows(8000, 4), variants=("outside",))
+        exporter.export_bundle(ExportSettings(model=str(other_checkpoint), out=out,
+                                              frontend="outside"),
+                               windows=generated_windows(8000, 4))
     assert not out.exists()
     assert not list(tmp_path.glob(".bad.*"))  # no half-built directory left behind
     report = json.loads((tmp_path / "bad.failed-parity.json").read_text())
@@ -101,15 +102,37 @@ def test_int8_export_refuses_a_window_below_the_min_cosine(tmp_path, tiny_checkp
     assert report["outside"]["real"]["min_cosine"] < 1
 
 
-def test_refuses_non_empty_out(tmp_path, float_bundle):
+def test_refuses_non_empty_out(tmp_path, float_bundle, tiny_checkpoint):
     from deploy.exporter import export_bundle
-    from sea.output import OutputError
     from deploy.representative import generated_windows
+    from deploy.settings.export import ExportSettings
+    from sea.output import OutputError
 
     out = tmp_path / "taken"
     shutil.copytree(float_bundle, out)
-    with pytest.raises(OutputError, match="--overwrite"):
-        export_bundle(None, out, generated_windows(8000, 2))
+    with pytest.raises(OutputError, match="pass overwrite to replace it"):
+        export_bundle(ExportSettings(model=str(tiny_checkpoint), out=out),
+                      windows=generated_windows(8000, 2))
+
+
+def test_export_settings_rules(tmp_path, capsys):
+    """The micro target implies int8 and needs the log-mel frontend outside the graph; the
+    rule names fields in Python and options on the command line."""
+    from deploy.settings.export import ExportSettings
+    from sea.cli import main
+    from sea.settings import SettingError
+
+    out = tmp_path / "bundle"
+    with pytest.raises(SettingError, match="^target micro runs the log-mel frontend in C: use "
+                                           "frontend outside or both$"):
+        ExportSettings(model="student3", out=out, target="micro", frontend="in-graph")
+    micro = ExportSettings(model="student3", out=out, target="micro")
+    assert micro.quantization == "int8" and micro.variants == ("outside", "in-graph")
+    assert main(["export", "student3", "--out", str(out), "--target", "micro",
+                 "--frontend", "in-graph"]) == 2
+    err = capsys.readouterr().err
+    assert "--target micro runs the log-mel frontend in C: use --frontend" in err
+    assert not out.exists()
 
 
 def test_parity_check_rules():
@@ -137,7 +160,7 @@ def test_parity_check_rules():
 
 
 def test_default_store_comes_from_the_checkpoint(tmp_path, tiny_checkpoint):
-    from deploy.commands.export import default_store
+    from deploy.export_inputs import default_store
     from sea.manifest import read_manifest, write_manifest
 
     ckpt = tmp_path / "ckpt"

@@ -36,7 +36,7 @@ def messages(tree: ast.AST) -> list[tuple[int, str]]:
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
               and node.func.attr in LOG_METHODS):
             found += [(node.lineno, t) for arg in node.args for t in _texts(arg)]
-    return found
+    return sorted(found)
 
 
 def test_the_scan_sees_flags_in_raises_and_logs():

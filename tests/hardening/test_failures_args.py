@@ -26,6 +26,8 @@ STORE, OUT = "STORE_DIR", "OUT_DIR"  # replaced by paths under tmp_path
     (["prepare", "synth:1", "--out", OUT, "--name-pattern", "(?P<sensor"], "--name-pattern"),
     (["prepare", "synth:1", "--out", OUT, "--sample-rate", "1"], "--sample-rate"),
     (["prepare", "synth:1", "--out", OUT, "--synth-duration", "-5"], "--synth-duration"),
+    (["prepare", "synth:1", "--out", OUT, "--ray-workers", "0"], "--ray-workers"),
+    (["prepare", "synth:1", "--out", OUT, "--folds", "1"], "--folds"),
     (["distill", "--store", STORE, "--targets", STORE, "--out", OUT, "--batch-size", "x"],
      "--batch-size"),
     (["distill", "--store", STORE, "--targets", STORE, "--out", OUT, "--lr", "0"], "--lr"),

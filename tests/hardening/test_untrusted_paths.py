@@ -106,12 +106,14 @@ def _sonyc(root: Path, outside: Path) -> list[str]:
 def test_metadata_rows_leading_out_are_skipped_and_logged(tmp_path, outside, caplog, source,
                                                           make, refused):
     from data_prep.prepare import prepare
+    from data_prep.settings.prepare import PrepareSettings
     from sea.store import ClipStore
 
     root = tmp_path / "dataset"
     make(root, outside)
     with caplog.at_level(logging.WARNING):
-        prepare([f"{source}:{root}"], tmp_path / "store", sample_rate=8000, progress=False)
+        prepare(PrepareSettings(sources=(f"{source}:{root}",), out=tmp_path / "store",
+                                sample_rate=8000, progress=False))
     store = ClipStore(tmp_path / "store")
     assert len(store) == 1 and store.records[0].source.startswith(str(root))
     skipped = [json.loads(line) for line in (tmp_path / "store" / "skipped.jsonl").open()]

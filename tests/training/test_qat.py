@@ -113,12 +113,15 @@ def int8_parity(checkpoint, store, out) -> dict:
     lowered so that both exports are written and compared."""
     from deploy.exporter import export_bundle
     from deploy.representative import store_windows
+    from deploy.settings.export import ExportSettings
     from training.checkpoint import build_model
 
     model = build_model(str(checkpoint), dft_mode="matmul")
     windows = store_windows(store, model.cfg.frontend.sample_rate, 96, seed=0)
-    manifest = export_bundle(model, out, windows, quantize="int8", variants=("outside",),
-                             num_calibration=48, quantized_min_cosine=0.0)
+    settings = ExportSettings(model=str(checkpoint), out=out, quantize="int8",
+                              frontend="outside", calibration_windows=48,
+                              quantized_min_cosine=0.0)
+    manifest = export_bundle(settings, model, windows)
     return manifest["parity"]["outside"]["real"]
 
 
