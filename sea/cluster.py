@@ -1,4 +1,5 @@
-"""Running a stage's work units on Ray (the `cluster` extra), imported only when `--ray` is given.
+"""Running a stage's work units on Ray (the `cluster` extra), imported only when a command
+runs on Ray (`RaySettings.ray`).
 
 A stage hands out the units it already writes atomically (embedding-store shards, clip-store
 parts) to a pool of Ray actors. Each actor builds its heavy state (a model, an open store) once,
@@ -11,12 +12,14 @@ the files, so a killed driver resumes like a single-process run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from sea.errors import SeaError
+from sea.settings import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Settings, setting
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +34,13 @@ class ClusterError(SeaError, ValueError):
 
 @dataclass(frozen=True)
 class RayOptions:
-    """Where and how wide to run: `address` is `local`, `auto` or `ray://host:port`."""
+    """Where and how wide to run: `address` is `local`, `auto` or `ray://host:port`. Made from
+    checked settings (`RaySettings.ray_options`)."""
 
     address: str = "local"
     workers: int = 2
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ClusterError(f"--ray-workers must be at least 1, got {self.workers}")
-        if self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
-            raise ClusterError("--ray-cpus-per-worker must be positive and --ray-gpus-per-worker "
-                             "not negative")
 
     @property
     def torch_threads(self) -> int:
@@ -51,35 +48,53 @@ class RayOptions:
         return max(1, int(self.cpus_per_worker))
 
 
+@dataclass(frozen=True, kw_only=True)
+class RaySettings(Settings):
+    """The Ray settings of every command that can hand its work units to Ray (prepare,
+    teacher-embed, evaluate): their settings classes inherit these."""
+
+    ray: str | None = setting(
+        None, const="local", metavar="ADDRESS",
+        help="run the work on Ray (needs the `cluster` extra: pip install -e \".[cluster]\"): "
+             "`local` (the default when ADDRESS is left out) starts Ray on this machine for "
+             "the command; `auto` or ray://HOST:PORT joins a running cluster. Stores must be "
+             "on a filesystem every node mounts, at the same path")
+    ray_workers: int = setting(2, check=AT_LEAST_ONE, metavar="N",
+                               help="Ray actors (model copies) working at once")
+    ray_cpus_per_worker: float = setting(
+        1.0, check=POSITIVE, metavar="C",
+        help="CPU cores reserved per actor; torch uses that many threads")
+    ray_gpus_per_worker: float = setting(
+        0.0, check=NON_NEGATIVE, metavar="G",
+        help="GPUs per actor, fractions allowed (0.5: two actors share a GPU)")
+
+    def ray_options(self) -> RayOptions | None:
+        """Where to run on Ray, or None without `ray`."""
+        if self.ray is None:
+            return None
+        return RayOptions(self.ray, self.ray_workers, self.ray_cpus_per_worker,
+                          self.ray_gpus_per_worker)
+
+
+# Until teacher-embed and evaluate declare RaySettings (branch h-set-training): the same
+# options on their argparse parsers. The lead removes both with the argparse path.
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "Ray (needs the `cluster` extra: pip install -e \".[cluster]\")")
-    group.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                       help="run the work on Ray: `local` (the default when ADDRESS is left "
-                            "out) starts Ray on this machine for the command; `auto` or "
-                            "ray://HOST:PORT joins a running cluster. Stores must be on a "
-                            "filesystem every node mounts, at the same path")
-    group.add_argument("--ray-workers", type=int, default=2, metavar="N",
-                       help="Ray actors (model copies) working at once (default 2)")
-    group.add_argument("--ray-cpus-per-worker", type=float, default=1.0, metavar="C",
-                       help="CPU cores reserved per actor; torch uses that many threads (1)")
-    group.add_argument("--ray-gpus-per-worker", type=float, default=0.0, metavar="G",
-                       help="GPUs per actor, fractions allowed (0.5: two actors share a GPU)")
+    from sea.settings_cli import add_settings_arguments
+
+    add_settings_arguments(parser, RaySettings)
 
 
 def ray_options(args: argparse.Namespace) -> RayOptions | None:
-    """The RayOptions the command line asked for, or None without `--ray`."""
-    if args.ray is None:
-        return None
-    return RayOptions(args.ray, args.ray_workers, args.ray_cpus_per_worker,
-                      args.ray_gpus_per_worker)
+    names = [f.name for f in dataclasses.fields(RaySettings)]
+    return RaySettings(**{n: getattr(args, n) for n in names if hasattr(args, n)}).ray_options()
 
 
 def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ClusterError("--ray needs Ray: pip install -e \".[cluster]\" (ray[data])") from None
+        raise ClusterError("Ray is not installed: pip install -e \".[cluster]\" (ray[data])"
+                           ) from None
     return ray
 
 

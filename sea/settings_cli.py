@@ -106,10 +106,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings])
                 raise TypeError(f"{cls.__name__}.{field.name}: no tuples of bools")
             options["action"] = "store_false" if field.default is True else "store_true"
         else:
-            repeat = kind.sequence and info.repeat
-            options["type"] = _parser_of(kind, info, comma=kind.sequence and not repeat)
-            if repeat:
+            several = kind.sequence and (info.repeat or info.nargs is not None)
+            options["type"] = _parser_of(kind, info, comma=kind.sequence and not several)
+            if kind.sequence and info.repeat:
                 options["action"] = "append"
+            if info.nargs is not None or info.const is not None:
+                options["nargs"] = info.nargs or "?"
+            if info.const is not None:
+                options["const"] = info.const
             metavar = _metavar(kind, info)
             if metavar:
                 options["metavar"] = metavar
@@ -117,7 +121,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings])
             del options["dest"]
             options.pop("metavar", None)
             if not required:
-                options["nargs"] = "?"
+                options.setdefault("nargs", "?")
             action = parser.add_argument(field.name, metavar=names[field.name],
                                          default=argparse.SUPPRESS, **options)
         else:
@@ -150,13 +154,16 @@ def to_argv(settings: Settings) -> list[str]:
         value = getattr(settings, field.name)
         if not info.cli or (field.default is not dataclasses.MISSING and value == field.default):
             continue
+        several = kind.sequence and info.nargs is not None
         if info.positional:
-            argv.append(_shown(value))
+            argv += [_shown(v) for v in value] if several else [_shown(value)]
         elif kind.element is bool:
             argv.append(flag(field, info))
         elif kind.sequence and info.repeat:
             for element in value:
                 argv += [flag(field, info), _shown(element)]
+        elif several:
+            argv += [flag(field, info), *(_shown(v) for v in value)]
         elif value is not None:
             argv += [flag(field, info), _shown(value)]
     return argv
