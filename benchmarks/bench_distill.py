@@ -107,9 +107,8 @@ def main() -> int:
     from training.model import L3Net
     from training.checkpoint import save_checkpoint
     from training.reduce import reduce_embeddings
-    from training.teacher import load_teacher
+    from training.settings.teacher_embed import TeacherEmbedSettings
     from training.teacher_embed import embed_store
-    from sea.store import ClipStore
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
@@ -117,8 +116,8 @@ def main() -> int:
         make_store(work / "store", clips)
         torch.manual_seed(0)
         save_checkpoint(work / "teacher", L3Net(custom_config((8, 16, 16, 64))).eval())
-        model, info = load_teacher(str(work / "teacher"))
-        embed_store(ClipStore(work / "store"), model, work / "emb", info, threads=args.threads[0])
+        embed_store(TeacherEmbedSettings(store=work / "store", teacher=str(work / "teacher"),
+                                         out=work / "emb", threads=args.threads[0]))
         peak = cpu_peak().gflops(1)
         print(f"{'student':<22}{'threads':>8}{'params':>10}{'windows/s':>11}{'CPU ms/win':>11}"
               f"{'GFLOP/CPU-s':>12}{'of peak':>8}{'data wait':>10}{'frontend':>10}   load "
