@@ -107,6 +107,7 @@ def main() -> int:
     from training.model import L3Net
     from training.checkpoint import save_checkpoint
     from training.reduce import reduce_embeddings
+    from training.settings.reduce import ReduceSettings
     from training.settings.teacher_embed import TeacherEmbedSettings
     from training.teacher_embed import embed_store
 
@@ -128,8 +129,9 @@ def main() -> int:
                                   **custom).student_config()
             red = work / f"red-{cfg.embedding_dim}"
             if not red.exists():
-                reduce_embeddings(work / "emb", red, "random", 10**6, "random-projection",
-                                  cfg.embedding_dim)
+                reduce_embeddings(ReduceSettings(
+                    embeddings=work / "emb", out=red, n_fit=10**6, reducer="random-projection",
+                    dim=cfg.embedding_dim))
             for threads in args.threads:
                 distiller = Distiller(DistillSettings(
                     store=work / "store", targets=red, out=work / f"ckpt-{cfg.name}-{threads}",
