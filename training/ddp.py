@@ -47,8 +47,8 @@ def _env_int(name: str, default: int | None = None, minimum: int = 0) -> int:
         state = "is not set" if text is None else f"is {text!r}"
         raise InvalidArgument(
             f"environment variable {name} {state}: WORLD_SIZE > 1 means a torchrun rank, which "
-            "needs RANK and WORLD_SIZE as integers; start ranks with `sea distill --nproc N` "
-            "(or torchrun), or unset WORLD_SIZE for one process")
+            "needs RANK and WORLD_SIZE as integers; start ranks with `sea distill` and its "
+            "nproc setting (or torchrun), or unset WORLD_SIZE for one process")
     return value
 
 

@@ -83,7 +83,7 @@ def test_alp_without_block_features_is_explained(make_store, embed_store_cli, tm
     assert main(["distill", "--store", str(store), "--targets", str(tmp_path / "red"),
                  "--out", str(tmp_path / "s"), "--student", "custom", "--filters", "4,8,8,16",
                  "--val-folds", "4", "--intermediate", "alp"]) == 2
-    assert "--block-features" in caplog.text
+    assert "no teacher block features" in caplog.text and "--teacher-blocks" in caplog.text
 
 
 def test_block_features_refuse_ray_and_bf16(tiny_store, tiny_teacher, tmp_path, capsys):
