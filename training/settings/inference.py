@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sea.audio import RESAMPLERS
 from sea.settings import OneOf, Settings, setting
-from training.settings.distill import RESAMPLERS
 
 PRECISIONS = ("float32", "bf16")
 
