@@ -125,3 +125,14 @@ def test_same_command_same_threads_gives_identical_embeddings(embedded, embed_st
     for shard in range(shards):
         a, b = (np.load(shard_path(root, shard), allow_pickle=False) for root in (embedded, again))
         assert a.dtype == b.dtype and np.array_equal(a, b), shard
+
+
+def test_settings_are_checked_when_made_and_name_parameters(tmp_path):
+    """The Python API and the CLI share one check; Python hears parameter names."""
+    from sea.settings import SettingError
+
+    with pytest.raises(SettingError, match=r"^block_features runs the float32 teacher in this "
+                                           r"process: drop ray and precision bf16$"):
+        TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", block_features=True, ray="local")
+    with pytest.raises(SettingError, match="^shard_rows must be at least 1"):
+        TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", shard_rows=0)
