@@ -174,7 +174,7 @@ class SettingInfo:
     metavar: str | None = None
     positional: bool = False
     repeat: bool = False  # tuple field given as a repeated option, not comma-separated
-    nargs: str | None = None  # tuple field given as several values ("+" or "*"), not comma-separated
+    nargs: str | None = None  # tuple field as several values ("+" or "*"), not comma-separated
     const: Any = None  # the value of an option given without one (its value becomes optional)
     cli: bool = True  # False: a Python-only setting (no option)
     record: bool = True  # written into the manifest's record

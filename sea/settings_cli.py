@@ -52,10 +52,8 @@ def _shown(value: Any) -> str:
 def _help(field: dataclasses.Field, info: SettingInfo, names: dict[str, str]) -> str:
     text = render(info.help, lambda name: names.get(name, name))
     default = field.default
-    # a switch's default is its absence; an empty default has nothing to show
-    if (default is not dataclasses.MISSING and not isinstance(default, bool)
-            and default not in (None, "", ()) and not info.positional
-            and "default" not in text.lower()):
+    if (default not in (dataclasses.MISSING, None, False, ()) and not info.positional
+            and not isinstance(default, bool) and "default" not in text.lower()):
         text += f" (default: {_shown(default)})"
     return text.replace("%", "%%")  # argparse %-formats help texts
 

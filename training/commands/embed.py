@@ -53,7 +53,8 @@ class EmbedSettings(InferenceSettings):
     output_dir: Path | None = setting(
         None, help="where .npz files go (default: beside each input)")
     suffix: str = setting("", check=FileNamePart(),
-                          help="appended to output names: <stem>_<suffix>.npz")
+                          help="appended to output names: <stem>_<suffix>.npz (default: "
+                               "none)")
     overwrite: bool = setting(False, help="recompute existing outputs")
 
 
