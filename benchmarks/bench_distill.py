@@ -107,9 +107,9 @@ def main() -> int:
     from training.model import L3Net
     from training.checkpoint import save_checkpoint
     from training.reduce import reduce_embeddings
-    from training.teacher import load_teacher
+    from training.settings.reduce import ReduceSettings
+    from training.settings.teacher_embed import TeacherEmbedSettings
     from training.teacher_embed import embed_store
-    from sea.store import ClipStore
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
@@ -117,8 +117,8 @@ def main() -> int:
         make_store(work / "store", clips)
         torch.manual_seed(0)
         save_checkpoint(work / "teacher", L3Net(custom_config((8, 16, 16, 64))).eval())
-        model, info = load_teacher(str(work / "teacher"))
-        embed_store(ClipStore(work / "store"), model, work / "emb", info, threads=args.threads[0])
+        embed_store(TeacherEmbedSettings(store=work / "store", teacher=str(work / "teacher"),
+                                         out=work / "emb", threads=args.threads[0]))
         peak = cpu_peak().gflops(1)
         print(f"{'student':<22}{'threads':>8}{'params':>10}{'windows/s':>11}{'CPU ms/win':>11}"
               f"{'GFLOP/CPU-s':>12}{'of peak':>8}{'data wait':>10}{'frontend':>10}   load "
@@ -129,8 +129,9 @@ def main() -> int:
                                   **custom).student_config()
             red = work / f"red-{cfg.embedding_dim}"
             if not red.exists():
-                reduce_embeddings(work / "emb", red, "random", 10**6, "random-projection",
-                                  cfg.embedding_dim)
+                reduce_embeddings(ReduceSettings(
+                    embeddings=work / "emb", out=red, n_fit=10**6, reducer="random-projection",
+                    dim=cfg.embedding_dim))
             for threads in args.threads:
                 distiller = Distiller(DistillSettings(
                     store=work / "store", targets=red, out=work / f"ckpt-{cfg.name}-{threads}",

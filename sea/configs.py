@@ -13,6 +13,7 @@ from typing import Any
 
 from sea.errors import SeaError
 from sea.schema import NONE, NUMBER, Fields, ListOf, check
+from sea.settings import SettingError
 
 # Frontend styles, named after the kapre version whose numerics they reproduce.
 #  kapre014: STFT padded on both sides ('same'), mel of the POWER spectrum, then sqrt (EdgeL3, SEA).
@@ -259,7 +260,8 @@ def custom_config(filters: tuple[int, int, int, int], dim: int | None = None,
     if len(filters) != 4 or min(filters) <= 0:
         raise ValueError(f"need four positive filter counts, got {filters}")
     if dim is not None and dim != filters[-1]:
-        raise ValueError(f"--dim {dim} must equal the last block's filters ({filters[-1]}): "
-                         "the embedding is the global max-pool of that block")
+        raise SettingError("dim", f"{{dim}} {dim} must equal the last block's filters "
+                           f"({filters[-1]}): the embedding is the global max-pool of that "
+                           "block")
     return ModelConfig(name=name, frontend=frontend, filters=filters, family="custom",
                        description=f"custom student {'-'.join(map(str, filters))}")

@@ -25,6 +25,7 @@ from sea.manifest import atomic_write_bytes, read_manifest, write_manifest
 from sea.paths import confined
 from sea.safe_npz import read_npy
 from sea.schema import Fields, SchemaError, check
+from sea.settings import SettingError
 
 KIND = "embedding_store"
 SHARD_DIR = "shards"
@@ -75,8 +76,9 @@ class EmbeddingStoreWriter:
             if old != _jsonable(self.config):
                 diff = sorted(k for k in set(old) | set(self.config)
                               if old.get(k) != _jsonable(self.config).get(k))
-                raise ValueError(f"{self.path} holds embeddings made with other settings "
-                                 f"(differs in: {', '.join(diff)}); use another --out")
+                raise SettingError("out", f"{self.path} holds embeddings made with other "
+                                   f"settings (differs in: {', '.join(diff)}); use another "
+                                   "{out}")
         (self.path / SHARD_DIR).mkdir(parents=True, exist_ok=True)
         write_manifest(self.path, KIND, self.config, status="writing")
 

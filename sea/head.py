@@ -84,4 +84,4 @@ def check_head_model(head: HeadArtifact, model_id: str) -> None:
     """Refuse a head fitted on embeddings of another model than `model_id`."""
     if head.model_id != model_id:
         raise HeadError(f"head {head.path} was fitted on embeddings of model {head.model_id}, "
-                        f"not of {model_id}: fit one on this model (sea head fit --model ...)")
+                        f"not of {model_id}: fit one on this model (`sea head fit`)")

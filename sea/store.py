@@ -399,7 +399,8 @@ class ClipStore:
         if not self._matches(pos):
             raise DamagedClip(f"{self.path}: clip {self.records[pos].clip_id!r} does not match "
                               f"the sha256 recorded in its {INDEX_FILE}: damaged or altered "
-                              "audio (`sea store info --verify` lists every such clip)")
+                              "audio (`ClipStore.verify`, or verifying with `sea store info`, "
+                              "lists every such clip)")
         return self._raw(pos)
 
     def audio_at(self, pos: int) -> np.ndarray:
@@ -577,7 +578,7 @@ class StoreWriter:
         for key in ("sample_rate", "loudness_frame_seconds", "dtype"):
             if old.get(key) != self.config[key]:
                 raise StoreError(f"{self.path} was written with {key}={old.get(key)}, "
-                                 f"not {self.config[key]}; use another --out")
+                                 f"not {self.config[key]}; write to another directory")
         return previous
 
     def _recover(self) -> None:

@@ -193,7 +193,7 @@ def check_weights(source: WeightSource, path: Path, origin: str) -> Path:
         raise WeightsUnavailable(
             f"{path} does not match the sha256 of {why} ({found['sha256'][:12]} != "
             f"{expected['sha256'][:12]}): damaged or replaced. Delete it to download it again, "
-            "or pass --weights PATH for a file you trust")
+            "or pass the path of a file you trust as the weights")
     return path
 
 
@@ -206,7 +206,8 @@ def resolve_weights(model_name: str, weights: str | Path | None = None,
             raise WeightsUnavailable(f"weight file {path} does not exist")
         return path
     if model_name not in WEIGHT_SOURCES:
-        raise WeightsUnavailable(f"no published weights for {model_name!r}; pass --weights PATH")
+        raise WeightsUnavailable(f"no published weights for {model_name!r}; pass the path of "
+                                 "its weights file as the weights")
     source = WEIGHT_SOURCES[model_name]
     local = find_local(model_name) or bundled_path(model_name)
     if local is not None:

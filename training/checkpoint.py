@@ -24,6 +24,7 @@ from sea.integrity import record_files, verify_files
 from sea.manifest import atomic_write_bytes, atomic_write_json, read_manifest, write_manifest
 from sea.models import ModelKind
 from sea.paths import confined
+from sea.settings import SettingError
 from sea.weights import has_pretrained, resolve_weights
 from training.keras_h5 import load_keras_weights
 from training.frontend import DEFAULT_DFT_MODE
@@ -92,7 +93,8 @@ def build_model(name_or_path: str, weights: str | Path | None = None, pretrained
         return load_checkpoint(path, dft_mode=dft_mode)
     if path.suffix == ".h5" and path.is_file():
         if config is None:
-            raise ValueError(f"{path} is a Keras file: name its architecture with --config")
+            raise SettingError("config", f"{path} is a Keras file: name its architecture with "
+                               "{config}")
         model = L3Net(get_config(config), dft_mode=dft_mode)
         load_keras_weights(model, path)
         return model.eval()

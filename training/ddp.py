@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from sea.errors import InvalidArgument
+from sea.settings import SettingError
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ def _env_int(name: str, default: int | None = None, minimum: int = 0) -> int:
         value = None
     if value is None or value < minimum:
         state = "is not set" if text is None else f"is {text!r}"
-        raise InvalidArgument(
-            f"environment variable {name} {state}: WORLD_SIZE > 1 means a torchrun rank, which "
-            "needs RANK and WORLD_SIZE as integers; start ranks with `sea distill --nproc N` "
-            "(or torchrun), or unset WORLD_SIZE for one process")
+        raise SettingError(
+            "nproc", f"environment variable {name} {state}: WORLD_SIZE > 1 means a torchrun "
+            "rank, which needs RANK and WORLD_SIZE as integers; start ranks with `sea distill` "
+            "{nproc} N (or torchrun), or unset WORLD_SIZE for one process")
     return value
 
 

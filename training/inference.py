@@ -24,17 +24,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sea.errors import SeaError
+from sea.settings import SettingError
 from training.model import L3Net
+from training.settings.inference import PRECISIONS
 
-PRECISIONS = ("float32", "bf16")
 # CPU flags of bf16 hardware: AVX512-BF16 (Cooper Lake, Zen 4+) or AMX tiles (Sapphire Rapids+).
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 DEFAULT_CHUNK = 2  # beat chunks of 4 and whole batches of 8 in bench_teacher.py (1 thread)
 
 
-class PrecisionUnavailable(SeaError, ValueError):
-    """The requested precision has no hardware support here (the message says why)."""
+class PrecisionUnavailable(SettingError):
+    """The requested precision has no hardware support here (the message says why; it names
+    the setting as `{precision}`)."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__("precision", template)
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
@@ -53,15 +57,15 @@ def check_precision(precision: str, device: torch.device,
                     flags: set[str] | None = None) -> None:
     """Raise PrecisionUnavailable unless `precision` can run fast on `device`."""
     if precision not in PRECISIONS:
-        raise PrecisionUnavailable(f"precision {precision!r} not in {PRECISIONS}")
+        raise PrecisionUnavailable(f"{{precision}} {precision!r} not in {PRECISIONS}")
     if precision == "float32" or device.type == "cuda":
         return
     flags = cpu_flags() if flags is None else flags
     if not flags & set(BF16_FLAGS) and not {"bf16", "sve"} <= flags:  # aarch64: BF16 + SVE
         raise PrecisionUnavailable(
-            "--precision bf16 needs a CPU with bfloat16 units (x86 flag avx512_bf16 or "
+            "{precision} bf16 needs a CPU with bfloat16 units (x86 flag avx512_bf16 or "
             "amx_bf16, aarch64 flags bf16 and sve) or a CUDA device; this CPU has none, so bf16 "
-            "would be emulated and slower than float32. Use the default --precision float32.")
+            "would be emulated and slower than float32. Use the default {precision} float32.")
 
 
 def prefers_channels_last(device: torch.device) -> bool:
@@ -111,7 +115,7 @@ class FastL3(nn.Module):
                  channels_last: bool | None = None):
         super().__init__()
         if precision not in PRECISIONS:
-            raise PrecisionUnavailable(f"precision {precision!r} not in {PRECISIONS}")
+            raise PrecisionUnavailable(f"{{precision}} {precision!r} not in {PRECISIONS}")
         self.cfg = model.cfg
         self.precision = precision
         self.chunk = chunk

@@ -19,6 +19,7 @@ from sea.reducer import (DEFAULT_PARAMS_FILE, KIND as REDUCER_KIND, PARAMS_FILE,
 from sea.store import ClipStore
 from training.reducers import check_dims, fit_reducer
 from training.sampling import group_ids, sample_rows
+from training.settings.reduce import ReduceSettings
 
 log = logging.getLogger(__name__)
 FIT_ROWS_FILE = "fit_rows.npz"
@@ -74,56 +75,53 @@ def write_targets(reducer: Reducer, embeddings: EmbeddingStore, path: Path) -> d
             "min": minimum, "seconds": round(time.perf_counter() - start, 3)}
 
 
-def reduce_embeddings(emb_path: str | Path, out: str | Path, sampling: str, n_fit: int,
-                      kind: str, dim: int | None, seed: int = 0, store_path: str | Path | None = None,
-                      max_dpp_size: int = 500, overwrite: bool = False) -> dict[str, Any]:
+def reduce_embeddings(settings: ReduceSettings) -> dict[str, Any]:
     """Run the whole `sea reduce` step; returns the reducer manifest fields written.
-    An existing reducer in `out` is replaced only with `overwrite`."""
-    if n_fit <= 0:
-        raise ValueError(f"--n-fit must be positive, got {n_fit}")
-    embeddings = EmbeddingStore(emb_path)
-    out = Path(out)
-    dim = check_dims(kind, embeddings.dim, dim, min(n_fit, len(embeddings)))
-    store = ClipStore(store_path or embeddings.config["clip_store"]["path"])
+    An existing reducer in `settings.out` is replaced only with `overwrite`."""
+    embeddings = EmbeddingStore(settings.embeddings)
+    dim = check_dims(settings.reducer, embeddings.dim, settings.dim,
+                     min(settings.n_fit, len(embeddings)))
+    store = ClipStore(settings.store or embeddings.config["clip_store"]["path"])
     embeddings.check_clip_store(store)
-    with claim_output(out, REDUCER_KIND, inputs=(emb_path, store.path), overwrite=overwrite,
-                      resume=False, layout=REDUCER_LAYOUT):
-        return _reduce(embeddings, store, emb_path, out, sampling, n_fit, kind, dim, seed,
-                       max_dpp_size)
+    with claim_output(settings.out, REDUCER_KIND, inputs=(settings.embeddings, store.path),
+                      overwrite=settings.overwrite, resume=False, layout=REDUCER_LAYOUT):
+        return _reduce(settings, embeddings, store, dim)
 
 
-def _reduce(embeddings: EmbeddingStore, store: ClipStore, emb_path: str | Path, out: Path,
-            sampling: str, n_fit: int, kind: str, dim: int, seed: int,
-            max_dpp_size: int) -> dict[str, Any]:
+def _reduce(settings: ReduceSettings, embeddings: EmbeddingStore, store: ClipStore,
+            dim: int) -> dict[str, Any]:
+    sampling, n_fit, seed, out = settings.sampling, settings.n_fit, settings.seed, settings.out
     index = store.window_index(**embeddings.window_rules)
     groups, grouped_by = group_ids(store.records, index.clip_pos)
     loudness = store.window_loudness(index) if sampling in ("loudness", "dpp") else None
 
     start = time.perf_counter()
     rows = sample_rows(sampling, n_fit, groups, np.random.default_rng(seed), loudness,
-                       embeddings.rows, max_dpp_size)
+                       embeddings.rows, settings.max_dpp_size)
     sampling_report = {"strategy": sampling, "grouped_by": grouped_by,
                        "groups": int(len(np.unique(groups))), "n_fit_requested": n_fit,
                        "n_fit": int(len(rows)), "rows_available": len(embeddings),
                        "seconds": round(time.perf_counter() - start, 3)}
     if sampling.startswith("dpp"):
-        sampling_report["max_dpp_size"] = max_dpp_size
+        sampling_report["max_dpp_size"] = settings.max_dpp_size
     log.info("sampled %d of %d windows (%s, by %s) in %.2f s", len(rows), len(embeddings),
              sampling, grouped_by, sampling_report["seconds"])
-    reducer, fit_report = fit_reducer(kind, rows, embeddings.rows, embeddings.dim, dim, seed)
-    log.info("fitted %s (%d -> %d) in %.2f s%s", kind, embeddings.dim, reducer.out_dim,
+    reducer, fit_report = fit_reducer(settings.reducer, rows, embeddings.rows, embeddings.dim,
+                                      dim, seed)
+    log.info("fitted %s (%d -> %d) in %.2f s%s", settings.reducer, embeddings.dim, reducer.out_dim,
              fit_report["fit_seconds"],
              f", explained variance {fit_report['explained_variance']:.3f}"
              if "explained_variance" in fit_report else "")
     out.mkdir(parents=True, exist_ok=True)
     atomic_save_npz(out / FIT_ROWS_FILE, rows=rows)
     targets = write_targets(reducer, embeddings, out / TARGETS_FILE)
-    fields = {"embeddings": {"path": str(Path(emb_path).resolve()),
-                             "manifest_sha256": sha256_file(Path(emb_path) / "manifest.json"),
+    fields = {"embeddings": {"path": str(settings.embeddings.resolve()),
+                             "manifest_sha256": sha256_file(settings.embeddings / "manifest.json"),
                              **{k: embeddings.config[k] for k in
                                 ("clip_store", "window_seconds", "hop_seconds", "center",
                                  "num_rows", "dim", "producer")}},
-              "sampling": sampling_report, "fit": fit_report, "targets": targets}
+              "sampling": sampling_report, "fit": fit_report, "targets": targets,
+              "settings": settings.record()}
     config = {"sampling": sampling, "n_fit": n_fit, "dim": reducer.out_dim, "seed": seed}
     save_reducer(out, reducer, config, **fields)
     return fields

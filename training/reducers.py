@@ -8,24 +8,26 @@ from typing import Any, Callable
 import numpy as np
 
 from sea.reducer import KINDS, Reducer
+from sea.settings import SettingError
 
 IPCA_BATCH = 4096
 
 
 def check_dims(kind: str, in_dim: int, dim: int | None, n_fit: int) -> int:
-    """The output dimension, or ValueError saying why `dim` cannot work for `kind`."""
+    """The output dimension, or a SettingError saying why `dim` cannot work for `kind`."""
     if kind not in KINDS:
         raise ValueError(f"unknown reducer {kind!r}; choose one of {', '.join(KINDS)}")
     if kind == "identity":
         if dim not in (None, in_dim):
-            raise ValueError(f"the identity reducer keeps all {in_dim} dims; drop --dim or "
-                             f"use --dim {in_dim}")
+            raise SettingError("dim", f"the identity reducer keeps all {in_dim} dims; drop "
+                               f"{{dim}} or use {{dim}} {in_dim}")
         return in_dim
     if dim is None or dim <= 0:
-        raise ValueError(f"reducer {kind} needs a positive --dim")
+        raise SettingError("dim", f"reducer {kind} needs a positive {{dim}}")
     if kind in ("pca", "incremental-pca") and dim > min(in_dim, n_fit):
-        raise ValueError(f"{kind} can give at most min(embedding dim {in_dim}, fitted points "
-                         f"{n_fit}) = {min(in_dim, n_fit)} dims, asked for {dim}")
+        raise SettingError("dim", f"{kind} can give at most min(embedding dim {in_dim}, "
+                           f"fitted points {n_fit}) = {min(in_dim, n_fit)} dims, asked for "
+                           f"{{dim}} {dim}")
     return dim
 
 

@@ -130,7 +130,7 @@ def sample_rows(strategy: str, n_fit: int, groups: np.ndarray, rng: np.random.Ge
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown sampling {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if n_fit <= 0:
-        raise ValueError(f"--n-fit must be positive, got {n_fit}")
+        raise ValueError(f"n_fit must be positive, got {n_fit}")
     if strategy in ("loudness", "dpp") and loudness is None:
         raise ValueError(f"sampling {strategy!r} needs window loudness")
     if strategy.startswith("dpp") and features is None:

@@ -10,8 +10,8 @@ import torch
 
 from sea.configs import get_config
 from sea.manifest import read_manifest, sha256_file
-from sea.weights import (WeightsUnavailable, bundled_path, find_local, has_pretrained,
-                         resolve_weights)
+from sea.settings import SettingError
+from sea.weights import bundled_path, find_local, has_pretrained, resolve_weights
 from training.checkpoint import build_model, is_checkpoint
 from training.model import L3Net
 
@@ -30,7 +30,7 @@ RANDOM_BANNER = """
 #  WARNING: NO PRETRAINED TEACHER WEIGHTS - USING A RANDOM-WEIGHT {name} (seed {seed})
 #  Its embeddings carry no learned audio knowledge; students distilled from it are
 #  only good for testing the pipeline. Put published weights in the cache
-#  (see `sea models`) or pass --teacher NAME --weights PATH.
+#  (see `sea models`) or name the teacher together with its weights file.
 ################################################################################"""
 
 
@@ -47,33 +47,37 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
     `random:CONFIG` (seeded random weights, asked for by name)."""
     if teacher == "auto":
         if weights is not None:
-            raise ValueError("--weights needs a named --teacher, not auto")
+            raise SettingError("weights", "{weights} needs a named {teacher}, not auto")
         for name in AUTO_TEACHERS:
             path = find_local(name) or bundled_path(name)
             if path is not None:
                 log.info("teacher auto: using %s (%s)", name, path)
                 return load_teacher(name, seed=seed)  # by name: its digest is checked
-        raise WeightsUnavailable(
-            f"--teacher auto found no pretrained weights on this machine (looked for "
+        raise SettingError(
+            "teacher",
+            f"{{teacher}} auto found no pretrained weights on this machine (looked for "
             f"{', '.join(AUTO_TEACHERS)}; see `sea models`). Name a teacher to download its "
-            f"weights (--teacher {AUTO_TEACHERS[0]}), pass --teacher NAME --weights PATH, or "
-            f"ask for a random-weight network, only good for testing the pipeline, with "
-            f"--teacher {RANDOM_PREFIX}{AUTO_TEACHERS[0]}")
+            f"weights ({{teacher}} {AUTO_TEACHERS[0]}), pass {{teacher}} NAME with {{weights}} "
+            f"PATH, or ask for a random-weight network, only good for testing the pipeline, with "
+            f"{{teacher}} {RANDOM_PREFIX}{AUTO_TEACHERS[0]}")
     elif teacher.startswith(RANDOM_PREFIX):
         if weights is not None:
-            raise ValueError(f"--teacher {teacher} has random weights: it takes no --weights")
+            raise SettingError("weights", f"{{teacher}} {teacher} has random weights: it takes "
+                               "no {weights}")
         model, info = _random_teacher(get_config(teacher[len(RANDOM_PREFIX):]).name, seed)
     elif is_checkpoint(teacher):
         if weights is not None:
-            raise ValueError("--weights cannot be combined with a checkpoint directory teacher")
+            raise SettingError("weights", "{weights} cannot be combined with a checkpoint "
+                               "directory {teacher}")
         model = build_model(teacher)
         info = {"source": "checkpoint", "path": str(Path(teacher).resolve()),
                 "weights_sha256": sha256_file(Path(teacher) / read_manifest(teacher).get(
                     "weights", "model.pt"))}
     else:
         if Path(teacher).suffix == ".h5":
-            raise ValueError(f"--teacher {teacher} is a weight file: pass the architecture as "
-                             f"--teacher NAME and the file as --weights {teacher}")
+            raise SettingError("teacher", f"{{teacher}} {teacher} is a weight file: pass the "
+                               f"architecture as {{teacher}} NAME and the file as {{weights}} "
+                               f"{teacher}")
         get_config(teacher)  # KeyError with the known names for a typo
         if weights is None and not has_pretrained(teacher):
             model, info = _random_teacher(teacher, seed)

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sea.cluster import RayOptions
 from sea.embedding_store import (KIND as EMBEDDING_KIND, SHARD_DIR, EmbeddingStoreWriter,
                                  clip_store_id)
 from sea.output import claim_output
@@ -24,6 +23,8 @@ from training.kd.blocks import embed_windows_with_blocks
 from training.kd.teacher_blocks import BLOCKS_DIR
 from training.model import L3Net
 from training.prefetch import Prefetcher
+from training.settings.teacher_embed import TeacherEmbedSettings
+from training.teacher import load_teacher
 from training.windows import read_rows_at_rate
 
 log = logging.getLogger(__name__)
@@ -37,51 +38,45 @@ def set_cpu_threads(device: torch.device, threads: int | None = None) -> None:
         torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
 
 
-def embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: dict[str, Any],
-                hop_seconds: float = 1.0, center: bool = False, dtype: str = "float32",
-                batch_size: int = 64, shard_rows: int = 4096,
-                device: str | torch.device | None = None, resampler: str = "soxr",
-                threads: int | None = None, ray: RayOptions | None = None,
-                overwrite: bool = False, precision: str = "float32",
-                block_features: bool = False) -> dict:
-    """Write (or finish) the embedding store `out`; returns its manifest. `overwrite`
-    replaces an embedding store already in `out` instead of resuming it.
+def embed_store(settings: TeacherEmbedSettings) -> dict:
+    """Write (or finish) the embedding store `settings.out` from the clip store
+    `settings.store` with `settings.teacher`; returns its manifest. `overwrite` replaces an
+    embedding store already there instead of resuming it.
 
     With `ray`, the missing shards are computed by Ray actors (`training.ray_embed`); the
     shards are the same, byte for byte on CPU at the same thread count per process.
     `block_features` also writes the teacher's pooled per-block activations to out/blocks
     (float32 on this process only)."""
-    with claim_output(out, EMBEDDING_KIND, inputs=(store.path,), overwrite=overwrite,
-                      layout=(SHARD_DIR, BLOCKS_DIR)):
-        return _embed_store(store, model, out, teacher_info, hop_seconds, center, dtype,
-                            batch_size, shard_rows, device, resampler, threads, ray, precision,
-                            block_features)
+    store = ClipStore(settings.store)
+    model, teacher_info = load_teacher(settings.teacher, settings.weights, settings.seed)
+    with claim_output(settings.out, EMBEDDING_KIND, inputs=(store.path,),
+                      overwrite=settings.overwrite, layout=(SHARD_DIR, BLOCKS_DIR)):
+        return _embed_store(settings, store, model, teacher_info)
 
 
-def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: dict[str, Any],
-                 hop_seconds: float, center: bool, dtype: str, batch_size: int,
-                 shard_rows: int, device: str | torch.device | None, resampler: str,
-                 threads: int | None, ray: RayOptions | None, precision: str,
-                 block_features: bool) -> dict:
-    if block_features and (ray is not None or precision != "float32"):
-        raise ValueError("--block-features runs the float32 teacher in this process: drop "
-                         "--ray and --precision bf16")
+def _embed_store(settings: TeacherEmbedSettings, store: ClipStore, model: L3Net,
+                 teacher_info: dict[str, Any]) -> dict:
+    out, batch_size, resampler = settings.out, settings.batch_size, settings.resampler
     window_seconds = model.cfg.frontend.window_seconds
-    index = store.window_index(window_seconds, hop_seconds, center)
+    index = store.window_index(window_seconds, settings.hop, settings.center)
     if len(index) == 0:
         raise ValueError(f"{store.path} has no windows to embed")
-    embedder = Embedder(model, batch_size=batch_size, device=device, precision=precision)
-    set_cpu_threads(embedder.device, threads)
+    embedder = Embedder(model, batch_size=batch_size, device=settings.device,
+                        precision=settings.precision)
+    set_cpu_threads(embedder.device, settings.threads)
+    # the store's format (`hop_seconds` is what its readers know the hop as)
     config = {"clip_store": clip_store_id(store), "window_seconds": window_seconds,
-              "hop_seconds": hop_seconds, "center": center, "resampler": resampler,
+              "hop_seconds": settings.hop, "center": settings.center, "resampler": resampler,
               "producer": {k: v for k, v in teacher_info.items() if k != "path"}}
-    if precision != "float32":  # recorded so that a resume cannot mix precisions
-        config["precision"] = precision
-    writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, shard_rows, dtype)
+    if settings.precision != "float32":  # recorded so that a resume cannot mix precisions
+        config["precision"] = settings.precision
+    writer = EmbeddingStoreWriter(out, config, len(index), embedder.dim, settings.shard_rows,
+                                  settings.dtype)
     blocks = (EmbeddingStoreWriter(Path(out) / BLOCKS_DIR,
                                    {**config, "block_widths": list(model.cfg.filters)}, len(index),
-                                   sum(model.cfg.filters), shard_rows, dtype)
-              if block_features else None)
+                                   sum(model.cfg.filters), settings.shard_rows, settings.dtype)
+              if settings.block_features else None)
+    finished = {"teacher": teacher_info, "settings": settings.record()}
     missing = sorted(set(writer.missing_shards())
                      | set(blocks.missing_shards() if blocks else ()))
     done_rows = len(index) - sum(e - b for b, e in map(writer.shard_rows_range, missing))
@@ -89,6 +84,7 @@ def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: 
         log.info("resuming %s: %d of %d shards already done", out, writer.num_shards - len(missing),
                  writer.num_shards)
 
+    ray = settings.ray_options()
     if ray is not None:
         from training.ray_embed import embed_shards_on_ray
 
@@ -99,7 +95,7 @@ def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: 
         computed = len(index) - done_rows
         log.info("embedded %d windows in %.1f s (%.1f windows/s) on %d Ray workers", computed,
                  elapsed, computed / max(elapsed, 1e-9), ray.workers)
-        return writer.finish(teacher=teacher_info, device=f"ray x{ray.workers}",
+        return writer.finish(**finished, device=f"ray x{ray.workers}",
                              last_run={"windows": computed, "seconds": round(elapsed, 3)})
 
     def shards() -> Iterator[tuple[int, np.ndarray]]:
@@ -132,6 +128,6 @@ def _embed_store(store: ClipStore, model: L3Net, out: str | Path, teacher_info: 
              computed, elapsed, computed / max(elapsed, 1e-9), 100 * wait / max(elapsed, 1e-9),
              embedder.device)
     if blocks is not None:
-        blocks.finish(teacher=teacher_info, device=str(embedder.device))
-    return writer.finish(teacher=teacher_info, device=str(embedder.device),
+        blocks.finish(**finished, device=str(embedder.device))
+    return writer.finish(**finished, device=str(embedder.device),
                          last_run={"windows": computed, "seconds": round(elapsed, 3)})

@@ -119,3 +119,24 @@ def test_store_that_cannot_follow_the_protocol_is_a_clear_error(tmp_path, toy_st
                      "sonyc-ust", "--out", str(tmp_path / "r"))
     assert code == 2
     assert "needs a 'train' split" in caplog.text
+
+
+def test_settings_shared_by_evaluate_and_head_fit_are_checked_alike(tmp_path, capsys):
+    from sea.settings import SettingError
+    from training.settings.evaluate import EvaluateSettings, HeadFitSettings
+
+    common = dict(data=tmp_path, out=tmp_path / "out", hop=0.5)
+    assert EvaluateSettings(models=("student3",), protocol="folds", **common).hop == 0.5
+    with pytest.raises(SettingError, match="^max_iter must be at least 1"):
+        EvaluateSettings(models=("student3",), protocol="folds", max_iter=0, **common)
+    with pytest.raises(SettingError, match="^max_iter must be at least 1"):
+        HeadFitSettings(model="student3", max_iter=0, **common)
+    with pytest.raises(SettingError, match="^weights needs exactly one models"):
+        EvaluateSettings(models=("a", "b"), weights="w.h5", protocol="folds", **common)
+    with pytest.raises(SettingError, match="no probabilities"):
+        HeadFitSettings(model="student3", classifier="svm", **common)
+    # the CLI names the same rule with flags, before any work
+    assert main(["evaluate", "--model", "a", "--model", "b", "--weights", "w.h5", "--data",
+                 str(tmp_path), "--protocol", "folds", "--out", str(tmp_path / "out")]) == 2
+    assert "--weights needs exactly one --model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -96,9 +96,10 @@ def test_fit_on_selected_folds_and_multilabel(tmp_path, tiny_student, toy_store,
     (("--classifier", "svm"), "no probabilities"),
     (("--fold", "9"), "no fold 9"),
 ])
-def test_fit_refusals_are_one_line(tmp_path, tiny_student, toy_store, caplog, extra, message):
+def test_fit_refusals_are_one_line(tmp_path, tiny_student, toy_store, caplog, capsys, extra,
+                                   message):
     assert _fit(tiny_student, toy_store, tmp_path / "head", *extra) == 2
-    assert message in caplog.text
+    assert message in caplog.text + capsys.readouterr().err  # argparse errors go to stderr
     assert not (tmp_path / "head" / "manifest.json").exists()
 
 

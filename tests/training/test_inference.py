@@ -145,6 +145,6 @@ def test_embedder_refuses_bf16_on_a_cpu_without_bf16(monkeypatch):
     from training.embedder import Embedder
 
     monkeypatch.setattr(inference, "cpu_flags", lambda: {"avx2", "fma"})
-    with pytest.raises(PrecisionUnavailable, match="--precision bf16 needs"):
+    with pytest.raises(PrecisionUnavailable, match="^precision bf16 needs"):  # the parameter
         Embedder(tiny_model(), device="cpu", precision="bf16")
     assert Embedder(tiny_model(), device="cpu").precision == "float32"

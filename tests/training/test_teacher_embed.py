@@ -14,6 +14,7 @@ from sea.store import ClipStore
 from training.checkpoint import build_model
 from training.embedder import Embedder
 from training.teacher import load_teacher
+from training.settings.teacher_embed import TeacherEmbedSettings
 from training.teacher_embed import embed_store
 
 
@@ -37,9 +38,9 @@ def test_rows_follow_the_window_index(embedded, tiny_store, tiny_teacher):
 
 
 def test_float16_and_rows_gather(tiny_store, tiny_teacher, tmp_path, embedded):
-    model, info = load_teacher(str(tiny_teacher))
-    embed_store(ClipStore(tiny_store), model, tmp_path / "e16", info, hop_seconds=0.5,
-                dtype="float16", shard_rows=16, threads=1)
+    embed_store(TeacherEmbedSettings(store=tiny_store, teacher=str(tiny_teacher),
+                                     out=tmp_path / "e16", hop=0.5, float16=True, shard_rows=16,
+                                     threads=1))
     half = EmbeddingStore(tmp_path / "e16")
     assert half.shard(0).dtype == np.float16
     full = EmbeddingStore(embedded).all()
@@ -50,9 +51,9 @@ def test_float16_and_rows_gather(tiny_store, tiny_teacher, tmp_path, embedded):
 
 def test_resume_recomputes_only_missing_shards(tiny_store, tiny_teacher, tmp_path, embedded):
     out = tmp_path / "emb"
-    model, info = load_teacher(str(tiny_teacher))
-    kwargs = dict(hop_seconds=0.5, shard_rows=16, threads=1)
-    embed_store(ClipStore(tiny_store), model, out, info, **kwargs)
+    settings = TeacherEmbedSettings(store=tiny_store, teacher=str(tiny_teacher), out=out,
+                                    hop=0.5, shard_rows=16, threads=1)
+    embed_store(settings)
     # Simulate a crash: the last shard never landed and the manifest still says "writing".
     shard_path(out, 3).unlink()
     manifest = (out / "manifest.json").read_text().replace('"complete"', '"writing"')
@@ -60,11 +61,11 @@ def test_resume_recomputes_only_missing_shards(tiny_store, tiny_teacher, tmp_pat
     with pytest.raises(ValueError, match="incomplete"):
         EmbeddingStore(out)
     kept = {s: shard_path(out, s).stat().st_mtime_ns for s in range(3)}
-    embed_store(ClipStore(tiny_store), model, out, info, **kwargs)
+    embed_store(settings)
     assert {s: shard_path(out, s).stat().st_mtime_ns for s in range(3)} == kept
     np.testing.assert_array_equal(EmbeddingStore(out).all(), EmbeddingStore(embedded).all())
     with pytest.raises(ValueError, match="hop_seconds"):
-        embed_store(ClipStore(tiny_store), model, out, info, hop_seconds=0.25, shard_rows=16)
+        embed_store(settings.replace(hop=0.25))
 
 
 def test_auto_teacher_never_falls_back_to_random_weights(monkeypatch, tmp_path, caplog,
@@ -79,7 +80,7 @@ def test_auto_teacher_never_falls_back_to_random_weights(monkeypatch, tmp_path, 
         nothing_local.setattr(teacher, "bundled_path", lambda name: None)
         with pytest.raises(SeaError, match="random:openl3-mel256-env") as err:
             load_teacher("auto", seed=3)
-        assert "--teacher openl3-mel256-env" in str(err.value)
+        assert "teacher openl3-mel256-env" in str(err.value)  # named as the parameter
     with caplog.at_level(logging.WARNING):
         model, info = load_teacher("random:openl3-mel256-env", seed=3)  # asked for by name
     assert info["source"] == "random" and info["name"] == "openl3-mel256-env"
@@ -107,7 +108,7 @@ def test_bad_arguments_are_explained(tiny_store, tmp_path, caplog, argv, message
 def test_bad_hop_is_refused_when_parsed(tiny_store, tmp_path, capsys):
     assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"),
                  "--hop", "0"]) == 2
-    assert "positive" in capsys.readouterr().err
+    assert "--hop: must be greater than 0" in capsys.readouterr().err
 
 
 def test_missing_store_is_explained(tmp_path, caplog):
@@ -124,3 +125,14 @@ def test_same_command_same_threads_gives_identical_embeddings(embedded, embed_st
     for shard in range(shards):
         a, b = (np.load(shard_path(root, shard), allow_pickle=False) for root in (embedded, again))
         assert a.dtype == b.dtype and np.array_equal(a, b), shard
+
+
+def test_settings_are_checked_when_made_and_name_parameters(tmp_path):
+    """The Python API and the CLI share one check; Python hears parameter names."""
+    from sea.settings import SettingError
+
+    with pytest.raises(SettingError, match=r"^block_features runs the float32 teacher in this "
+                                           r"process: drop ray and precision bf16$"):
+        TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", block_features=True, ray="local")
+    with pytest.raises(SettingError, match="^shard_rows must be at least 1"):
+        TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", shard_rows=0)

@@ -12,48 +12,50 @@ files are streamed, so memory does not grow with their length.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from sea.api import NPZ_SETTINGS, get_audio_embedding, output_path
-from sea.argtypes import file_name_part, positive_int, seconds
 from sea.audio import AudioError
 from sea.errors import SeaError
 from sea.files import find_audio_files
 from sea.safe_npz import read_npz
-from sea.weights import DEFAULT_MODEL
 from sea.safe_write import check_not_an_input
+from sea.settings import AT_LEAST_ONE, POSITIVE, FileNamePart, SettingError, setting
+from sea.settings_cli import Command
+from sea.weights import DEFAULT_MODEL
+from training.settings.inference import InferenceSettings
 
 log = logging.getLogger("sea.embed")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or directories (recursive)")
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help="config name (see `sea models`), CONFIG=PATH.h5, a .h5 file (with "
-                             "--config), a student checkpoint dir, or a TFLite bundle dir "
-                             f"(default: {DEFAULT_MODEL}, whose weights ship with sea)")
-    parser.add_argument("--weights", help="weight file for a named model (default: registry/cache)")
-    parser.add_argument("--config", help="architecture of a bare .h5 --model (a `sea models` name)")
-    parser.add_argument("--hop", type=seconds, default=0.1, help="hop between windows in seconds (0.1)")
-    parser.add_argument("--no-center", dest="center", action="store_false",
-                        help="do not pad half a window at the start (timestamps mark window starts)")
-    parser.add_argument("--batch-size", type=positive_int, default=32,
-                        help="windows per forward pass (default 32)")
-    parser.add_argument("--output-dir", type=Path, help="where .npz files go (default: beside each input)")
-    parser.add_argument("--suffix", type=file_name_part, default="", help="appended to output names: <stem>_<suffix>.npz")
-    parser.add_argument("--resampler", choices=("soxr", "resampy"), default="soxr",
-                        help="soxr (default, fast, high quality) or resampy kaiser_best "
-                             "(openl3/edgel3's; exact only with resampy 0.2.2)")
-    parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if "
-                             "available, else cpu; a TFLite bundle always runs on the cpu)")
-    parser.add_argument("--overwrite", action="store_true", help="recompute existing outputs")
-    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
-                        help="float32 (default) or bf16 (CPUs with AVX512-BF16 / AMX, or CUDA; "
-                             "refused elsewhere)")
+@dataclass(frozen=True, kw_only=True)
+class EmbedSettings(InferenceSettings):
+    inputs: tuple[Path, ...] = setting(positional=True, nargs="+", metavar="INPUT",
+                                       help="audio files or directories (recursive)")
+    model: str = setting(
+        DEFAULT_MODEL,
+        help="config name (see `sea models`), CONFIG=PATH.h5, a .h5 file (with {config}), a "
+             "student checkpoint dir, or a TFLite bundle dir (default: "
+             f"{DEFAULT_MODEL}, whose weights ship with sea)")
+    weights: Path | None = setting(
+        None, help="weight file for a named model (default: registry/cache)")
+    config: str | None = setting(None, help="architecture of a bare .h5 {model} (a `sea models` "
+                                            "name)")
+    hop: float = setting(0.1, check=POSITIVE, help="hop between windows in seconds")
+    center: bool = setting(
+        True, flag="--no-center",
+        help="do not pad half a window at the start (timestamps mark window starts)")
+    batch_size: int = setting(32, check=AT_LEAST_ONE, help="windows per forward pass")
+    output_dir: Path | None = setting(
+        None, help="where .npz files go (default: beside each input)")
+    suffix: str = setting("", check=FileNamePart(),
+                          help="appended to output names: <stem>_<suffix>.npz (default: "
+                               "none)")
+    overwrite: bool = setting(False, help="recompute existing outputs")
 
 
 OUTPUT_KIND = "audio-embeddings"
@@ -84,38 +86,36 @@ def read_settings(path: Path) -> dict | None:
         return None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(settings: EmbedSettings) -> int:
     from tqdm import tqdm
 
     from sea.api import embedding_settings, load_model, save_embedding
     from sea.output import claim_output
 
-    from training.inference import PrecisionUnavailable
-
     try:
-        model = load_model(args.model, weights=args.weights, device=args.device,
-                           config=args.config, resampler=args.resampler,
-                           batch_size=args.batch_size, precision=args.precision)
-    except PrecisionUnavailable as exc:
-        raise SeaError(str(exc)) from exc
+        model = load_model(settings.model, weights=settings.weights, device=settings.device,
+                           config=settings.config, resampler=settings.resampler,
+                           batch_size=settings.batch_size, precision=settings.precision)
+    except SettingError:
+        raise  # the CLI names the options
     except (ValueError, KeyError, FileNotFoundError) as exc:
-        raise SeaError(f"--model {args.model}: {exc}") from exc
-    files, problems = find_audio_files(args.inputs)
+        raise SeaError(f"--model {settings.model}: {exc}") from exc
+    files, problems = find_audio_files(list(settings.inputs))
     for path, reason in problems:
         log.error("%s: skipped: %s", path, reason)
-    check_unique_outputs(files, args.output_dir, args.suffix)
-    settings = embedding_settings(model, args.hop, args.center)
+    check_unique_outputs(files, settings.output_dir, settings.suffix)
+    record = embedding_settings(model, settings.hop, settings.center)
     lock = contextlib.nullcontext()
-    if args.output_dir is not None:  # any folder, as beside the inputs; outputs checked below
-        lock = claim_output(args.output_dir, OUTPUT_KIND, folder=True, layout=("*.npz",))
+    if settings.output_dir is not None:  # any folder, as beside the inputs; outputs checked below
+        lock = claim_output(settings.output_dir, OUTPUT_KIND, folder=True, layout=("*.npz",))
     failures = len(problems)
     done = 0
     with lock:
         for path in tqdm(files, desc="embed", unit="file"):
-            out = output_path(path, args.output_dir, args.suffix)
-            if out.exists() and not args.overwrite:
+            out = output_path(path, settings.output_dir, settings.suffix)
+            if out.exists() and not settings.overwrite:
                 found = read_settings(out) or {}
-                differs = [k for k in SAME_OUTPUT_KEYS if found.get(k) != settings[k]]
+                differs = [k for k in SAME_OUTPUT_KEYS if found.get(k) != record[k]]
                 if not differs:
                     log.info("%s: exists, skipped", out)
                     continue
@@ -125,15 +125,18 @@ def run(args: argparse.Namespace) -> int:
                 failures += 1
                 continue
             try:
-                embedding, timestamps = get_audio_embedding(path, model=model, hop=args.hop,
-                                                            center=args.center,
-                                                            batch_size=args.batch_size)
+                embedding, timestamps = get_audio_embedding(path, model=model, hop=settings.hop,
+                                                            center=settings.center,
+                                                            batch_size=settings.batch_size)
             except AudioError as exc:
                 log.error("%s: skipped: %s", path, exc)
                 failures += 1
                 continue
-            save_embedding(out, embedding, timestamps, settings)
+            save_embedding(out, embedding, timestamps, record)
             done += 1
     log.info("embedded %d files, %d failed, output in %s", done, failures,
-             args.output_dir or "the input directories")
+             settings.output_dir or "the input directories")
     return 1 if failures else 0
+
+
+COMMAND = Command(EmbedSettings, run)

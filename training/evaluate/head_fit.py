@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -17,36 +15,15 @@ from sea.models import load_embedder, model_id, parse_model, source_model_id
 from sea.output import claim_output
 from sea.store import ClipStore
 from training.evaluate.embedding_cache import cache_dir, load_or_compute, store_digest
-from training.evaluate.heads import check_head_classifier, head_arrays, head_difference
+from training.evaluate.heads import head_arrays, head_difference
 from training.evaluate.pipeline import model_paths
 from training.evaluate.pooling import clip_frames, pooled_clips
 from training.evaluate.protocols import PROTOCOLS, EvalSet, select
 from training.evaluate.runner import (Method, classifier_threads, fit_classifier, run_folds,
                                      summarize)
+from training.settings.evaluate import HeadFitSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class HeadConfig:
-    model: str
-    data: Path
-    out: Path
-    protocol: str = "folds"
-    classifier: str = "logreg"
-    pooling: str = "mean"
-    mil_aggregate: str = "max"
-    period_seconds: float | None = None  # default: the median clip length
-    hop_seconds: float = 0.1
-    datasets: Sequence[str] = ()
-    folds: Sequence[str] = ()
-    weights: str | None = None
-    cache: Path | None = None  # embedding cache (share with `sea evaluate --cache`)
-    seed: int = 0
-    max_iter: int = 500
-    threads: int | None = None
-    progress: bool = True
-    overwrite: bool = False
 
 
 def median_clip_seconds(store: ClipStore, evalset: EvalSet, hop_seconds: float) -> float:
@@ -62,10 +39,9 @@ def _training_inputs(method: Method, evalset: EvalSet, emb, rows: np.ndarray) ->
     return pooled_clips(emb, evalset.positions[rows], method.pooling)
 
 
-def fit_head(cfg: HeadConfig) -> dict:
+def fit_head(cfg: HeadFitSettings) -> dict:
     """Cross-validate the method with the protocol, fit it on every selected clip, write the
     head to `cfg.out`; returns the head's manifest."""
-    check_head_classifier(cfg.classifier)
     store = ClipStore(cfg.data)
     evalset = select(store, PROTOCOLS[cfg.protocol], cfg.datasets, cfg.folds)
     spec = parse_model(cfg.model, cfg.weights)
@@ -75,9 +51,9 @@ def fit_head(cfg: HeadConfig) -> dict:
         with claim_output(cfg.out, HEAD_KIND, inputs=(cfg.data, *model_paths([cfg.model])),
                           overwrite=cfg.overwrite, resume=False):
             key = model_id(spec)
-            directory = cache_dir(cfg.cache or scratch / "cache", key, store, cfg.hop_seconds)
+            directory = cache_dir(cfg.cache or scratch / "cache", key, store, cfg.hop)
             emb = load_or_compute(store, lambda: load_embedder(spec, threads=cfg.threads),
-                                  directory, cfg.hop_seconds, progress=cfg.progress)
+                                  directory, cfg.hop, progress=cfg.progress)
             with classifier_threads(cfg.threads):
                 folds = run_folds(method, evalset, emb, scratch / "runs", progress=cfg.progress)
                 everything = np.arange(len(evalset))
@@ -90,7 +66,7 @@ def fit_head(cfg: HeadConfig) -> dict:
             score = {"metric": metric, "mean": summary["mean"][metric],
                      "std": summary["std"][metric],
                      "folds": {f["fold"]: f[metric] for f in summary["folds"]}}
-            period = cfg.period_seconds or median_clip_seconds(store, evalset, cfg.hop_seconds)
+            period = cfg.period or median_clip_seconds(store, evalset, cfg.hop)
             return write_head(
                 cfg.out, arrays,
                 {"protocol": cfg.protocol, "datasets": list(cfg.datasets),
@@ -101,9 +77,9 @@ def fit_head(cfg: HeadConfig) -> dict:
                 classes=evalset.classes, multilabel=evalset.protocol.multilabel,
                 activation=str(arrays["activation"]), classifier=cfg.classifier,
                 pooling=cfg.pooling, mil_aggregate=cfg.mil_aggregate,
-                period_seconds=period, hop_seconds=cfg.hop_seconds, score=score,
+                period_seconds=period, hop_seconds=cfg.hop, score=score,
                 fit={**info, "clips": len(evalset), "max_difference_to_sklearn": difference},
                 store={"path": str(store.path), "content_sha256": store_digest(store)},
-                notes=evalset.notes)
+                notes=evalset.notes, settings=cfg.record())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from sea.cluster import RayOptions
 from sea.manifest import write_manifest
 from sea.models import ModelSpec, describe, load_embedder, model_id, parse_model
 from sea.output import claim_output
@@ -26,6 +24,7 @@ from training.evaluate.protocols import PROTOCOLS, EvalSet, fold_order, select
 from training.evaluate.report import metric_label, write_report
 from training.evaluate.runner import (FoldOutput, Method, classifier_threads,
                                      pooled_out_of_fold, run_folds, summarize)
+from training.settings.evaluate import EvaluateSettings
 
 log = logging.getLogger(__name__)
 REPORT_KIND = "evaluation-report"
@@ -33,40 +32,18 @@ REPORT_KIND = "evaluation-report"
 REPORT_LAYOUT = ("results.json", "report.json", "report.md", "index.html", "runs", "plots", "cache")
 
 
-@dataclass
-class EvaluationConfig:
-    models: Sequence[str]
-    data: Path
-    protocol: str
-    out: Path
-    classifiers: Sequence[str] = ("logreg", "mlp")
-    poolings: Sequence[str] = ()  # default: mil for sonyc-ust, mean otherwise
-    mil_aggregate: str = "max"
-    hop_seconds: float = 0.1
-    datasets: Sequence[str] = ()
-    weights: str | None = None
-    cache: Path | None = None
-    seed: int = 0
-    max_iter: int = 500
-    batch_size: int = 64
-    device: str | None = None
-    threads: int | None = None
-    progress: bool = True
-    ray: RayOptions | None = None  # compute the embedding caches on Ray
-    overwrite: bool = False
-    methods: list[Method] = field(init=False)
-
-    def __post_init__(self) -> None:
-        poolings = self.poolings or (("mil",) if self.protocol == "sonyc-ust" else ("mean",))
-        self.methods = [Method(c, p, self.mil_aggregate, self.seed, self.max_iter)
-                        for c in self.classifiers for p in poolings]
+def evaluation_methods(settings: EvaluateSettings) -> list[Method]:
+    """Every classifier x pooling to run (default pooling: mil for sonyc-ust, mean otherwise)."""
+    poolings = settings.poolings or (("mil",) if settings.protocol == "sonyc-ust" else ("mean",))
+    return [Method(c, p, settings.mil_aggregate, settings.seed, settings.max_iter)
+            for c in settings.classifiers for p in poolings]
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
-def _model_figures(cfg: EvaluationConfig, evalset: EvalSet, emb: FrameEmbeddings, name: str,
+def _model_figures(cfg: EvaluateSettings, evalset: EvalSet, emb: FrameEmbeddings, name: str,
                    key: str, outputs: dict[str, list[FoldOutput]], results: dict) -> dict:
     """Embedding map for the model; confusion matrix or PR curves for each method."""
     rel = Path("plots") / _slug(key)
@@ -96,10 +73,10 @@ def _model_figures(cfg: EvaluationConfig, evalset: EvalSet, emb: FrameEmbeddings
     return figures
 
 
-def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
+def _evaluate_model(cfg: EvaluateSettings, spec: ModelSpec, store: ClipStore,
                     evalset: EvalSet) -> dict:
     key = model_id(spec)
-    directory = cache_dir(cfg.cache or cfg.out / "cache", key, store, cfg.hop_seconds)
+    directory = cache_dir(cfg.cache or cfg.out / "cache", key, store, cfg.hop)
     made = []  # the embedder, built once: for a cache miss and for the latency measurement
 
     def embedder():
@@ -107,8 +84,8 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
             made.append(load_embedder(spec, cfg.batch_size, cfg.device, cfg.threads))
         return made[0]
 
-    emb = load_or_compute(store, embedder, directory, cfg.hop_seconds, progress=cfg.progress,
-                          ray=cfg.ray)
+    emb = load_or_compute(store, embedder, directory, cfg.hop, progress=cfg.progress,
+                          ray=cfg.ray_options())
     info = emb.model_info
     entry = {"spec": spec.text, "id": key, "kind": spec.kind.value, "name": spec.name,
              "description": describe(spec),
@@ -118,7 +95,7 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
              "network_latency_ms": cached_latency_ms(directory, embedder),
              "methods": {}}
     outputs = {}
-    for method in cfg.methods:
+    for method in evaluation_methods(cfg):
         with classifier_threads(cfg.threads):
             outputs[method.key] = run_folds(method, evalset, emb, cfg.out / "runs" / key,
                                             progress=cfg.progress)
@@ -132,7 +109,7 @@ def _evaluate_model(cfg: EvaluationConfig, spec: ModelSpec, store: ClipStore,
     return entry
 
 
-def run_evaluation(cfg: EvaluationConfig) -> dict:
+def run_evaluation(cfg: EvaluateSettings) -> dict:
     """Evaluate every model; a model that fails is reported with its reason, not fatal.
 
     Raises ProtocolError when the store cannot be evaluated with the protocol at all."""
@@ -143,8 +120,9 @@ def run_evaluation(cfg: EvaluationConfig) -> dict:
                       overwrite=cfg.overwrite, layout=REPORT_LAYOUT):
         results = _evaluate(cfg, store, protocol, evalset)
         write_manifest(cfg.out, REPORT_KIND, {"protocol": cfg.protocol, "hop_seconds":
-                                              cfg.hop_seconds, "models": list(cfg.models)},
-                       store=results["store"], results="results.json")
+                                              cfg.hop, "models": list(cfg.models)},
+                       store=results["store"], results="results.json",
+                       settings=cfg.record())
     return results
 
 
@@ -154,7 +132,7 @@ def model_paths(models: Sequence[str]) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
-def _evaluate(cfg: EvaluationConfig, store: ClipStore, protocol, evalset: EvalSet) -> dict:
+def _evaluate(cfg: EvaluateSettings, store: ClipStore, protocol, evalset: EvalSet) -> dict:
     results = {
         "protocol": {"name": protocol.name, "description": protocol.description,
                      "metric": protocol.metric, "multilabel": protocol.multilabel},
@@ -162,8 +140,8 @@ def _evaluate(cfg: EvaluationConfig, store: ClipStore, protocol, evalset: EvalSe
                   "clips": len(evalset),
                   "datasets": sorted({store.records[p].dataset for p in evalset.positions}),
                   "classes": evalset.classes, "folds": sorted(set(evalset.folds), key=fold_order)},
-        "hop_seconds": cfg.hop_seconds, "notes": evalset.notes,
-        "methods": [m.__dict__ | {"key": m.key} for m in cfg.methods], "models": [],
+        "hop_seconds": cfg.hop, "notes": evalset.notes,
+        "methods": [m.__dict__ | {"key": m.key} for m in evaluation_methods(cfg)], "models": [],
     }
     for text in tqdm(cfg.models, desc="models", unit="model", disable=not cfg.progress):
         try:

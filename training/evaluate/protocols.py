@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from sea.errors import SeaError
+from sea.settings import SettingError
 from sea.store import ClipStore
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 class ProtocolError(SeaError, ValueError):
     """The store cannot be evaluated with the requested protocol (the message says why)."""
+
+
+class DatasetChoiceError(ProtocolError, SettingError):
+    """The store holds several datasets and none was chosen (names the `datasets` setting)."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,8 @@ def _pick_datasets(store: ClipStore, datasets: Sequence[str]) -> set[str]:
     if not datasets:
         if len(present) > 1:
             listing = ", ".join(f"{d} ({n} clips)" for d, n in sorted(present.items()))
-            raise ProtocolError(f"{store.path} holds several datasets: {listing}; "
-                                "choose with --dataset")
+            raise DatasetChoiceError("datasets", f"{store.path} holds several datasets: "
+                                     f"{listing}; choose with {{datasets}}")
         return set(present)
     by_lower = {d.lower(): d for d in present}
     unknown = [d for d in datasets if d.lower() not in by_lower]

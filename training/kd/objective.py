@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sea.settings import SettingError
 from training.kd.alp import LayerProjection
 from training.kd.batch_share import BatchShare
 from training.kd.censor import ScaffoldCensor
@@ -25,7 +26,8 @@ class KDObjective(nn.Module):
                  num_rows: int, layers: LayerProjection | None = None) -> None:
         super().__init__()
         if (options.intermediate == "alp") != (layers is not None):
-            raise ValueError("--intermediate alp needs a layer projection (and only it)")
+            raise SettingError("intermediate", "{intermediate} alp needs a layer projection "
+                               "(and only it)")
         self.options = options
         self.term_names = options.term_names
         self.weights = {"mse": 1.0, "cosine": 1.0, "alp": options.alp_weight,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from sea.embedding_store import EmbeddingStore
+from sea.settings import SettingError
 
 BLOCKS_DIR = "blocks"
 
@@ -19,8 +20,9 @@ def load_block_features(path: str | Path, window_rules: dict[str, Any], num_rows
     """(features (num_rows, sum(widths)) float32, widths), checked against the targets' rows."""
     path = Path(path)
     if not (path / "manifest.json").is_file():
-        raise FileNotFoundError(f"{path} holds no teacher block features: run `sea teacher-embed "
-                                "... --block-features` (or pass --teacher-blocks)")
+        raise SettingError("teacher_blocks", f"{path} holds no teacher block features: run "
+                           "`sea teacher-embed` with block features, or point {teacher_blocks} "
+                           "at them")
     store = EmbeddingStore(path)
     if store.window_rules != window_rules or len(store) != num_rows:
         raise ValueError(f"{path}: block features follow other windows ({len(store)} rows, "
