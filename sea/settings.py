@@ -174,6 +174,7 @@ class SettingInfo:
     metavar: str | None = None
     positional: bool = False
     repeat: bool = False  # tuple field given as a repeated option, not comma-separated
+    many: bool = False  # tuple field given as several values after one option (nargs "+")
     cli: bool = True  # False: a Python-only setting (no option)
     record: bool = True  # written into the manifest's record
 
@@ -181,7 +182,7 @@ class SettingInfo:
 def setting(default: Any = dataclasses.MISSING, *, help: str, **info: Any) -> Any:
     """A settings field: `default` (none: required), `help` (may name other fields as
     `{field}`), and the SettingInfo options (check, flag, aliases, metavar, positional,
-    repeat, cli, record)."""
+    repeat, many, cli, record)."""
     return dataclasses.field(default=default, metadata={"setting": SettingInfo(help, **info)})
 
 

@@ -107,9 +107,12 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings])
             options["action"] = "store_false" if field.default is True else "store_true"
         else:
             repeat = kind.sequence and info.repeat
-            options["type"] = _parser_of(kind, info, comma=kind.sequence and not repeat)
+            many = kind.sequence and info.many
+            options["type"] = _parser_of(kind, info, comma=kind.sequence and not (repeat or many))
             if repeat:
                 options["action"] = "append"
+            if many:
+                options["nargs"] = "+"
             metavar = _metavar(kind, info)
             if metavar:
                 options["metavar"] = metavar
@@ -117,7 +120,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings])
             del options["dest"]
             options.pop("metavar", None)
             if not required:
-                options["nargs"] = "?"
+                options["nargs"] = "*" if options.get("nargs") == "+" else "?"
             action = parser.add_argument(field.name, metavar=names[field.name],
                                          default=argparse.SUPPRESS, **options)
         else:
@@ -133,7 +136,7 @@ def settings_from_args(cls: type[Settings], args: argparse.Namespace,
     given = {f.name: getattr(args, f.name) for f, _, info in settings_fields(cls)
              if info.cli and hasattr(args, f.name)}
     for f, kind, info in settings_fields(cls):
-        if f.name in given and kind.sequence and info.repeat:
+        if f.name in given and kind.sequence and (info.repeat or info.many):
             given[f.name] = tuple(given[f.name])
     try:
         return cls(**given)
@@ -150,10 +153,13 @@ def to_argv(settings: Settings) -> list[str]:
         value = getattr(settings, field.name)
         if not info.cli or (field.default is not dataclasses.MISSING and value == field.default):
             continue
+        many = kind.sequence and info.many
         if info.positional:
-            argv.append(_shown(value))
+            argv += [_shown(v) for v in value] if many else [_shown(value)]
         elif kind.element is bool:
             argv.append(flag(field, info))
+        elif many:
+            argv += [flag(field, info), *(_shown(v) for v in value)]
         elif kind.sequence and info.repeat:
             for element in value:
                 argv += [flag(field, info), _shown(element)]
@@ -164,8 +170,13 @@ def to_argv(settings: Settings) -> list[str]:
 
 def add_command(subparsers: Any, name: str, command: Command | dict[str, Command],
                 help_text: str, description: str | None) -> None:
-    """Add `name` (and its actions, when `command` is a dict) to `subparsers`."""
-    parser = subparsers.add_parser(name, help=help_text, description=description)
+    """Add `name` (and its actions, when `command` is a dict) to `subparsers`. A description
+    with indented lines (usage examples) is shown as written."""
+    preformatted = "\n    " in (description or "")
+    parser = subparsers.add_parser(
+        name, help=help_text, description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter if preformatted
+        else argparse.HelpFormatter)
     if isinstance(command, Command):
         add_settings_arguments(parser, command.settings)
         parser.set_defaults(_command=command, _parser=parser)

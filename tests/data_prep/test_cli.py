@@ -10,10 +10,15 @@ import pytest
 from data_prep.commands import download, prepare
 from sea import cli
 from sea.commands import store as store_command
+from sea.settings_cli import add_command, run_parsed
 
 
 def _run(module, argv: list[str]) -> int:
+    """The command of `module` run on `argv`, its errors raised (not turned into exit codes)."""
     parser = argparse.ArgumentParser()
+    if hasattr(module, "COMMAND"):
+        add_command(parser.add_subparsers(), "command", module.COMMAND, "", None)
+        return run_parsed(parser.parse_args(["command", *argv]))
     module.add_arguments(parser)
     return module.run(parser.parse_args(argv))
 
