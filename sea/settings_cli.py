@@ -52,8 +52,8 @@ def _shown(value: Any) -> str:
 def _help(field: dataclasses.Field, info: SettingInfo, names: dict[str, str]) -> str:
     text = render(info.help, lambda name: names.get(name, name))
     default = field.default
-    if (default not in (dataclasses.MISSING, None, False, ()) and not info.positional
-            and "default" not in text.lower()):
+    if (default not in (dataclasses.MISSING, None, ()) and not isinstance(default, bool)
+            and not info.positional and "default" not in text.lower()):  # a switch says it
         text += f" (default: {_shown(default)})"
     return text.replace("%", "%%")  # argparse %-formats help texts
 

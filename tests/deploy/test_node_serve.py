@@ -119,7 +119,7 @@ def utc_seconds(text: str) -> float:
 def test_config_refuses_unknown_keys_and_bad_values(tmp_path):
     base = {"bundle": "b", "data_dir": "d", "input": {"source": "mic"}}
     cfg = parse_config(base, tmp_path)
-    assert cfg.data_dir == tmp_path / "d" and cfg.rotate_seconds == 3600 and cfg.trust == ()
+    assert cfg.data_dir == tmp_path / "d" and cfg.rotate_seconds == 3600 and cfg.node.trust == ()
     for doc, key in [({**base, "rotate_secs": 60}, "rotate_secs"),
                      ({**base, "max_disk_mb": "big"}, "max_disk_mb"),
                      ({**base, "hop_seconds": 0}, "hop_seconds"),
