@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("sea.commands.verify", "check a bundle's digests and signature"),
     "bench": ("deploy.commands.bench", "benchmark teacher and students as TFLite: size, latency, arena"),
     "collect": ("sea.commands.collect", "collector: receive node uploads, query API, dashboard"),
-    "quickstart": ("sea.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),
+    "quickstart": ("pipeline.commands.quickstart", "run the whole pipeline on synthesized soundscapes"),
 }
 
 

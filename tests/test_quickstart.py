@@ -102,7 +102,8 @@ class FakeSea:
 
 @pytest.mark.parametrize("miss", [True, False])
 def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path, miss):
-    from sea.quickstart import Quickstart, QuickstartError, Settings
+    from pipeline.plan import QuickstartError, Settings
+    from pipeline.quickstart import Quickstart
 
     fake = FakeSea(tmp_path, miss)
     qs = Quickstart(tmp_path, Settings(clips=10), fake)
@@ -116,37 +117,40 @@ def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path
 
 
 def test_auto_teacher_prefers_local_weights_then_the_shipped_sea64(tmp_path, monkeypatch):
-    import sea.quickstart as quickstart
+    from pipeline import choices
+    from pipeline.plan import Settings
+    from pipeline.quickstart import Quickstart
 
-    qs = quickstart.Quickstart(tmp_path / "qs", quickstart.Settings(), FakeSea(tmp_path, False))
-    monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
-    monkeypatch.setattr(quickstart, "download_default_teacher", lambda: None)  # online
+    qs = Quickstart(tmp_path / "qs", Settings(), FakeSea(tmp_path, False))
+    monkeypatch.setattr(choices, "local_pretrained_weights", lambda: False)
+    monkeypatch.setattr(choices, "download_default_teacher", lambda: None)  # online
     assert qs.teacher_args() == ["--teacher", "openl3-mel256-env"]
     offline = "openl3-mel256-env could not be downloaded: no network"
-    monkeypatch.setattr(quickstart, "download_default_teacher", lambda: offline)
+    monkeypatch.setattr(choices, "download_default_teacher", lambda: offline)
     assert qs.teacher_args() == ["--teacher", "edgel3-sea-64"]  # shipped with sea
     assert qs.state["decisions"]["teacher_fallback_reason"] == offline  # the banner says why
-    monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: True)
+    monkeypatch.setattr(choices, "local_pretrained_weights", lambda: True)
     assert qs.teacher_args() == ["--teacher", "auto"]
-    monkeypatch.setattr(quickstart, "bundled_path", lambda name: None)  # a damaged install
-    monkeypatch.setattr(quickstart, "local_pretrained_weights", lambda: False)
+    monkeypatch.setattr(choices, "bundled_path", lambda name: None)  # a damaged install
+    monkeypatch.setattr(choices, "local_pretrained_weights", lambda: False)
     assert qs.teacher_args() == ["--teacher", "random:openl3-mel256-env"]  # named, never silent
 
 
 def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path):
-    import sea.quickstart as quickstart
+    from pipeline import choices
     from sea import weights
 
     monkeypatch.setenv("SEA_HOME", str(tmp_path))
-    monkeypatch.setitem(weights.WEIGHT_SOURCES, quickstart.DEFAULT_TEACHER, weights.WeightSource(
+    monkeypatch.setitem(weights.WEIGHT_SOURCES, choices.DEFAULT_TEACHER, weights.WeightSource(
         "t.h5", "http://127.0.0.1:9/t.h5.gz", "none"))  # nothing listens on port 9
-    why = quickstart.download_default_teacher()
+    why = choices.download_default_teacher()
     assert why.startswith("openl3-mel256-env could not be downloaded") and "t.h5" in why
 
 
 def test_unrelated_non_empty_out_is_refused(tmp_path):
+    from pipeline.plan import Settings
+    from pipeline.quickstart import Quickstart
     from sea.errors import SeaError
-    from sea.quickstart import Quickstart, Settings
 
     (tmp_path / "thesis.tex").write_text("precious")
     with pytest.raises(SeaError, match="not a sea artifact"):

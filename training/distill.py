@@ -108,9 +108,10 @@ def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
     (PCA, random projection) are centred, so `auto` drops it when any target is negative.
     """
     if cfg.embedding_dim != target_dim:
-        raise ValueError(f"student {cfg.name} outputs {cfg.embedding_dim} dims, the targets have "
-                         f"{target_dim}: pick a student (or --filters) whose last block is "
-                         f"{target_dim} wide, or reduce to {cfg.embedding_dim} dims")
+        raise SettingError("student", f"student {cfg.name} outputs {cfg.embedding_dim} dims, "
+                           f"the targets have {target_dim}: pick a {{student}} (or {{filters}}) "
+                           f"whose last block is {target_dim} wide, or reduce to "
+                           f"{cfg.embedding_dim} dims")
     relu = target_min >= 0 if final_activation == "auto" else final_activation == "relu"
     if relu and target_min < 0:
         log.warning("targets go down to %.3g but the student ends in ReLU: it cannot fit them",
@@ -285,16 +286,16 @@ class Distiller:
 
     # -- distillation objective and augmentation ------------------------------------------
     def _base_stride(self) -> int:
-        """Store windows per base-grid step: base hop / store hop (1 without --base-hop)."""
+        """Store windows per base-grid step: base hop / store hop (1 without base_hop)."""
         s, hop = self.settings, self.index.hop_seconds
         stride = 1 if s.base_hop is None else int(round(s.base_hop / hop))
         if s.base_hop is not None and (stride < 1 or abs(stride * hop - s.base_hop) > 1e-6):
-            raise ValueError(f"--base-hop {s.base_hop} is not a whole multiple of the teacher "
-                             f"store's hop {hop}")
+            raise SettingError("base_hop", f"{{base_hop}} {s.base_hop} is not a whole multiple "
+                               f"of the teacher store's hop {hop}")
         if s.augment != "none" and stride < 2:
-            raise ValueError(f"--augment {s.augment} needs teacher embeddings at a finer hop "
-                             f"than the training windows: pass --base-hop (a multiple >= 2 of "
-                             f"the store's hop {hop} s)")
+            raise SettingError("augment", f"{{augment}} {s.augment} needs teacher embeddings "
+                               f"at a finer hop than the training windows: set {{base_hop}} (a "
+                               f"multiple >= 2 of the store's hop {hop} s)")
         return stride
 
     def _load_teacher_blocks(self) -> np.ndarray | None:
@@ -323,20 +324,21 @@ class Distiller:
         teacher_frontend = self.reducer["embeddings"]["producer"]["config"]["frontend"]
         if teacher_frontend != dataclasses.asdict(self.cfg.frontend) or not gain_is_exact(
                 self.cfg.frontend):
-            raise ValueError("--augment shift+gain needs the teacher's frontend to be the "
-                             "student's kapre-style dB frontend (gain is exact only there); "
-                             "use --augment shift")
+            raise SettingError("augment", "{augment} shift+gain needs the teacher's frontend "
+                               "to be the student's kapre-style dB frontend (gain is exact only "
+                               "there); use {augment} shift")
 
     # -- checkpoint bookkeeping ------------------------------------------------------------
     def _check_out(self, resume: bool) -> None:
         epochs = committed_epochs(self.out)
         if epochs and not resume:
-            raise ValueError(f"{self.out} already holds a training run: pass --resume to "
-                             "continue it, --overwrite to replace it, or choose another --out")
+            raise SettingError("out", f"{self.out} already holds a training run: set {{resume}} "
+                               "to continue it, {overwrite} to replace it, or choose another "
+                               "{out}")
         if resume and not epochs and (self.out / "manifest.json").is_file():
-            raise ValueError(f"{self.out} holds a checkpoint without epochs/ (not made by this "
-                             "sea's distill); cannot resume it: pass --overwrite or choose "
-                             "another --out")
+            raise SettingError("resume", f"{self.out} holds a checkpoint without epochs/ (not "
+                               "made by this sea's distill); cannot resume it: set {overwrite} "
+                               "or choose another {out}")
 
     def _epoch_dir(self, epoch: int) -> Path:
         return self.out / EPOCHS_DIR / f"{epoch:04d}"
@@ -353,8 +355,8 @@ class Distiller:
         self._check_qat_resume(read_manifest(last).get("training", {}).get("qat") or False)
         saved_terms = read_manifest(last).get("objective", {}).get("terms", ["mse"])
         if list(saved_terms) != list(self.objective.term_names):
-            raise ValueError(f"{self.out} was trained with loss terms {saved_terms}; resume it "
-                             "with the same --loss and --intermediate")
+            raise SettingError("loss", f"{self.out} was trained with loss terms {saved_terms}; "
+                               "resume it with the same {loss} and {intermediate}")
         self.objective.load_state_dict(trainer.get("objective", {}))
         self.optimizer.load_state_dict(trainer["optimizer"])
         self.scaler.load_state_dict(trainer["scaler"])

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from sea.framing import hop_samples
 from sea.manifest import atomic_write_json
 from sea.safe_write import atomic_output
+from sea.settings import SettingError
 from sea.store import ClipStore, WindowIndex
 from training.kd.batch_share import BatchShare
 from training.windows import clip_row_ranges, padded_clip
@@ -80,13 +81,14 @@ def split_clips(store: ClipStore, val_fraction: float = 0.1, val_folds: list[str
         known = {str(r.fold) for r in records}
         unknown = sorted(set(val_folds) - known)
         if unknown:
-            raise ValueError(f"--val-folds {','.join(unknown)} not in the store's folds "
-                             f"({', '.join(sorted(known))})")
+            raise SettingError("val_folds", f"{{val_folds}} {','.join(unknown)} not in the "
+                               f"store's folds ({', '.join(sorted(known))})")
         mask = np.array([str(r.fold) in set(val_folds) for r in records])
         how = {"by": "fold", "val_folds": sorted(val_folds)}
     else:
         if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"--val-fraction must be in (0, 1), got {val_fraction}")
+            raise SettingError("val_fraction", f"{{val_fraction}} must be in (0, 1), got "
+                               f"{val_fraction}")
         groups = np.array([r.group or r.clip_id for r in records])
         unique = np.unique(groups)
         if len(unique) < 2:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sea.configs import ModelConfig
-from sea.settings import (AT_LEAST_ONE, FRACTION, LEARNING_RATE, NON_NEGATIVE, POSITIVE,
+from sea.settings import (AT_LEAST_ONE, LEARNING_RATE, POSITIVE,
                           SAMPLE_RATE, CpuCount, Interval, OneOf, SettingError, setting)
 from training.settings.objective import ObjectiveOptions
 
@@ -70,7 +70,7 @@ class DistillSettings(ObjectiveOptions):
         help="end in BN+ReLU (relu), linearly (linear), or auto: relu unless some target is "
              "negative")
     patience: int = setting(5, check=AT_LEAST_ONE, help="early-stopping patience, epochs")
-    val_fraction: float = setting(0.1, check=FRACTION,
+    val_fraction: float = setting(0.1, check=Interval(0, 1, low_open=True, high_open=True),
                                   help="share of recordings held out for validation")
     val_folds: tuple[str, ...] = setting(
         (), metavar="FOLDS", help="hold out these folds instead, e.g. 4,5")

@@ -73,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sea.cli import main as sea_main
-    from sea.quickstart import Quickstart, QuickstartError, Settings, summary_text
+    from pipeline.plan import QuickstartError, Settings
+    from pipeline.quickstart import Quickstart
+    from pipeline.summary import summary_text
 
     if args.clips < 2 or args.epochs < 1:
         raise QuickstartError("--clips must be at least 2 and --epochs at least 1")

@@ -1,0 +1,1 @@
+"""`sea` subcommands that orchestrate several stages."""
