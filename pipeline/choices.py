@@ -39,7 +39,7 @@ def download_default_teacher() -> str | None:
     return None
 
 
-def teacher_args(s: Settings) -> tuple[list[str], str | None]:
+def teacher_args(s: QuickstartSettings) -> tuple[list[str], str | None]:
     """(`sea teacher-embed` teacher options, why the default teacher was not used or None)."""
     if s.teacher_weights:
         return ["--teacher", s.teacher, "--weights", str(Path(s.teacher_weights).resolve())], None
@@ -82,7 +82,8 @@ def paper_student(dim: int) -> str:
                               "256 or 512, or {student} custom with {filters}")
 
 
-def target_dim_and_student(s: QuickstartSettings, teacher_config: dict[str, Any]) -> tuple[int, list[str]]:
+def target_dim_and_student(s: QuickstartSettings,
+                           teacher_config: dict[str, Any]) -> tuple[int, list[str]]:
     """(reduced dimension, `sea distill` student options) for the teacher we got, described
     by the `config` of `sea teacher-embed`'s manifest."""
     from sea.configs import get_config

@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import chain
 from pathlib import Path
 from typing import Iterator
 

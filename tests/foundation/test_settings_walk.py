@@ -111,7 +111,8 @@ def simple_value(kind: type, root: Path):
 def required_values(cls: type[Settings], root: Path) -> dict | None:
     values = {}
     for field, kind, _ in settings_fields(cls):
-        if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
+        missing = dataclasses.MISSING
+        if field.default is not missing or field.default_factory is not missing:
             continue
         value = simple_value(kind.element, root)
         if value is None:
