@@ -152,7 +152,8 @@ def test_node_toml_reads_the_options_of_sea_node_run_into_the_same_settings(tmp_
             ({**base, "hop_seconds": -1}, "hop_seconds must be greater than 0, got -1"),
             ({**base, "input": {"source": "mic", "block_seconds": 0}},
              "input.block_seconds must be greater than 0"),
-            ({**base, "calibration": {"offset_db": "loud"}}, "calibration.offset_db: expected float"),
+            ({**base, "calibration": {"offset_db": "loud"}},
+             "calibration.offset_db: expected float"),
             ({**base, "embeddings": 1}, "embeddings: expected bool")]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             parse_config(doc, tmp_path)
