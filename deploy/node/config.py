@@ -57,7 +57,7 @@ else:  # Python 3.10 (the oldest supported): the same parser, from PyPI
 TOML_KEYS = {"bundle": "bundle", "trust": "trust", "hop": "hop_seconds", "threads": "threads",
              "top_k": "top_k", "embeddings": "embeddings", "block_seconds": "input.block_seconds",
              "device": "input.device", "calibration_db": "calibration.offset_db"}
-# A service keeps windows for days: one a second halves the disk of `sea-node run`'s 0.5 s.
+# node.toml's hop when it names none (docs/node.md); `sea-node run`'s --hop defaults to 0.5 s.
 SERVE_HOP = 1.0
 
 
