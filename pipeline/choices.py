@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.plan import QuickstartError, Settings
+from pipeline.plan import QuickstartError, QuickstartSettings
+from sea.settings import SettingError
 from sea.weights import bundled_path
 
 DEFAULT_TEACHER = "openl3-mel256-env"  # the SEA paper's teacher
@@ -38,7 +39,7 @@ def download_default_teacher() -> str | None:
     return None
 
 
-def teacher_args(s: Settings) -> tuple[list[str], str | None]:
+def teacher_args(s: QuickstartSettings) -> tuple[list[str], str | None]:
     """(`sea teacher-embed` teacher options, why the default teacher was not used or None)."""
     if s.teacher_weights:
         return ["--teacher", s.teacher, "--weights", str(Path(s.teacher_weights).resolve())], None
@@ -77,11 +78,12 @@ def paper_student(dim: int) -> str:
     for name, cfg in MODEL_CONFIGS.items():
         if cfg.family == "student" and cfg.embedding_dim == dim:
             return name
-    raise QuickstartError(f"no SEA student has a {dim}-d embedding: use --dim 64, 128, 256 or "
-                          "512, or --student custom --filters A,B,C,D")
+    raise SettingError("dim", f"no SEA student has a {dim}-d embedding: use {{dim}} 64, 128, "
+                              "256 or 512, or {student} custom with {filters}")
 
 
-def target_dim_and_student(s: Settings, teacher_config: dict[str, Any]) -> tuple[int, list[str]]:
+def target_dim_and_student(s: QuickstartSettings,
+                           teacher_config: dict[str, Any]) -> tuple[int, list[str]]:
     """(reduced dimension, `sea distill` student options) for the teacher we got, described
     by the `config` of `sea teacher-embed`'s manifest."""
     from sea.configs import get_config
@@ -103,13 +105,13 @@ def target_dim_and_student(s: Settings, teacher_config: dict[str, Any]) -> tuple
         raise QuickstartError(f"the student's {dim}-d embedding is wider than the teacher's "
                               f"{teacher_dim}-d one: PCA cannot add dimensions")
     if dim > windows:
-        raise QuickstartError(f"PCA to {dim} dims needs at least {dim} teacher windows and "
-                              f"--clips {s.clips} gives {windows}: use more --clips or a "
-                              "smaller student")
+        raise SettingError("clips", f"PCA to {dim} dims needs at least {dim} teacher windows "
+                                    f"and {{clips}} {s.clips} gives {windows}: use more "
+                                    "{clips} or a smaller student")
     return dim, student
 
 
-def teacher_model_spec(s: Settings, manifest: dict[str, Any]) -> str | None:
+def teacher_model_spec(s: QuickstartSettings, manifest: dict[str, Any]) -> str | None:
     """The teacher as a `sea evaluate --model`, or None when it should be left out
     (`manifest`: `sea teacher-embed`'s, with its measured speed)."""
     t = manifest["teacher"]

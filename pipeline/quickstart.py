@@ -20,12 +20,13 @@ from typing import Any, Callable
 
 from pipeline import choices
 from pipeline.plan import (KIND, NODE_VARIANT, PROTOCOL, STATE_FILE, STEPS, THREADS,
-                           QuickstartError, Settings)
+                           QuickstartError, QuickstartSettings)
 from pipeline.summary import headline
 from sea.errors import reading
 from sea.manifest import atomic_write_json, read_manifest, write_manifest
 from sea.output import claim_output
 from sea.schema import NUMBER, Fields, MapOf, check
+from sea.settings import SettingError
 
 # What a resumed run reads back from its state file (sea.schema).
 STATE_FIELDS = Fields({"settings": dict, "decisions": dict,
@@ -34,14 +35,14 @@ STATE_FIELDS = Fields({"settings": dict, "decisions": dict,
 
 
 class Quickstart:
-    """Runs (or resumes) the pipeline in `out` with `settings`; `sea_main` is `sea.cli.main`."""
+    """Runs (or resumes) the pipeline in `settings.out`; `sea_main` is `sea.cli.main`."""
 
-    def __init__(self, out: str | Path, settings: Settings,
-                 sea_main: Callable[[list[str]], int], overwrite: bool = False) -> None:
-        self.out = Path(out)
+    def __init__(self, settings: QuickstartSettings,
+                 sea_main: Callable[[list[str]], int]) -> None:
+        self.out = settings.out
         self.settings = settings
         self.sea_main = sea_main
-        self._lock = claim_output(self.out, KIND, overwrite=overwrite,
+        self._lock = claim_output(self.out, KIND, overwrite=settings.overwrite,
                                   layout=(STATE_FILE, *(name for name, _ in STEPS)))
         try:
             self.state = self._load_state()
@@ -52,7 +53,7 @@ class Quickstart:
     # -- state ---------------------------------------------------------------------------
     def _load_state(self) -> dict[str, Any]:
         path = self.out / STATE_FILE
-        current = self.settings.as_json()
+        current = self.settings.record()
         if not path.is_file():  # claim_output has refused a directory of unrelated files
             return {"settings": current, "steps": {}, "decisions": {}}
         with reading(path, "quickstart state (JSON)"):
@@ -62,8 +63,8 @@ class Quickstart:
                    if state["settings"].get(k) != v}
         if changed:
             listing = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-            raise QuickstartError(f"{self.out} was made with other settings ({listing}); re-run "
-                                  "with the same options to resume, or choose a new --out")
+            raise SettingError("out", f"{self.out} was made with other settings ({listing}); "
+                               "re-run with the same settings to resume, or choose a new {out}")
         return state
 
     def _save_state(self) -> None:
@@ -104,7 +105,7 @@ class Quickstart:
     def run(self) -> dict[str, Any]:
         try:
             state = self._run()
-            write_manifest(self.out, KIND, self.settings.as_json(), state=STATE_FILE)
+            write_manifest(self.out, KIND, self.settings.record(), state=STATE_FILE)
             return state
         finally:
             self._lock.release()

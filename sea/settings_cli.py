@@ -137,7 +137,7 @@ def settings_from_args(cls: type[Settings], args: argparse.Namespace,
     given = {f.name: getattr(args, f.name) for f, _, info in settings_fields(cls)
              if info.cli and hasattr(args, f.name)}
     for f, kind, info in settings_fields(cls):
-        if f.name in given and kind.sequence and info.repeat:
+        if f.name in given and kind.sequence and (info.repeat or info.many):
             given[f.name] = tuple(given[f.name])
     try:
         return cls(**given)
@@ -171,8 +171,13 @@ def to_argv(settings: Settings) -> list[str]:
 
 def add_command(subparsers: Any, name: str, command: Command | dict[str, Command],
                 help_text: str, description: str | None) -> None:
-    """Add `name` (and its actions, when `command` is a dict) to `subparsers`."""
-    parser = subparsers.add_parser(name, help=help_text, description=description)
+    """Add `name` (and its actions, when `command` is a dict) to `subparsers`. A description
+    with indented lines (usage examples) is shown as written."""
+    preformatted = "\n    " in (description or "")
+    parser = subparsers.add_parser(
+        name, help=help_text, description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter if preformatted
+        else argparse.HelpFormatter)
     if isinstance(command, Command):
         add_settings_arguments(parser, command.settings)
         parser.set_defaults(_command=command, _parser=parser)

@@ -399,8 +399,7 @@ class ClipStore:
         if not self._matches(pos):
             raise DamagedClip(f"{self.path}: clip {self.records[pos].clip_id!r} does not match "
                               f"the sha256 recorded in its {INDEX_FILE}: damaged or altered "
-                              "audio (`ClipStore.verify`, or verifying with `sea store info`, "
-                              "lists every such clip)")
+                              "audio (`sea store info` with verify lists every such clip)")
         return self._raw(pos)
 
     def audio_at(self, pos: int) -> np.ndarray:

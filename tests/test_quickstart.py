@@ -102,11 +102,11 @@ class FakeSea:
 
 @pytest.mark.parametrize("miss", [True, False])
 def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path, miss):
-    from pipeline.plan import QuickstartError, Settings
+    from pipeline.plan import QuickstartError, QuickstartSettings
     from pipeline.quickstart import Quickstart
 
     fake = FakeSea(tmp_path, miss)
-    qs = Quickstart(tmp_path, Settings(clips=10), fake)
+    qs = Quickstart(QuickstartSettings(out=tmp_path, clips=10), fake)
     if miss:
         qs.bundle()
         assert [c[c.index("--quantize") + 1] for c in fake.calls] == ["int8", "float16"]
@@ -118,10 +118,10 @@ def test_int8_parity_miss_falls_back_to_float16_but_other_failures_stop(tmp_path
 
 def test_auto_teacher_prefers_local_weights_then_the_shipped_sea64(tmp_path, monkeypatch):
     from pipeline import choices
-    from pipeline.plan import Settings
+    from pipeline.plan import QuickstartSettings
     from pipeline.quickstart import Quickstart
 
-    qs = Quickstart(tmp_path / "qs", Settings(), FakeSea(tmp_path, False))
+    qs = Quickstart(QuickstartSettings(out=tmp_path / "qs"), FakeSea(tmp_path, False))
     monkeypatch.setattr(choices, "local_pretrained_weights", lambda: False)
     monkeypatch.setattr(choices, "download_default_teacher", lambda: None)  # online
     assert qs.teacher_args() == ["--teacher", "openl3-mel256-env"]
@@ -148,11 +148,11 @@ def test_offline_download_of_the_default_teacher_says_why(monkeypatch, tmp_path)
 
 
 def test_unrelated_non_empty_out_is_refused(tmp_path):
-    from pipeline.plan import Settings
+    from pipeline.plan import QuickstartSettings
     from pipeline.quickstart import Quickstart
     from sea.errors import SeaError
 
     (tmp_path / "thesis.tex").write_text("precious")
     with pytest.raises(SeaError, match="not a sea artifact"):
-        Quickstart(tmp_path, Settings(), FakeSea(tmp_path, False))
+        Quickstart(QuickstartSettings(out=tmp_path), FakeSea(tmp_path, False))
     assert (tmp_path / "thesis.tex").read_text() == "precious"

@@ -54,7 +54,7 @@ def read_offset(path: str | Path) -> float:
     offset = table.get("offset_db") if isinstance(table, dict) else None
     if isinstance(offset, bool) or not isinstance(offset, (int, float)):
         raise ConfigError(f"{path} has no [{TABLE}] offset_db: measure a calibrator with "
-                          "`sea-node calibrate --input cal.wav --config " f"{path}`")
+                          "`sea-node calibrate`, writing into this config")
     return float(offset)
 
 

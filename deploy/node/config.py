@@ -29,7 +29,9 @@
     token_file = "/etc/sea-node/token"
     verify_tls = true                     # or the path of a CA bundle
 
-Unknown keys are refused (a typo must not silently fall back to a default); errors name the key.
+The keys `sea-node run` has as options too (TOML_KEYS) are read into the same settings class,
+deploy.node.settings.NodeSettings, so both check them alike. Unknown keys are refused (a typo
+must not silently fall back to a default); errors name the key.
 The [calibration] table's other keys (the calibrator, its date) are a record and are not read.
 """
 
@@ -42,16 +44,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploy.node.settings import NodeSettings
 from sea.errors import SeaError
+from sea.settings import SettingError, render
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10 (the oldest supported): the same parser, from PyPI
     import tomli as tomllib
 
+# NodeSettings field -> its node.toml key ("table.key" inside a table)
+TOML_KEYS = {"bundle": "bundle", "trust": "trust", "hop": "hop_seconds", "threads": "threads",
+             "top_k": "top_k", "embeddings": "embeddings", "block_seconds": "input.block_seconds",
+             "device": "input.device", "calibration_db": "calibration.offset_db"}
+# node.toml's hop when it names none (docs/node.md); `sea-node run`'s --hop defaults to 0.5 s.
+SERVE_HOP = 1.0
+
 
 class ConfigError(SeaError):
     """node.toml is missing, unreadable, or holds a bad value (the message names the key)."""
+
+
+def config_error(exc: SettingError) -> ConfigError:
+    """A NodeSettings error as node.toml names its keys."""
+    return ConfigError(render(exc.template, lambda name: TOML_KEYS.get(name, name)))
 
 
 @dataclass(frozen=True)
@@ -60,8 +76,6 @@ class InputConfig:
     spool_dir: Path | None = None
     settle_seconds: float = 5.0
     after: str = "delete"
-    device: str | None = None
-    block_seconds: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,20 +87,16 @@ class UploadConfig:
 
 @dataclass(frozen=True)
 class NodeConfig:
-    bundle: Path
+    node: NodeSettings  # what `sea-node run` would take as options
     data_dir: Path
     input: InputConfig
     node_id: str = field(default_factory=socket.gethostname)
-    trust: tuple[Path, ...] = ()
-    hop_seconds: float = 1.0
     rotate_seconds: float = 3600.0
     max_disk_mb: float = 500.0
-    top_k: int = 3
-    embeddings: bool = True
-    threads: int = 1
     status_seconds: float = 10.0
-    period_seconds: float | None = None  # None: the head's own suggestion, if it has one
-    calibration_offset_db: float | None = None  # None: uncalibrated, levels in dB re full scale
+    # None: the head's own suggestion, if it has one (`sea-node run` writes periods only
+    # when given one, so its --period is another setting)
+    period_seconds: float | None = None
     upload: UploadConfig | None = None
 
     @property
@@ -139,12 +149,9 @@ def _input(table: dict, base: Path) -> InputConfig:
     after = _take(table, "after", str, where, "delete")
     if after not in ("delete", "move"):
         raise ConfigError(f"input.after: expected 'delete' or 'move', got {after!r}")
-    cfg = InputConfig(
-        source=source, spool_dir=_path(spool, base) if spool else None,
-        settle_seconds=_take(table, "settle_seconds", float, where, 5.0), after=after,
-        device=_take(table, "device", str, where) or None,
-        block_seconds=_positive(_take(table, "block_seconds", float, where, 0.5),
-                                "input.block_seconds"))
+    cfg = InputConfig(source=source, spool_dir=_path(spool, base) if spool else None,
+                      settle_seconds=_take(table, "settle_seconds", float, where, 5.0),
+                      after=after)
     if cfg.settle_seconds < 0:
         raise ConfigError(f"input.settle_seconds: must be >= 0, got {cfg.settle_seconds}")
     _refuse_unknown(table, where)
@@ -173,6 +180,24 @@ def _trust(value: Any, base: Path) -> tuple[Path, ...]:
     return tuple(_path(v, base) for v in value)
 
 
+def _node_settings(doc: dict, tables: dict[str, dict], base: Path, **given: Any) -> NodeSettings:
+    """NodeSettings from `given` and the TOML_KEYS of `doc` and its tables (popped)."""
+    values = dict(given)
+    for name, key in TOML_KEYS.items():
+        table, _, key = key.rpartition(".")
+        source = tables[table] if table else doc
+        if key in source:
+            values[name] = source.pop(key)
+    if "trust" in values:
+        values["trust"] = _trust(values["trust"], base)
+    values["device"] = values.get("device") or None  # "": the default device
+    values.setdefault("hop", SERVE_HOP)
+    try:
+        return NodeSettings(**values)
+    except SettingError as exc:
+        raise config_error(exc) from None
+
+
 def parse_config(doc: dict, base: Path) -> NodeConfig:
     """A NodeConfig from a parsed node.toml (`base`: the directory relative paths start from)."""
     doc = {k: (dict(v) if isinstance(v, dict) else v) for k, v in doc.items()}
@@ -180,24 +205,18 @@ def parse_config(doc: dict, base: Path) -> NodeConfig:
     if not bundle or not data_dir:
         raise ConfigError("node.toml needs `bundle` and `data_dir`")
     tables = {name: _take(doc, name, dict, "", {}) for name in ("input", "calibration", "upload")}
-    offset = _take(tables["calibration"], "offset_db", float, "calibration.")
     period = _take(doc, "period_seconds", float, "")
     cfg = NodeConfig(
-        bundle=_path(bundle, base), data_dir=_path(data_dir, base),
+        node=_node_settings(doc, tables, base, bundle=_path(bundle, base)),
+        data_dir=_path(data_dir, base),
         input=_input(tables["input"], base),
         node_id=_take(doc, "node_id", str, "") or socket.gethostname(),
-        trust=_trust(doc.pop("trust"), base) if "trust" in doc else (),
-        hop_seconds=_positive(_take(doc, "hop_seconds", float, "", 1.0), "hop_seconds"),
         rotate_seconds=_positive(_take(doc, "rotate_seconds", float, "", 3600.0),
                                  "rotate_seconds"),
         max_disk_mb=_positive(_take(doc, "max_disk_mb", float, "", 500.0), "max_disk_mb"),
-        top_k=_positive(_take(doc, "top_k", int, "", 3), "top_k"),
-        embeddings=_take(doc, "embeddings", bool, "", True),
-        threads=_positive(_take(doc, "threads", int, "", 1), "threads"),
         status_seconds=_positive(_take(doc, "status_seconds", float, "", 10.0),
                                  "status_seconds"),
         period_seconds=None if period is None else _positive(period, "period_seconds"),
-        calibration_offset_db=offset,
         upload=_upload(tables["upload"], base) if tables["upload"] else None)
     if not all(c.isalnum() or c in "-_." for c in cfg.node_id):
         raise ConfigError(f"node_id: letters, digits, '-', '_' and '.' only, got {cfg.node_id!r}")

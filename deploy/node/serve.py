@@ -24,14 +24,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import chain
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from deploy.node.budget import disk_usage, enforce_budget
-from deploy.node.config import ConfigError, NodeConfig
+from deploy.node.config import ConfigError, NodeConfig, config_error
 from deploy.node.runner import Period, PeriodAggregator, WindowLevels, top_classes
 from deploy.node.segments import CLOSED, DELIVERED, OPEN, OpenSegment, SegmentDirs
 from deploy.node.sources import Overruns, Source, file_source, mic_source
@@ -39,9 +38,9 @@ from deploy.node.spool import Spool, start_time
 from deploy.node.state import load_state, reconcile
 from sea.audio import AudioError
 from sea.bundle import BundleEmbedder
-from sea.framing import hop_samples
 from sea.levels import to_db
 from sea.manifest import atomic_write_json, sha256_file
+from sea.settings import SettingError
 from sea.signing import verify_bundle_signature
 from sea.stream import StreamResampler, WindowStream
 
@@ -93,8 +92,8 @@ def window_record(index: int, utc: float, levels: dict[str, float], top: list | 
 
 def check_trust(cfg: NodeConfig) -> None:
     """With `trust` set, refuse a bundle not signed by one of its keys, before loading it."""
-    if cfg.trust:
-        info = verify_bundle_signature(cfg.bundle, list(cfg.trust))
+    if cfg.node.trust:
+        info = verify_bundle_signature(cfg.node.bundle, list(cfg.node.trust))
         log.info("bundle signed by trusted key %s (%s)", info.key_id[:16], info.trusted_key)
 
 
@@ -179,22 +178,21 @@ class Server:
     def __init__(self, cfg: NodeConfig, stop: threading.Event, drain: bool = False):
         self.cfg, self.stop, self.drain = cfg, stop, drain
         check_trust(cfg)
-        self.embedder = BundleEmbedder(cfg.bundle, num_threads=cfg.threads)
+        self.embedder = BundleEmbedder(cfg.node.bundle, num_threads=cfg.node.threads)
         self.rate = self.embedder.sample_rate
-        if not 0 < cfg.hop_seconds <= self.embedder.cfg.frontend.window_seconds:
-            raise ConfigError(f"hop_seconds must be in (0, "
-                              f"{self.embedder.cfg.frontend.window_seconds}], got "
-                              f"{cfg.hop_seconds}")
-        self.hop = hop_samples(self.rate, cfg.hop_seconds)
+        try:
+            self.hop = cfg.node.hop_length(self.rate, self.embedder.cfg.frontend.window_seconds)
+        except SettingError as exc:
+            raise config_error(exc) from None
         self.mic_rate = max(self.rate, MIC_RATE)
-        self.offset_db = cfg.calibration_offset_db or 0.0
-        if cfg.calibration_offset_db is None:
+        self.offset_db = cfg.node.calibration_db or 0.0
+        if cfg.node.calibration_db is None:
             log.warning("no [calibration] in the node config: levels are dB re full scale, not "
                         "dB SPL (measure a calibrator with `sea-node calibrate`)")
         self.periods = self._period_aggregator()
         self._window_utc: dict[int, float] = {}  # windows of the period being pooled
         self.model_id = self.embedder.name
-        self.bundle_sha256 = sha256_file(Path(cfg.bundle) / "manifest.json")
+        self.bundle_sha256 = sha256_file(cfg.node.bundle / "manifest.json")
         self.spool = (Spool(cfg.input.spool_dir, cfg.input.settle_seconds, cfg.input.after)
                       if cfg.input.source == "spool" else None)
 
@@ -270,8 +268,8 @@ class Server:
         head = self.embedder.head
         record = window_record(
             index, utc, window.levels,
-            top_classes(head.labels, head(emb[None])[0], self.cfg.top_k) if head else None,
-            emb if self.cfg.embeddings or head is None else None)
+            top_classes(head.labels, head(emb[None])[0], self.cfg.node.top_k) if head else None,
+            emb if self.cfg.node.embeddings or head is None else None)
         self._segment_for(utc).write(record)
         self.state.next_index = index + 1
         self.windows_written += 1
@@ -295,7 +293,7 @@ class Server:
                         "end_index": period.end_index, "utc": iso_utc(utc)}
         if np.isfinite(period.scores).all():
             record["top"] = top_classes(self.embedder.head.labels, period.scores,
-                                        self.cfg.top_k)
+                                        self.cfg.node.top_k)
         else:
             record["error"] = "non-finite top"
         if period.mean_square is not None:
@@ -358,7 +356,7 @@ class Server:
     def run_file(self, path: Path) -> None:
         """One spool file; windows a killed run already wrote (by index) are skipped."""
         try:
-            source = file_source(str(path), self.cfg.input.block_seconds)
+            source = file_source(str(path), self.cfg.node.block_seconds)
             t0 = start_time(path, source.total_samples, source.sample_rate)
         except (AudioError, OSError) as exc:
             self._failed(path, str(exc))
@@ -425,9 +423,9 @@ class Server:
             if self.spool is not None:
                 self.run_spool()
             else:
-                inp = self.cfg.input
-                self.run_live(mic_source(self.mic_rate, inp.block_seconds, self.stop,
-                                         inp.device, self.overruns), self.overruns)
+                node = self.cfg.node
+                self.run_live(mic_source(self.mic_rate, node.block_seconds, self.stop,
+                                         node.device, self.overruns), self.overruns)
         finally:
             self.end_period()
             self.close_segment()

@@ -8,23 +8,28 @@ keys are never overwritten. Sign with `sea export ... --sign KEYDIR/private`; no
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    new = sub.add_parser("new", help="make a new signing key pair", description=__doc__)
-    new.add_argument("--out", required=True, type=Path, metavar="KEYDIR",
-                     help="directory for `private` and `public.pub` (created 0700)")
+from sea.settings import Settings, setting
+from sea.settings_cli import Command
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class KeysNewSettings(Settings):
+    out: Path = setting(metavar="KEYDIR",
+                        help="directory for `private` and `public.pub` (created 0700)")
+
+
+def run_new(settings: KeysNewSettings) -> int:
     from sea.signing import new_key_pair
 
-    private, public, key_id = new_key_pair(args.out)
+    private, public, key_id = new_key_pair(settings.out)
     print(f"private key: {private} (mode 0600; keep it secret, sign with "
           f"`sea export ... --sign {private}`)")
     print(f"public key:  {public} (key id {key_id}; copy it to each node and run "
           f"`sea-node run --trust {public.name} ...`)")
     return 0
+
+
+COMMAND = {"new": Command(KeysNewSettings, run_new, help="make a new signing key pair")}

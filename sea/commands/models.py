@@ -10,12 +10,19 @@ where weights are looked for.
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 
 from sea.configs import MODEL_CONFIGS, activation_bytes, count_parameters
+from sea.settings import Settings, setting
+from sea.settings_cli import Command
 from sea.weights import (BUNDLED_DIR, WEIGHT_SOURCES, bundled_path, find_local,
                          local_candidates, weights_dir)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelsSettings(Settings):
+    json: bool = setting(False, help="print a JSON list instead of a table")
 
 
 def describe_models() -> list[dict]:
@@ -57,13 +64,9 @@ def weights_lookup_text() -> str:
     return "\n".join(lines)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-
-
-def run(args: argparse.Namespace) -> int:
+def run(settings: ModelsSettings) -> int:
     rows = describe_models()
-    if args.json:
+    if settings.json:
         print(json.dumps(rows, indent=2))
         return 0
     header = f"{'name':<26}{'dim':>6}{'input':>10}{'params':>11}{'MB':>8}{'act MB':>8}  weights"
@@ -79,3 +82,6 @@ def run(args: argparse.Namespace) -> int:
               f"{r['size_mb']:>8.2f}{r['activation_mb']:>8.2f}  {weights}")
     print(weights_lookup_text())
     return 0
+
+
+COMMAND = Command(ModelsSettings, run)

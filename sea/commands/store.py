@@ -6,21 +6,23 @@ content digest (over clip ids and audio in clip-id order).
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sea.settings import Settings, setting
+from sea.settings_cli import Command
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
-    info = sub.add_parser("info", help="counts, skipped inputs and checksum of a store",
-                          description=__doc__)
-    info.add_argument("store", help="clip store directory")
-    info.add_argument("--json", action="store_true", help="print JSON")
-    info.add_argument("--verify", action="store_true",
-                      help="re-read all audio and check it against the recorded digests")
+@dataclass(frozen=True, kw_only=True)
+class StoreInfoSettings(Settings):
+    store: Path = setting(positional=True, help="clip store directory")
+    json: bool = setting(False, help="print JSON")
+    verify: bool = setting(False,
+                           help="re-read all audio and check it against the recorded digests")
 
 
-def store_info(path: str, verify: bool = False) -> dict:
+def store_info(path: str | Path, verify: bool = False) -> dict:
     from sea.store import ClipStore
 
     store = ClipStore(path)
@@ -41,9 +43,9 @@ def _print_counts(title: str, counts: dict) -> None:
         print(f"  {key:<32} {n}")
 
 
-def run(args: argparse.Namespace) -> int:
-    info = store_info(args.store, verify=args.verify)
-    if args.json:
+def run_info(settings: StoreInfoSettings) -> int:
+    info = store_info(settings.store, verify=settings.verify)
+    if settings.json:
         print(json.dumps(info, indent=2))
     else:
         print(f"{info['path']}: {info['clips']} clips, {info['seconds']:.1f} s at "
@@ -54,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped: {len(info['skipped'])}")
         for row in info["skipped"]:
             print(f"  {row['path']}: {row['reason']}")
-        if args.verify:
+        if settings.verify:
             print(f"damaged clips: {info['damaged_clips'] or 'none'}")
-    return 1 if args.verify and info["damaged_clips"] else 0
+    return 1 if settings.verify and info["damaged_clips"] else 0
+
+
+COMMAND = {"info": Command(StoreInfoSettings, run_info,
+                           help="counts, skipped inputs and checksum of a store")}

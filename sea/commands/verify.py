@@ -9,29 +9,31 @@ an unsigned bundle or one signed by another key.
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bundle", type=Path, help="bundle directory (sea export)")
-    parser.add_argument("--trust", type=Path, action="append", metavar="PUBKEY_OR_DIR",
-                        help="trusted public key file, or directory of *.pub files "
-                             "(repeatable): the bundle must be signed by one of them")
+from sea.settings import setting
+from sea.settings_cli import Command
+from sea.trust import TrustSettings
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class VerifySettings(TrustSettings):
+    bundle: Path = setting(positional=True, help="bundle directory (sea export)")
+
+
+def run(settings: VerifySettings) -> int:
     from sea.bundle import Bundle
     from sea.integrity import verify_files
     from sea.quantization import Quantization
     from sea.signing import read_signature, verify_bundle_signature
 
-    bundle = Bundle(args.bundle)  # checks the files a node reads (and the manifest's fields)
-    files = verify_files(args.bundle, bundle.manifest)  # and any other file it lists
-    info = (verify_bundle_signature(args.bundle, args.trust) if args.trust
-            else read_signature(args.bundle))
+    bundle = Bundle(settings.bundle)  # checks the files a node reads (and the manifest's fields)
+    files = verify_files(settings.bundle, bundle.manifest)  # and any other file it lists
+    info = (verify_bundle_signature(settings.bundle, list(settings.trust)) if settings.trust
+            else read_signature(settings.bundle))
     quantization = Quantization.of_manifest(bundle.manifest)
-    print(f"{args.bundle}: bundle of {bundle.cfg.name} ({quantization.label})")
+    print(f"{settings.bundle}: bundle of {bundle.cfg.name} ({quantization.label})")
     print(f"files:     {len(files)} match the sha256 digests in manifest.json "
           f"({', '.join(sorted(files))})")
     if info is None:
@@ -43,3 +45,6 @@ def run(args: argparse.Namespace) -> int:
           "trust:     not checked (no --trust given): valid only says who signed, not that "
           "you trust them")
     return 0
+
+
+COMMAND = Command(VerifySettings, run)

@@ -10,17 +10,17 @@ import pytest
 from data_prep.commands import download, prepare
 from sea import cli
 from sea.commands import store as store_command
-from sea.settings_cli import add_settings_arguments, settings_from_args
+from sea.settings_cli import add_command, run_parsed
 
 
 def _run(module, argv: list[str]) -> int:
+    """The command of `module` run on `argv`, its errors raised (not turned into exit codes)."""
     parser = argparse.ArgumentParser()
-    if not hasattr(module, "COMMAND"):
-        module.add_arguments(parser)
-        return module.run(parser.parse_args(argv))
-    add_settings_arguments(parser, module.COMMAND.settings)
-    return module.COMMAND.run(settings_from_args(module.COMMAND.settings,
-                                                 parser.parse_args(argv), parser))
+    if hasattr(module, "COMMAND"):
+        add_command(parser.add_subparsers(), "command", module.COMMAND, "", None)
+        return run_parsed(parser.parse_args(["command", *argv]))
+    module.add_arguments(parser)
+    return module.run(parser.parse_args(argv))
 
 
 def test_commands_are_registered():

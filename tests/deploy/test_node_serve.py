@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -119,7 +120,7 @@ def utc_seconds(text: str) -> float:
 def test_config_refuses_unknown_keys_and_bad_values(tmp_path):
     base = {"bundle": "b", "data_dir": "d", "input": {"source": "mic"}}
     cfg = parse_config(base, tmp_path)
-    assert cfg.data_dir == tmp_path / "d" and cfg.rotate_seconds == 3600 and cfg.trust == ()
+    assert cfg.data_dir == tmp_path / "d" and cfg.rotate_seconds == 3600 and cfg.node.trust == ()
     for doc, key in [({**base, "rotate_secs": 60}, "rotate_secs"),
                      ({**base, "max_disk_mb": "big"}, "max_disk_mb"),
                      ({**base, "hop_seconds": 0}, "hop_seconds"),
@@ -132,6 +133,34 @@ def test_config_refuses_unknown_keys_and_bad_values(tmp_path):
     (tmp_path / "bad.toml").write_text("bundle = [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_node_toml_reads_the_options_of_sea_node_run_into_the_same_settings(tmp_path):
+    """A key `sea-node run` has as an option is the same NodeSettings field, checked by the
+    same constraint; the error names the key as node.toml spells it."""
+    from deploy.node.config import SERVE_HOP, TOML_KEYS
+    from deploy.node.settings import NodeSettings, RunSettings
+    from sea.settings_cli import flags_of
+
+    base = {"bundle": "b", "data_dir": "d", "top_k": 5, "calibration": {"offset_db": 93.5},
+            "input": {"source": "mic", "device": "hw:1", "block_seconds": 0.25}}
+    assert parse_config(base, tmp_path).node == NodeSettings(
+        bundle=tmp_path / "b", hop=SERVE_HOP, top_k=5, device="hw:1", block_seconds=0.25,
+        calibration_db=93.5)
+    for doc, message in [
+            ({**base, "top_k": 0}, "top_k must be at least 1, got 0"),
+            ({**base, "hop_seconds": -1}, "hop_seconds must be greater than 0, got -1"),
+            ({**base, "input": {"source": "mic", "block_seconds": 0}},
+             "input.block_seconds must be greater than 0"),
+            ({**base, "calibration": {"offset_db": "loud"}},
+             "calibration.offset_db: expected float"),
+            ({**base, "embeddings": 1}, "embeddings: expected bool")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_config(doc, tmp_path)
+    flags = flags_of(RunSettings)
+    assert sorted(flags[name] for name in TOML_KEYS) == [
+        "--block-seconds", "--bundle", "--calibration-db", "--device", "--hop", "--no-embeddings",
+        "--threads", "--top-k", "--trust"]
 
 
 # ---- rotation, segment format, status --------------------------------------------------------

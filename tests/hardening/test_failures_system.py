@@ -221,11 +221,15 @@ def test_nested_store_info_accepts_v_after_its_action(tmp_path, caplog):
 def test_a_nested_step_leaves_the_failure_to_the_outer_command(monkeypatch, caplog):
     """`sea quickstart` runs its steps through main(): Ctrl-C in a step still ends the whole
     command with one line and exit 130 (not a second 'step failed' error)."""
-    def interrupted_step(args):
+    from sea.commands import models, store
+    from sea.settings_cli import Command
+
+    def interrupted_step(settings):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sea.commands.models.run", interrupted_step)
-    monkeypatch.setattr("sea.commands.store.run", lambda args: main(["models"]))
+    monkeypatch.setattr(models, "COMMAND", Command(models.ModelsSettings, interrupted_step))
+    monkeypatch.setitem(store.COMMAND, "info",
+                        Command(store.StoreInfoSettings, lambda settings: main(["models"])))
     assert main(["store", "info", "anything"]) == clirun.EXIT_INTERRUPTED
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
         clirun.INTERRUPTED]
