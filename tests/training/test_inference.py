@@ -18,8 +18,8 @@ from torch import nn
 
 from deploy.parity import cosine
 from sea.configs import custom_config
-from training.inference import (FastL3, MaxPool2x2, PrecisionUnavailable, check_precision,
-                                fast_model, fold_conv_bn)
+from training.inference import (FastL3, MaxPool2x2, OneDNNConv, PrecisionUnavailable,
+                                check_precision, fast_model, fold_conv_bn, onednn_available)
 from training.model import BN_EPS, L3Net
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -69,6 +69,26 @@ def test_folded_conv_within_float32_bound():
         bound = nn.functional.conv2d(x.double().abs(), folded.weight.double().abs(), padding=1)
         bound = (16 * 9 + 2) * EPS32 * (bound + folded.bias.double().abs()[:, None, None])
         assert ((folded(x).double() - exact).abs() <= bound).all()
+
+
+@pytest.mark.skipif(not onednn_available(torch.device("cpu")), reason="torch without oneDNN")
+@pytest.mark.parametrize("c_in, relu", [(1, True), (16, True), (16, False)])
+def test_onednn_conv_within_float32_bound(c_in, relu):
+    """Same bound as a folded conv; the weights are packed for the first input's shape and
+    must serve later batches of another size (a batch's last chunk) too."""
+    torch.manual_seed(2)
+    conv = nn.Conv2d(c_in, 24, 3, padding=1)
+    fast = OneDNNConv(conv, relu, torch.float32)
+    conv64 = conv.double()
+    for x in (torch.randn(2, c_in, 12, 10), torch.randn(1, c_in, 12, 10)):
+        with torch.no_grad():
+            exact = conv64(x.double())
+            exact = exact.clamp_min(0) if relu else exact
+            bound = nn.functional.conv2d(x.double().abs(), conv64.weight.abs(), padding=1)
+            bound = (c_in * 9 + 2) * EPS32 * (bound + conv64.bias.abs()[:, None, None])
+            out = fast(x.contiguous(memory_format=torch.channels_last))
+        assert out.shape == exact.shape
+        assert ((out.double() - exact).abs() <= bound).all()
 
 
 @pytest.mark.parametrize("h, w", [(8, 6), (9, 7), (25, 12)])
