@@ -121,6 +121,20 @@ def test_fast_body_matches_float64_model(pool, final, chunk, nhwc):
     assert cosine(exact.numpy(), fast.numpy()).min() >= 0.99999
 
 
+@pytest.mark.skipif(not onednn_available(torch.device("cpu")), reason="torch without oneDNN")
+def test_default_chunk_keeps_the_first_activation_map_in_budget():
+    """OpenL3's first map is 13 MB per float32 window: one window per chunk on the oneDNN
+    path, two in bf16 (half the bytes) and on the NCHW path; small models keep two."""
+    from sea.configs import get_config
+
+    teacher = L3Net(get_config("openl3-mel256-env")).eval()
+    assert FastL3(teacher, channels_last=True).chunk == 1
+    assert FastL3(teacher, precision="bf16", channels_last=True).chunk == 2
+    assert FastL3(teacher, channels_last=False).chunk == 2
+    assert FastL3(tiny_model(), channels_last=True).chunk == 2
+    assert FastL3(teacher, chunk=3, channels_last=True).chunk == 3
+
+
 def test_fast_model_keeps_the_original_untouched():
     model = tiny_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
