@@ -12,7 +12,8 @@ What changes against `training.model.L3Net` (each lever measured by benchmarks/b
   writes an index tensor, and an amax over a reshape is 80x slower on channels-last input);
 - a batch is run in small chunks (`chunk`), so activation buffers stay below glibc's mmap
   threshold and are reused from the heap instead of being mapped, zeroed by the kernel and
-  unmapped every batch (that was a third of the CPU time, as system time);
+  unmapped every batch (that was a third of the CPU time, as system time), and on a CPU
+  glibc keeps freed buffers up to 32 MiB in the heap (`keep_freed_activations_in_heap`);
 - optionally in bfloat16 (`precision="bf16"`), only where the CPU has bf16 units.
 
 The input BatchNorm stays a separate affine: folding it into the first conv is not exact at
@@ -22,7 +23,8 @@ the image border, where the conv's zero padding sits in the BN's output space.
 from __future__ import annotations
 
 import copy
-import math
+import ctypes
+import platform
 from pathlib import Path
 
 import torch
@@ -35,10 +37,22 @@ PRECISIONS = ("float32", "bf16")
 # CPU flags of bf16 hardware: AVX512-BF16 (Cooper Lake, Zen 4+) or AMX tiles (Sapphire Rapids+).
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 DEFAULT_CHUNK = 2  # beat chunks of 4 and whole batches of 8 in bench_teacher.py (1 thread)
-# On the oneDNN path a chunk's first activation map stays under this: OpenL3's is 13 MB per
-# float32 window, and chunks of 2 (26 MB) were often mapped and zeroed anew (0.2 s system
-# time per 16 windows); chunks of 1 ran 6 % faster on AVX-512 (bf16 halves the map: 2 fit).
-ONEDNN_CHUNK_BYTES = 16 << 20
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameter numbers
+
+
+def keep_freed_activations_in_heap() -> bool:
+    """glibc only, process-wide: serve buffers up to 32 MiB from the heap and return freed
+    heap to the kernel only past 256 MiB. With glibc's dynamic defaults the heap top (2x the
+    last freed mapping) went back to the kernel between windows, so OpenL3's 13 MB activation
+    maps were mapped and zeroed anew: 13 ms of system time per window, 6 % of the teacher on
+    AVX-512. Returns whether glibc took the setting."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(
+        libc.mallopt(M_TRIM_THRESHOLD, 256 << 20))
 
 
 class PrecisionUnavailable(SeaError, ValueError):
@@ -151,13 +165,14 @@ def fused_body_layers(model: L3Net, onednn_dtype: torch.dtype | None = None) -> 
 class FastL3(nn.Module):
     """Inference-only twin of an L3Net: same input, same output, to float32 round-off."""
 
-    def __init__(self, model: L3Net, precision: str = "float32", chunk: int | None = None,
+    def __init__(self, model: L3Net, precision: str = "float32", chunk: int = DEFAULT_CHUNK,
                  channels_last: bool | None = None):
         super().__init__()
         if precision not in PRECISIONS:
             raise PrecisionUnavailable(f"precision {precision!r} not in {PRECISIONS}")
         self.cfg = model.cfg
         self.precision = precision
+        self.chunk = chunk
         if channels_last is None:
             channels_last = prefers_channels_last(next(model.parameters()).device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -172,11 +187,6 @@ class FastL3(nn.Module):
         onednn = channels_last and onednn_available(next(model.parameters()).device)
         self.blocks = fused_body_layers(model, dtype if onednn else None).to(
             dtype=dtype, memory_format=self.memory_format)
-        if chunk is None:
-            first_map = model.cfg.filters[0] * math.prod(model.cfg.input_shape) * dtype.itemsize
-            chunk = max(1, min(DEFAULT_CHUNK, ONEDNN_CHUNK_BYTES // first_map)) if onednn \
-                else DEFAULT_CHUNK
-        self.chunk = chunk
         self.eval()
 
     def body(self, logmel: torch.Tensor) -> torch.Tensor:
@@ -196,10 +206,12 @@ class FastL3(nn.Module):
         return torch.cat([self.body(self.frontend(part)) for part in audio.split(self.chunk)])
 
 
-def fast_model(model: L3Net, precision: str = "float32", chunk: int | None = None,
+def fast_model(model: L3Net, precision: str = "float32", chunk: int = DEFAULT_CHUNK,
                device: torch.device | None = None) -> FastL3:
     """FastL3 of `model` (eval mode, on `device`); refuses bf16 where the CPU lacks bf16 units.
-    `chunk` None: the measured default for the path taken (see ONEDNN_CHUNK_BYTES)."""
+    On a CPU it also keeps freed activation buffers in the heap (process-wide, glibc)."""
     device = device or next(model.parameters()).device
     check_precision(precision, device)
+    if device.type == "cpu":
+        keep_freed_activations_in_heap()
     return FastL3(model, precision, chunk).to(device)

@@ -10,6 +10,7 @@ relative of the largest activation: 1e-4 leaves a 10x margin on any SIMD width.
 from __future__ import annotations
 
 import dataclasses
+import platform
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from torch import nn
 from deploy.parity import cosine
 from sea.configs import custom_config
 from training.inference import (FastL3, MaxPool2x2, OneDNNConv, PrecisionUnavailable,
-                                check_precision, fast_model, fold_conv_bn, onednn_available)
+                                check_precision, fast_model, fold_conv_bn,
+                                keep_freed_activations_in_heap, onednn_available)
 from training.model import BN_EPS, L3Net
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -121,18 +123,31 @@ def test_fast_body_matches_float64_model(pool, final, chunk, nhwc):
     assert cosine(exact.numpy(), fast.numpy()).min() >= 0.99999
 
 
-@pytest.mark.skipif(not onednn_available(torch.device("cpu")), reason="torch without oneDNN")
-def test_default_chunk_keeps_the_first_activation_map_in_budget():
-    """OpenL3's first map is 13 MB per float32 window: one window per chunk on the oneDNN
-    path, two in bf16 (half the bytes) and on the NCHW path; small models keep two."""
-    from sea.configs import get_config
+def heap_stats() -> tuple[int, int]:
+    """(bytes mapped by mmap, bytes free in the heap) from glibc's mallinfo2()."""
+    import ctypes
 
-    teacher = L3Net(get_config("openl3-mel256-env")).eval()
-    assert FastL3(teacher, channels_last=True).chunk == 1
-    assert FastL3(teacher, precision="bf16", channels_last=True).chunk == 2
-    assert FastL3(teacher, channels_last=False).chunk == 2
-    assert FastL3(tiny_model(), channels_last=True).chunk == 2
-    assert FastL3(teacher, chunk=3, channels_last=True).chunk == 3
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return info.hblkhd, info.fordblks
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_freed_activation_buffers_stay_in_the_heap():
+    """A 13 MB buffer (one OpenL3 activation map) comes from the heap, not a fresh mapping,
+    and its memory is still in the heap after it is freed."""
+    assert keep_freed_activations_in_heap()
+    mapped_before, _ = heap_stats()
+    buffer = torch.empty(13 << 20, dtype=torch.uint8)
+    assert heap_stats()[0] - mapped_before < 1 << 20
+    del buffer
+    assert heap_stats()[1] >= 13 << 20
 
 
 def test_fast_model_keeps_the_original_untouched():
