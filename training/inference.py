@@ -6,10 +6,14 @@ What changes against `training.model.L3Net` (each lever measured by benchmarks/b
 - the body runs channels-last (NHWC) where oneDNN's NHWC kernels are the fast ones (AVX-512
   CPUs, CUDA); on an AVX2 CPU (AMD EPYC here) NHWC took 30 % more CPU time than NCHW, so
   NCHW stays there (benchmarks/bench_teacher.py measures both);
-- 2x2 max-pools are a reshape + amax (torch's CPU max_pool2d also writes an index tensor);
+- where the body runs channels-last on a CPU, every conv is oneDNN's with weights reordered
+  once and the ReLU fused (OneDNNConv), the kernels and fusion TensorFlow's oneDNN path uses;
+- 2x2 max-pools are two elementwise maxima of strided views (torch's CPU max_pool2d also
+  writes an index tensor, and an amax over a reshape is 80x slower on channels-last input);
 - a batch is run in small chunks (`chunk`), so activation buffers stay below glibc's mmap
   threshold and are reused from the heap instead of being mapped, zeroed by the kernel and
-  unmapped every batch (that was a third of the CPU time, as system time);
+  unmapped every batch (that was a third of the CPU time, as system time), and on a CPU
+  glibc keeps freed buffers up to 32 MiB in the heap (`keep_freed_activations_in_heap`);
 - optionally in bfloat16 (`precision="bf16"`), only where the CPU has bf16 units.
 
 The input BatchNorm stays a separate affine: folding it into the first conv is not exact at
@@ -19,6 +23,8 @@ the image border, where the conv's zero padding sits in the BN's output space.
 from __future__ import annotations
 
 import copy
+import ctypes
+import platform
 from pathlib import Path
 
 import torch
@@ -31,6 +37,22 @@ from training.settings.inference import PRECISIONS
 # CPU flags of bf16 hardware: AVX512-BF16 (Cooper Lake, Zen 4+) or AMX tiles (Sapphire Rapids+).
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 DEFAULT_CHUNK = 2  # beat chunks of 4 and whole batches of 8 in bench_teacher.py (1 thread)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameter numbers
+
+
+def keep_freed_activations_in_heap() -> bool:
+    """glibc only, process-wide: serve buffers up to 32 MiB from the heap and return freed
+    heap to the kernel only past 256 MiB. With glibc's dynamic defaults the heap top (2x the
+    last freed mapping) went back to the kernel between windows, so OpenL3's 13 MB activation
+    maps were mapped and zeroed anew: 13 ms of system time per window, 6 % of the teacher on
+    AVX-512. Returns whether glibc took the setting."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(
+        libc.mallopt(M_TRIM_THRESHOLD, 256 << 20))
 
 
 class PrecisionUnavailable(SettingError):
@@ -85,26 +107,62 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 class MaxPool2x2(nn.Module):
-    """2x2 stride-2 'valid' max-pool as reshape + amax: no index tensor, any memory format."""
+    """2x2 stride-2 'valid' max-pool as two elementwise maxima of strided views: no index
+    tensor, and it keeps the memory format. (A reshape + amax over the pooled axes took 160 ms
+    per 2 OpenL3 windows on channels-last input, 30 % of the teacher's time; this takes 2 ms.)"""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        x = x[:, :, :h - h % 2, :w - w % 2]
-        return x.unflatten(3, (w // 2, 2)).unflatten(2, (h // 2, 2)).amax(dim=(3, 5))
+        h, w = x.shape[2] - x.shape[2] % 2, x.shape[3] - x.shape[3] % 2
+        rows = torch.maximum(x[:, :, 0:h:2], x[:, :, 1:h:2])
+        return torch.maximum(rows[:, :, :, 0:w:2], rows[:, :, :, 1:w:2])
 
 
-def fused_body_layers(model: L3Net) -> nn.Sequential:
-    """The conv blocks with every BN folded into its conv and pools without indices."""
+def onednn_available(device: torch.device) -> bool:
+    """Whether torch's oneDNN conv with pre-reordered weights (the op torch.compile's CPU
+    backend emits) can run on `device`."""
+    return (device.type == "cpu" and torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, "_convolution_pointwise"))
+
+
+class OneDNNConv(nn.Module):
+    """A conv (+ ReLU) run by oneDNN with its weights reordered into oneDNN's blocked layout
+    once, on the first call, and the ReLU fused into the conv. `nn.Conv2d` reorders the
+    weights on every call, writes the output, then a ReLU reads and writes it again; for the
+    1-input-channel first conv it also runs a kernel 7x slower than this one (10 ms against
+    1.4 ms per OpenL3 window on AVX-512). Channels-last output."""
+
+    def __init__(self, conv: nn.Conv2d, relu: bool, dtype: torch.dtype):
+        super().__init__()
+        self.geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
+        self.attr = "relu" if relu else "none"
+        # plain attributes, not buffers: oneDNN's opaque tensors do not move with .to()
+        self.weight = conv.weight.detach().to(dtype).clone()
+        self.bias = conv.bias.detach().to(dtype).clone()
+        self.packed: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is None:  # the layout oneDNN picks depends on the input's shape
+            self.packed = torch.ops.mkldnn._reorder_convolution_weight(
+                self.weight, *self.geometry, list(x.shape))
+        return torch.ops.mkldnn._convolution_pointwise(x, self.packed, self.bias,
+                                                       *self.geometry, self.attr, [], "")
+
+
+def fused_body_layers(model: L3Net, onednn_dtype: torch.dtype | None = None) -> nn.Sequential:
+    """The conv blocks with every BN folded into its conv and pools without indices; with
+    `onednn_dtype`, every conv (+ ReLU) is a OneDNNConv in that dtype."""
     layers: list[nn.Module] = []
     for block in model.body.blocks:
         if isinstance(block, nn.MaxPool2d):
             layers.append(MaxPool2x2())
             continue
         conv, *rest = list(block)
-        if rest and isinstance(rest[0], nn.BatchNorm2d):
-            layers += [fold_conv_bn(conv, rest[0]), nn.ReLU(inplace=True)]
+        relu = bool(rest) and isinstance(rest[0], nn.BatchNorm2d)
+        conv = fold_conv_bn(conv, rest[0]) if relu else copy.deepcopy(conv)
+        if onednn_dtype is not None:
+            layers.append(OneDNNConv(conv, relu, onednn_dtype))
         else:
-            layers.append(copy.deepcopy(conv))
+            layers += [conv, nn.ReLU(inplace=True)] if relu else [conv]
     return nn.Sequential(*layers)
 
 
@@ -127,9 +185,12 @@ class FastL3(nn.Module):
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         self.register_buffer("in_scale", scale.detach().clone())
         self.register_buffer("in_shift", (bn.bias - bn.running_mean * scale).detach().clone())
-        self.blocks = fused_body_layers(model).to(memory_format=self.memory_format)
-        if precision == "bf16":
-            self.blocks = self.blocks.to(torch.bfloat16)
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        # oneDNN with packed weights wherever channels-last runs on a CPU (AVX-512); the
+        # NCHW path (AVX2) keeps nn.Conv2d, measured there.
+        onednn = channels_last and onednn_available(next(model.parameters()).device)
+        self.blocks = fused_body_layers(model, dtype if onednn else None).to(
+            dtype=dtype, memory_format=self.memory_format)
         self.eval()
 
     def body(self, logmel: torch.Tensor) -> torch.Tensor:
@@ -151,7 +212,10 @@ class FastL3(nn.Module):
 
 def fast_model(model: L3Net, precision: str = "float32", chunk: int = DEFAULT_CHUNK,
                device: torch.device | None = None) -> FastL3:
-    """FastL3 of `model` (eval mode, on `device`); refuses bf16 where the CPU lacks bf16 units."""
+    """FastL3 of `model` (eval mode, on `device`); refuses bf16 where the CPU lacks bf16 units.
+    On a CPU it also keeps freed activation buffers in the heap (process-wide, glibc)."""
     device = device or next(model.parameters()).device
     check_precision(precision, device)
+    if device.type == "cpu":
+        keep_freed_activations_in_heap()
     return FastL3(model, precision, chunk).to(device)

@@ -14,7 +14,9 @@
    inside either code) for the fidelity figure, then all are timed on the same audio,
    alternating round by round, with the machine load printed.
 4. Writes OUT.json: one row per (path, model, threads, precision) with windows_per_second
-   (best round), cosine_min (per window, to the original on the real clips) and the load.
+   (best round), cosine_min (per window, to the original on the real clips) and the load
+   (1/5/15 min) when that round ended; a path whose export or worker failed is a row with
+   `error` (why) instead, and the other rows are still written.
 """
 
 from __future__ import annotations
@@ -84,13 +86,13 @@ def prepare_audio(model: str, work: Path, seconds: float, clips: int,
 
 
 def export_bundles(model: str, work: Path, audio: Path,
-                   paths: list[str]) -> tuple[dict[str, Path], dict[str, str]]:
+                   paths: list[str]) -> tuple[dict[str, Path], dict[str, tuple[str, str]]]:
     """Float32 / int8 bundles of the sea model (calibration and parity on real windows), and
-    why each bundle that could not be made failed (its row says so; the others still run)."""
+    (why, load) for each bundle that could not be made (its row says so; the others still
+    run)."""
     from deploy.exporter import export_bundle
     from deploy.representative import WindowSet
     from deploy.settings.export import ExportSettings
-    from sea.errors import SeaError
     from sea.framing import frame_audio
     from sea.quantization import Quantization
     from training.checkpoint import build_model
@@ -117,9 +119,10 @@ def export_bundles(model: str, work: Path, audio: Path,
                 export_bundle(settings, net, WindowSet(
                     windows[picked].astype(np.float32),
                     {"kind": "urban-eval", "windows": len(picked)}))
-            except SeaError as exc:  # e.g. the int8 parity gate: this row only
+            except Exception as exc:  # noqa: BLE001  the int8 parity gate, a converter error:
+                # whatever stops one export is that row's result; the other rows still run
                 print(f"{path} {model}: export failed: {exc}", flush=True)
-                failures[path] = f"export failed: {exc}"
+                failures[path] = (f"export failed: {exc}", load_text())
                 continue
         bundles[path] = out
     return bundles, failures
@@ -165,22 +168,36 @@ class Worker:
                                      text=True, env=env)
         self.rates: list[float] = []
         self.cpu_rates: list[float] = []  # windows per CPU second of all its threads
+        self.loads: list[str] = []  # machine load after each of its rounds
+        self.error: str | None = None  # why it has no result: it is then left out of rounds
+
+    def _exited(self, when: str) -> None:
+        self.error = f"worker exited {when} (status {self.proc.wait()})"
+        self.loads.append(load_text())
+        print(f"{self.path} {self.model} threads {self.threads}: {self.error}", flush=True)
 
     def wait_ready(self) -> bool:
         for line in self.proc.stdout:
             if line.strip() == "ready":
                 return True
-        print(f"{self.path} {self.model} threads {self.threads}: worker exited "
-              f"(status {self.proc.wait()})", flush=True)
+        self._exited("before it was ready")
         return False
 
-    def run_once(self) -> float:
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        result = json.loads(self.proc.stdout.readline())
+    def run_once(self) -> float | None:
+        try:
+            self.proc.stdin.write("run\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            self._exited(f"in round {len(self.rates)}")
+            return None
+        result = json.loads(line)
         rate = result["windows"] / result["seconds"]
         self.rates.append(rate)
         self.cpu_rates.append(result["windows"] / max(result["cpu_seconds"], 1e-9))
+        self.loads.append(load_text())
         return rate
 
     def close(self) -> None:
@@ -230,8 +247,7 @@ def start_workers(args: argparse.Namespace, model: str, work: Path, audio: Path,
                 env = {**single_threaded_env(threads, [REPO]),
                        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as sea.cli
             workers.append(Worker(path, model, threads, cmd, env, real_out))
-            if not workers[-1].wait_ready():  # one at a time: start-up is not timed
-                workers.pop()
+            workers[-1].wait_ready()  # one at a time: start-up is not timed
     return workers
 
 
@@ -250,16 +266,19 @@ def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict
     try:
         for r in range(args.rounds):
             for worker in workers:  # alternating: a load spike hits every path alike
-                rate = worker.run_once()
+                rate = None if worker.error else worker.run_once()
+                if rate is None:
+                    continue
                 print(f"round {r} {model:<7} {worker.path:<19} threads {worker.threads} "
                       f"{rate:7.2f} windows/s ({worker.cpu_rates[-1]:6.2f} per CPU-s)  "
-                      f"load {load_text()}", flush=True)
+                      f"load {worker.loads[-1]}", flush=True)
     finally:
         for worker in workers:
             worker.close()
-    originals = {w.threads: w.real_out for w in workers if w.path == "original-keras"}
+    done = [w for w in workers if not w.error]
+    originals = {w.threads: w.real_out for w in done if w.path == "original-keras"}
     rows = []
-    for w in workers:
+    for w in done:
         reference = originals.get(w.threads) or next(iter(originals.values()), None)
         rows.append({"path": w.path, "model": MODELS[model][0], "threads": w.threads,
                      "precision": w.precision, "windows_per_second": round(max(w.rates), 3),
@@ -268,10 +287,13 @@ def compare_model(args: argparse.Namespace, model: str, work: Path) -> list[dict
                      "windows_per_cpu_second": round(max(w.cpu_rates), 3),
                      "cosine_min": (round(min_cosine(reference, w.real_out), 7)
                                     if reference else None),
-                     "load_at_end": load_text()})
+                     # the load when its best round ended, and after each round
+                     "load": w.loads[w.rates.index(max(w.rates))], "load_rounds": w.loads})
+    rows += [{"path": w.path, "model": MODELS[model][0], "threads": w.threads,
+              "error": w.error, "load": w.loads[-1]} for w in workers if w.error]
     rows += [{"path": path, "model": MODELS[model][0], "threads": threads, "error": reason,
-              "load_at_end": load_text()}
-             for path, reason in failures.items() for threads in args.threads]
+              "load": load}
+             for path, (reason, load) in failures.items() for threads in args.threads]
     return rows
 
 
@@ -311,12 +333,12 @@ def main() -> None:
     for row in rows:
         if "error" in row:
             print(f"{row['path']:<20}{row['model']:<20}{row['threads']:>8}  {row['error']}"
-                  f"  {row['load_at_end']}")
+                  f"  {row['load']}")
             continue
         cos = "-" if row["cosine_min"] is None else f"{row['cosine_min']:.6f}"
         print(f"{row['path']:<20}{row['model']:<20}{row['threads']:>8}{row['precision']:>10}"
               f"{row['windows_per_second']:>11.2f}{row['windows_per_cpu_second']:>11.2f}{cos:>12}"
-              f"  {row['load_at_end']}")
+              f"  {row['load']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
         print(f"rows written to {args.json}")

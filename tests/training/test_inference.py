@@ -10,6 +10,7 @@ relative of the largest activation: 1e-4 leaves a 10x margin on any SIMD width.
 from __future__ import annotations
 
 import dataclasses
+import platform
 
 import numpy as np
 import pytest
@@ -18,8 +19,9 @@ from torch import nn
 
 from deploy.parity import cosine
 from sea.configs import custom_config
-from training.inference import (FastL3, MaxPool2x2, PrecisionUnavailable, check_precision,
-                                fast_model, fold_conv_bn)
+from training.inference import (FastL3, MaxPool2x2, OneDNNConv, PrecisionUnavailable,
+                                check_precision, fast_model, fold_conv_bn,
+                                keep_freed_activations_in_heap, onednn_available)
 from training.model import BN_EPS, L3Net
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -71,6 +73,26 @@ def test_folded_conv_within_float32_bound():
         assert ((folded(x).double() - exact).abs() <= bound).all()
 
 
+@pytest.mark.skipif(not onednn_available(torch.device("cpu")), reason="torch without oneDNN")
+@pytest.mark.parametrize("c_in, relu", [(1, True), (16, True), (16, False)])
+def test_onednn_conv_within_float32_bound(c_in, relu):
+    """Same bound as a folded conv; the weights are packed for the first input's shape and
+    must serve later batches of another size (a batch's last chunk) too."""
+    torch.manual_seed(2)
+    conv = nn.Conv2d(c_in, 24, 3, padding=1)
+    fast = OneDNNConv(conv, relu, torch.float32)
+    conv64 = conv.double()
+    for x in (torch.randn(2, c_in, 12, 10), torch.randn(1, c_in, 12, 10)):
+        with torch.no_grad():
+            exact = conv64(x.double())
+            exact = exact.clamp_min(0) if relu else exact
+            bound = nn.functional.conv2d(x.double().abs(), conv64.weight.abs(), padding=1)
+            bound = (c_in * 9 + 2) * EPS32 * (bound + conv64.bias.abs()[:, None, None])
+            out = fast(x.contiguous(memory_format=torch.channels_last))
+        assert out.shape == exact.shape
+        assert ((out.double() - exact).abs() <= bound).all()
+
+
 @pytest.mark.parametrize("h, w", [(8, 6), (9, 7), (25, 12)])
 def test_maxpool_without_indices_is_exact(h, w):
     x = torch.randn(3, 4, h, w)
@@ -99,6 +121,33 @@ def test_fast_body_matches_float64_model(pool, final, chunk, nhwc):
     assert (plain - exact).abs().max() <= 1e-4 * scale
     assert torch.equal(end_to_end, fast.float())
     assert cosine(exact.numpy(), fast.numpy()).min() >= 0.99999
+
+
+def heap_stats() -> tuple[int, int]:
+    """(bytes mapped by mmap, bytes free in the heap) from glibc's mallinfo2()."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return info.hblkhd, info.fordblks
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_freed_activation_buffers_stay_in_the_heap():
+    """A 13 MB buffer (one OpenL3 activation map) comes from the heap, not a fresh mapping,
+    and its memory is still in the heap after it is freed."""
+    assert keep_freed_activations_in_heap()
+    mapped_before, _ = heap_stats()
+    buffer = torch.empty(13 << 20, dtype=torch.uint8)
+    assert heap_stats()[0] - mapped_before < 1 << 20
+    del buffer
+    assert heap_stats()[1] >= 13 << 20
 
 
 def test_fast_model_keeps_the_original_untouched():
