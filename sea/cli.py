@@ -13,8 +13,7 @@ import os
 import sys
 
 from sea.clirun import ArgumentParser, add_verbose_flag, run_cli
-from sea.settings import SettingError, render
-from sea.settings_cli import UsageError, add_command, flag, run_parsed
+from sea.settings_cli import add_command, run_parsed
 
 # OpenMP threads that sleep instead of spinning between parallel regions: on a machine shared
 # with other busy processes, spinning torch threads wait on descheduled siblings (EdgeL3 SEA-64
@@ -55,12 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        if hasattr(module, "COMMAND"):
-            add_command(sub, name, module.COMMAND, help_text, module.__doc__)
-            continue
-        p = sub.add_parser(name, help=help_text, description=module.__doc__)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        add_command(sub, name, module.COMMAND, help_text, module.__doc__)
     add_verbose_flag(parser)
     return parser
 
@@ -72,17 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
-        args._argv = argv  # for commands that relaunch themselves (distill --nproc)
         result = run_parsed(args)
-        if result is not None:
-            return result
-        if not getattr(args, "_run", None):
+        if result is None:
             parser.print_help()
             return 2
-        try:
-            return args._run(args)
-        except SettingError as exc:  # a command not converted yet: default flag spellings
-            raise UsageError(render(exc.template, flag)) from exc
+        return result
 
     # the command is known even when building the parser fails (a missing extra)
     command = next((a for a in argv if a in COMMANDS), None)

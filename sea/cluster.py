@@ -11,8 +11,6 @@ the files, so a killed driver resumes like a single-process run.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,19 +72,6 @@ class RaySettings(Settings):
             return None
         return RayOptions(self.ray, self.ray_workers, self.ray_cpus_per_worker,
                           self.ray_gpus_per_worker)
-
-
-# Until teacher-embed and evaluate declare RaySettings (branch h-set-training): the same
-# options on their argparse parsers. The lead removes both with the argparse path.
-def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
-    from sea.settings_cli import add_settings_arguments
-
-    add_settings_arguments(parser, RaySettings)
-
-
-def ray_options(args: argparse.Namespace) -> RayOptions | None:
-    names = [f.name for f in dataclasses.fields(RaySettings)]
-    return RaySettings(**{n: getattr(args, n) for n in names if hasattr(args, n)}).ray_options()
 
 
 def _import_ray():

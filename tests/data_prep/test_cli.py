@@ -16,11 +16,8 @@ from sea.settings_cli import add_command, run_parsed
 def _run(module, argv: list[str]) -> int:
     """The command of `module` run on `argv`, its errors raised (not turned into exit codes)."""
     parser = argparse.ArgumentParser()
-    if hasattr(module, "COMMAND"):
-        add_command(parser.add_subparsers(), "command", module.COMMAND, "", None)
-        return run_parsed(parser.parse_args(["command", *argv]))
-    module.add_arguments(parser)
-    return module.run(parser.parse_args(argv))
+    add_command(parser.add_subparsers(), "command", module.COMMAND, "", None)
+    return run_parsed(parser.parse_args(["command", *argv]))
 
 
 def test_commands_are_registered():

@@ -1,4 +1,4 @@
-"""Argument values are checked when parsed (sea.argtypes): a bad value is a usage error naming
+"""Argument values are checked when parsed (sea.settings constraints): a bad value is a usage error naming
 the option (exit 2) before any work or output; thread and worker counts are capped to the CPUs
 this process may use, with a note."""
 
@@ -9,7 +9,8 @@ import logging
 
 import pytest
 
-from sea import argtypes
+from sea.settings import (AT_LEAST_ONE, POSITIVE, SAMPLE_RATE, CpuCount, FileNamePart, Pattern,
+                          available_cpus, convert_text)
 from sea.cli import main
 
 STORE, OUT = "STORE_DIR", "OUT_DIR"  # replaced by paths under tmp_path
@@ -60,30 +61,30 @@ def test_sea_node_values_are_refused_when_parsed(tmp_path, capsys, extra, option
     assert not out.exists()
 
 
-@pytest.mark.parametrize("parse", [argtypes.threads, argtypes.workers])
-def test_counts_are_capped_to_the_machine_with_a_note(parse, caplog):
-    cpus = argtypes.available_cpus()
-    with caplog.at_level(logging.INFO, logger="sea.args"):
-        assert parse(str(cpus + 7)) == cpus
-    assert f"{cpus + 7}" in caplog.text and f"using {cpus}" in caplog.text
-    assert parse("1") == 1
+@pytest.mark.parametrize("what", ["threads", "workers"])
+def test_counts_are_capped_to_the_machine_with_a_note(what, caplog):
+    cpus = available_cpus()
+    with caplog.at_level(logging.INFO, logger="sea.settings"):
+        assert CpuCount(what).normalize(cpus + 7) == cpus
+    assert f"{cpus + 7} {what}" in caplog.text and f"using {cpus}" in caplog.text
+    assert CpuCount(what).normalize(1) == 1 and CpuCount(what).problem(0)
 
 
 def test_good_values_pass_through():
-    assert argtypes.seconds("0.5") == 0.5
-    assert argtypes.positive_int("64") == 64
-    assert argtypes.regex(r"(?P<sensor>[^_]+)_") == r"(?P<sensor>[^_]+)_"
-    assert argtypes.file_name_part("v2..final") == "v2..final"  # dots alone stay in the name
-    assert argtypes.sample_rate("8000") == 8000 and argtypes.sample_rate("192000") == 192000
-    for parse, text in [(argtypes.sample_rate, "7999"), (argtypes.positive_float, "-inf"),
-                        (argtypes.file_name_part, "a\0b"), (argtypes.positive_int, "1.5")]:
-        with pytest.raises(argparse.ArgumentTypeError):
-            parse(text)
+    assert POSITIVE.problem(0.5) is None and AT_LEAST_ONE.problem(64) is None
+    assert Pattern().problem(r"(?P<sensor>[^_]+)_") is None
+    assert FileNamePart().problem("v2..final") is None  # dots alone stay in the name
+    assert SAMPLE_RATE.problem(8000) is None and SAMPLE_RATE.problem(192000) is None
+    assert SAMPLE_RATE.problem(7999) and FileNamePart().problem("a\0b") and Pattern().problem("(")
+    with pytest.raises(ValueError, match="expected an integer"):
+        convert_text("1.5", int)
+    with pytest.raises(ValueError, match="finite"):
+        convert_text("-inf", float)
 
 
 def test_capped_workers_still_run(tmp_path, caplog):
     """`--workers` far above the machine's CPUs runs with what the machine has."""
-    cpus = argtypes.available_cpus()
+    cpus = available_cpus()
     out = tmp_path / "store"
     with caplog.at_level(logging.INFO):
         assert main(["prepare", "synth:2", "--synth-duration", "2", "--no-progress",
