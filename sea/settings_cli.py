@@ -137,7 +137,7 @@ def settings_from_args(cls: type[Settings], args: argparse.Namespace,
     given = {f.name: getattr(args, f.name) for f, _, info in settings_fields(cls)
              if info.cli and hasattr(args, f.name)}
     for f, kind, info in settings_fields(cls):
-        if f.name in given and kind.sequence and (info.repeat or info.many):
+        if f.name in given and kind.sequence and (info.repeat or info.nargs is not None):
             given[f.name] = tuple(given[f.name])
     try:
         return cls(**given)
