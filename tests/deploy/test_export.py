@@ -11,6 +11,7 @@ import pytest
 
 from deploy.parity import FLOAT_MIN_COSINE, QUANTIZED_MEAN_COSINE, ParityError, check, compare
 from sea.bundle import Bundle, TFLiteModel
+from sea.quantization import Quantization
 
 
 def test_float_bundle_layout_and_parity(float_bundle):
@@ -127,7 +128,7 @@ def test_export_settings_rules(tmp_path, capsys):
                                            "frontend outside or both$"):
         ExportSettings(model="student3", out=out, target="micro", frontend="in-graph")
     micro = ExportSettings(model="student3", out=out, target="micro")
-    assert micro.quantization == "int8" and micro.variants == ("outside", "in-graph")
+    assert micro.quantization is Quantization.INT8 and micro.variants == ("outside", "in-graph")
     assert main(["export", "student3", "--out", str(out), "--target", "micro",
                  "--frontend", "in-graph"]) == 2
     err = capsys.readouterr().err

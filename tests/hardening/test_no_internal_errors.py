@@ -65,7 +65,7 @@ def case_hop(tmp_path, tiny_bundle, artifacts, tone):
 def case_lr(tmp_path, tiny_bundle, artifacts, tone):
     return cli("sea", "distill", "--store", str(artifacts["store"]), "--targets",
                str(artifacts["red"]), "--out", str(tmp_path / "ckpt"), *STORE_ARGS,
-               "--lr", "1e300"), ["--lr", "1e300"]
+               "--lr", "1e300"), ["--lr", "1e+300"]
 
 
 def case_manifest_types(tmp_path, tiny_bundle, artifacts, tone):

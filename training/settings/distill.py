@@ -9,6 +9,7 @@ from pathlib import Path
 from sea.configs import ModelConfig
 from sea.settings import (AT_LEAST_ONE, LEARNING_RATE, POSITIVE,
                           SAMPLE_RATE, CpuCount, Interval, OneOf, SettingError, setting)
+from training.settings.inference import DeviceSettings
 from training.settings.objective import ObjectiveOptions
 
 AUGMENTS = ("none", "shift", "shift+gain")  # target-preserving input augmentations
@@ -16,7 +17,6 @@ AUGMENTS = ("none", "shift", "shift+gain")  # target-preserving input augmentati
 # centred targets such as PCA outputs), "auto" picks from the sign of the targets.
 FINAL_ACTIVATIONS = ("auto", "relu", "linear")
 AMP_MODES = ("auto", "fp16", "bf16", "off")  # auto: fp16 on CUDA, off on CPU
-RESAMPLERS = ("soxr", "resampy")
 # Gains are powers of two, 6.02 dB apart: below half a step no gain but 1 is drawn.
 MIN_GAIN_DB = 3.02
 CUSTOM_FRONTEND_FIELDS = ("n_mels", "n_fft", "hop_length", "sample_rate")
@@ -28,7 +28,7 @@ def default_qat_epochs(epochs: int) -> int:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DistillSettings(ObjectiveOptions):
+class DistillSettings(ObjectiveOptions, DeviceSettings):
     store: Path = setting(help="clip store the targets come from")
     targets: Path = setting(metavar="RED", help="reducer directory written by `sea reduce`")
     out: Path = setting(metavar="CKPT", help="checkpoint directory")
@@ -77,10 +77,6 @@ class DistillSettings(ObjectiveOptions):
     seed: int = setting(0, help="seed of initialisation, validation split and shuffling")
     resume: bool = setting(False, help="continue the run in {out}")
     overwrite: bool = setting(False, help="replace the checkpoint in {out} with a new run")
-    device: str | None = setting(None,
-                                 help="torch device (default: cuda when present, else cpu)")
-    resampler: str = setting("soxr", check=OneOf(RESAMPLERS),
-                             help="store rate -> student rate resampler for the audio cache")
     cache_dir: Path | None = setting(
         None, help="where the student-rate copy of the store's audio goes (default: CKPT/cache)")
     threads: int | None = setting(

@@ -12,7 +12,9 @@ PRECISIONS = ("float32", "bf16")
 
 
 @dataclass(frozen=True, kw_only=True)
-class InferenceSettings(Settings):
+class DeviceSettings(Settings):
+    """Where a torch model runs and how audio reaches its rate (inference and distillation)."""
+
     device: str | None = setting(
         None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present, else cpu; "
                    "a TFLite bundle always runs on the cpu)")
@@ -20,6 +22,10 @@ class InferenceSettings(Settings):
         "soxr", check=OneOf(RESAMPLERS),
         help="audio rate -> model rate resampler: soxr (fast, high quality) or resampy "
              "kaiser_best (the one OpenL3/EdgeL3 used; exact only with resampy 0.2.2)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceSettings(DeviceSettings):
     precision: str = setting(
         "float32", check=OneOf(PRECISIONS),
         help="float32 or bf16: about 3x faster on CPUs with bf16 units (AVX512-BF16 / AMX) or "
