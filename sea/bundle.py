@@ -327,12 +327,12 @@ class BundleEmbedder(Embedder):
                                 else window[None])
         return out if self.bundle.output_scale is None else out * self.bundle.output_scale
 
-    def stream_embedder(self, hop_samples: int) -> Callable[[np.ndarray, int], np.ndarray]:
-        """embed(window, index) -> (D,) for the consecutive windows of one stream, `hop_samples`
+    def stream_embedder(self, hop_length: int) -> Callable[[np.ndarray, int], np.ndarray]:
+        """embed(window, index) -> (D,) for the consecutive windows of one stream, `hop_length`
         apart; the outside variant computes each shared STFT frame once (sea.overlap)."""
         if self.frontend is None:
             return lambda window, index: self.embed_windows(window[None])[0]
-        overlap = OverlapFrontend(self.frontend, hop_samples)
+        overlap = OverlapFrontend(self.frontend, hop_length)
         scale = self.bundle.output_scale
 
         def embed(window: np.ndarray, index: int) -> np.ndarray:

@@ -59,10 +59,11 @@ class WindowStream:
     """Ring buffer of one window: push blocks, get each completed window (a copy) with its
     index; `finish()` pads the end like `sea.framing.pad_for_framing`."""
 
-    def __init__(self, window: int, hop: int, center: bool = True):
-        if not 0 < hop <= window:
-            raise ValueError(f"hop ({hop} samples) must be in (0, window = {window}]")
-        self.window, self.hop = window, hop
+    def __init__(self, window: int, hop_length: int, center: bool = True):
+        if not 0 < hop_length <= window:
+            raise ValueError(f"hop_length ({hop_length} samples) must be in (0, window = "
+                             f"{window}]")
+        self.window, self.hop_length = window, hop_length
         self.ring = np.zeros(window, np.float32)
         self.write = 0  # next write position in the ring
         self.filled = 0  # valid samples in the ring (<= window)
@@ -86,11 +87,11 @@ class WindowStream:
                 # oldest sample sits at `write` once the ring is full
                 yield self.emitted, np.concatenate([self.ring[self.write:], self.ring[:self.write]])
                 self.emitted += 1
-                self.filled -= self.hop
+                self.filled -= self.hop_length
 
     def finish(self) -> Iterator[tuple[int, np.ndarray]]:
         """The last window(s) covering the end, zero-padded (framing's window count)."""
-        needed = 1 + math.ceil(max(self.total - self.window, 0) / self.hop)
+        needed = 1 + math.ceil(max(self.total - self.window, 0) / self.hop_length)
         while self.emitted < needed:
             yield from self.push(np.zeros(self.window - self.filled, np.float32))
 

@@ -39,12 +39,6 @@ log = logging.getLogger("sea.node")
 POOLINGS = ("mean", "max", "mil")
 
 
-def top_classes(head: ClassifierHead, embedding: np.ndarray, k: int) -> list[list]:
-    """[[label, score], ...] of the head's k best classes for one embedding, best first."""
-    scores = head(embedding[None])[0]
-    return [[head.labels[i], round(float(scores[i]), 6)] for i in np.argsort(-scores)[:k]]
-
-
 @dataclass
 class RunStats:
     sources: int = 0
@@ -148,16 +142,16 @@ class PeriodAggregator:
 
 class WindowLevels:
     """Levels of the node's windows, measured on a source's own samples (its whole band, before
-    resampling): window `index` spans the model-rate samples [index * hop - pad, + width)
+    resampling): window `index` spans the model-rate samples [index * hop_length - pad, + width)
     (`sea.framing`; pad = width // 2 when centred), mapped to source samples. Each window also
-    gives the A-weighted energy of its first `hop` samples: consecutive windows' hop spans tile
+    gives the A-weighted energy of its first `hop_length` samples: consecutive windows' hop spans tile
     the stream, so their sums are the exact energy of any run of windows."""
 
-    def __init__(self, source_rate: int, model_rate: int, width: int, hop: int, center: bool,
-                 offset_db: float):
+    def __init__(self, source_rate: int, model_rate: int, width: int, hop_length: int,
+                 center: bool, offset_db: float):
         self.meter = LevelMeter(source_rate, offset_db)
         self.ratio = source_rate / model_rate
-        self.width, self.hop, self.pad = width, hop, width // 2 if center else 0
+        self.width, self.hop_length, self.pad = width, hop_length, width // 2 if center else 0
 
     def push(self, block: np.ndarray) -> None:
         self.meter.push(block)
@@ -165,9 +159,9 @@ class WindowLevels:
     def window(self, index: int) -> tuple[Levels | None, tuple[float, int]]:
         """(levels over the window, (energy, samples) of its hop span); forgets what lies
         before the window, which no later window needs."""
-        start = index * self.hop - self.pad
+        start = index * self.hop_length - self.pad
         first, end, hop_end = (round(s * self.ratio) for s in
-                               (start, start + self.width, start + self.hop))
+                               (start, start + self.width, start + self.hop_length))
         levels, energy = self.meter.levels(first, end), self.meter.energy(first, hop_end)
         self.meter.discard(first)
         return levels, energy
@@ -238,13 +232,13 @@ class NodeRunner:
         """Stream one source to the output; decoding errors mid-way keep the lines written."""
         rate = self.embedder.sample_rate
         resampler = StreamResampler(source.sample_rate, rate, source.total_samples)
-        hop = hop_samples(rate, self.hop_seconds)
+        hop_length = hop_samples(rate, self.hop_seconds)
         width = self.embedder.window_samples
-        windows = WindowStream(width, hop, self.center)
-        embed = self.embedder.stream_embedder(hop)
+        windows = WindowStream(width, hop_length, self.center)
+        embed = self.embedder.stream_embedder(hop_length)
         try:
             meter = (None if self.offset_db is None else WindowLevels(
-                source.sample_rate, rate, width, hop, self.center, self.offset_db))
+                source.sample_rate, rate, width, hop_length, self.center, self.offset_db))
         except ValueError as exc:
             self.report_error(source.name, f"no levels at {source.sample_rate} Hz: {exc}")
             return

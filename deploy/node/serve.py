@@ -135,20 +135,20 @@ class Window:
 
 class Grid:
     """One continuous stretch of input: resampled to the model's rate and cut into windows
-    `hop` apart (no centring), with the stream embedder that reuses the frames neighbouring
-    windows share, and each window's levels measured on the input's own samples, its whole
+    `hop_length` samples apart (no centring), with the stream embedder that reuses the frames
+    neighbouring windows share, and each window's levels measured on the input's own samples, its whole
     band (WindowLevels)."""
 
     def __init__(self, server: "Server", source_rate: int, total_samples: int | None = None):
         width = server.embedder.window_samples
         try:
-            self.meter = WindowLevels(source_rate, server.rate, width, server.hop, False,
+            self.meter = WindowLevels(source_rate, server.rate, width, server.hop_length, False,
                                       server.offset_db)
         except ValueError as exc:
             raise AudioError(f"no levels at {source_rate} Hz: {exc}") from None
         self.resampler = StreamResampler(source_rate, server.rate, total_samples)
-        self.windows = WindowStream(width, server.hop, center=False)
-        self.embed = server.embedder.stream_embedder(server.hop)
+        self.windows = WindowStream(width, server.hop_length, center=False)
+        self.embed = server.embedder.stream_embedder(server.hop_length)
 
     def push(self, block: np.ndarray) -> Iterator[Window]:
         self.meter.push(block)
@@ -181,7 +181,7 @@ class Server:
         self.embedder = BundleEmbedder(cfg.node.bundle, num_threads=cfg.node.threads)
         self.rate = self.embedder.sample_rate
         try:
-            self.hop = cfg.node.hop_length(self.rate, self.embedder.cfg.frontend.window_seconds)
+            self.hop_length = cfg.node.hop_length(self.rate, self.embedder.cfg.frontend.window_seconds)
         except SettingError as exc:
             raise config_error(exc) from None
         self.mic_rate = max(self.rate, MIC_RATE)
@@ -222,7 +222,7 @@ class Server:
         head = self.embedder.head
         return {"type": "segment", "schema": SCHEMA, "node_id": self.cfg.node_id, "seq": seq,
                 "model_id": self.model_id, "bundle_sha256": self.bundle_sha256,
-                "hop_seconds": self.hop / self.rate,
+                "hop_seconds": self.hop_length / self.rate,
                 "classes": list(head.labels) if head is not None else [],
                 "created_utc": iso_utc(time.time())}
 
@@ -260,7 +260,7 @@ class Server:
         period = self.cfg.period_seconds or entry.get("period_seconds")
         if head is None or not period:
             return None
-        return PeriodAggregator.for_head(head, entry, period, self.hop / self.rate)
+        return PeriodAggregator.for_head(head, entry, period, self.hop_length / self.rate)
 
     def emit(self, grid: Grid, window: Window, index: int, utc: float) -> None:
         """Compute and write window number `index`, then the period it completes, if any."""
@@ -273,7 +273,7 @@ class Server:
         self._segment_for(utc).write(record)
         self.state.next_index = index + 1
         self.windows_written += 1
-        self.audio_seconds += self.hop / self.rate
+        self.audio_seconds += self.hop_length / self.rate
         self.last_window = (index, utc)
         if self.periods is not None and "error" not in record:  # NaN must not poison a period
             self._window_utc[index] = utc
@@ -319,7 +319,7 @@ class Server:
         def emit_all(windows: Iterator[Window]) -> bool:
             for window in windows:
                 self.emit(grid, window, self.state.next_index,
-                          base + window.k * self.hop / self.rate)
+                          base + window.k * self.hop_length / self.rate)
                 if self.stop.is_set():
                     return False
             return True
@@ -370,7 +370,7 @@ class Server:
             for window in self._file_windows(grid, source):
                 if base + window.k >= self.state.next_index:
                     self.emit(grid, window, base + window.k,
-                              t0 + window.k * self.hop / self.rate)
+                              t0 + window.k * self.hop_length / self.rate)
                 if self.stop.is_set():
                     return
         except AudioError as exc:  # damaged after some windows: those stay written
