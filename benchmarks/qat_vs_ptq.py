@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from distill_urban_eval import run_steps, teacher_target_steps  # sibling scripts
-from student_micro_esc10 import SHARED, accuracy_table, shared_inputs, split_urban_eval
+from student_micro_esc10 import accuracy_table, unseen_folds_parser, unseen_folds_split
 from sea.cli import main as sea
 from sea.manifest import read_manifest
 
@@ -174,30 +174,16 @@ HEADER = ("| student | method | seed | int8 min cos | int8 mean cos | gate 0.99 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/qat-vs-ptq"))
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--students", default="student3,student-micro")
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--epochs", default="15")
+    parser = unseen_folds_parser(__doc__, "runs/qat-vs-ptq", "student3,student-micro", "0", "15")
     parser.add_argument("--qat-epochs", help="QAT epochs (default: sea distill's)")
-    parser.add_argument("--lr", default="1e-3")
-    parser.add_argument("--train-hop", default="0.5", help="window hop of the training data, s")
-    parser.add_argument("--eval-hop", default="0.5", help="embedding hop of the evaluation, s")
     parser.add_argument("--parity-windows", type=int, default=64)
-    parser.add_argument("--threads", default="1")
     parser.add_argument("--skip-evaluate", action="store_true")
     args = parser.parse_args()
-    inputs = shared_inputs(args.shared)
-    if inputs is None:
+    split = unseen_folds_split(args)
+    if split is None:
         return 2
-    data, weights = inputs
+    weights, stores, steps = split
     out = args.out
-    split_urban_eval(data, out / "data", {"4", "5"})
-    stores = {"distill": out / "distill-store", "eval": out / "eval-store"}
-    steps = [(stores[name], ["prepare", f"urban-eval:{out / 'data' / name}", "--out",
-                             str(stores[name]), "--sample-rate", "22050", "--no-progress"])
-             for name in ("distill", "eval")]
     if not run_steps(steps + teacher_target_steps(stores["distill"], out, weights,
                                                   args.train_hop, ["--threads", args.threads])):
         return 1

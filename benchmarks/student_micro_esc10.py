@@ -27,8 +27,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from distill_urban_eval import held_out_r2, run_steps, teacher_target_steps  # sibling script
 from sea.cli import main as sea
 
@@ -64,6 +62,44 @@ def split_urban_eval(data: Path, out: Path, eval_folds: set[str]) -> dict[str, i
             writer.writerows(part)
         partial.replace(root / "metadata.csv")
     return {name: len(part) for name, part in parts.items()}
+
+
+def store_steps(out: Path) -> tuple[dict[str, Path], list[tuple[Path, list[str]]]]:
+    """The clip stores of the split ({"distill": OUT/distill-store, "eval": OUT/eval-store})
+    and the `sea prepare` steps that build them from OUT/data."""
+    stores = {name: out / f"{name}-store" for name in ("distill", "eval")}
+    return stores, [(stores[name], ["prepare", f"urban-eval:{out / 'data' / name}", "--out",
+                                    str(stores[name]), "--sample-rate", "22050", "--no-progress"])
+                    for name in stores]
+
+
+def unseen_folds_parser(doc: str, out: str, students: str, seeds: str,
+                        epochs: str) -> argparse.ArgumentParser:
+    """The options of the scripts that distill on urban-eval and test on the unseen ESC-10
+    folds 4-5 (qat_vs_ptq.py, int8_teacher_targets.py), with their defaults."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--students", default=students)
+    parser.add_argument("--seeds", default=seeds)
+    parser.add_argument("--epochs", default=epochs)
+    parser.add_argument("--lr", default="1e-3")
+    parser.add_argument("--train-hop", default="0.5", help="window hop of the training data, s")
+    parser.add_argument("--eval-hop", default="0.5", help="embedding hop of the evaluation, s")
+    parser.add_argument("--threads", default="1")
+    return parser
+
+
+def unseen_folds_split(args: argparse.Namespace) -> tuple[Path, dict[str, Path],
+                                                          list[tuple[Path, list[str]]]] | None:
+    """(teacher weights, stores, their `sea prepare` steps) of urban-eval split so that ESC-10
+    folds 4-5 are unseen; None (said on stderr) when the shared inputs are missing."""
+    inputs = shared_inputs(args.shared)
+    if inputs is None:
+        return None
+    data, weights = inputs
+    split_urban_eval(data, args.out / "data", {"4", "5"})
+    return (weights, *store_steps(args.out))
 
 
 def shared_inputs(shared: Path) -> tuple[Path, Path] | None:
@@ -129,13 +165,9 @@ def main() -> int:
         return 2
     clips = split_urban_eval(data, out / "data", eval_folds)
     threads = ["--threads", args.threads]
-    distill_store, eval_store = out / "distill-store", out / "eval-store"
-    steps = [
-        (distill_store, ["prepare", f"urban-eval:{out / 'data' / 'distill'}", "--out",
-                         str(distill_store), "--sample-rate", "22050", "--no-progress"]),
-        (eval_store, ["prepare", f"urban-eval:{out / 'data' / 'eval'}", "--out",
-                      str(eval_store), "--sample-rate", "22050", "--no-progress"]),
-        *teacher_target_steps(distill_store, out, weights, args.train_hop, threads)]
+    stores, steps = store_steps(out)
+    distill_store, eval_store = stores["distill"], stores["eval"]
+    steps += teacher_target_steps(distill_store, out, weights, args.train_hop, threads)
     if not run_steps(steps):
         return 1
     resume = ["--resume"] if (out / "student" / "history.csv").is_file() else []

@@ -9,7 +9,10 @@ from typing import Any
 import torch
 
 from sea.configs import get_config
+from sea.bundle import BundleEmbedder
 from sea.manifest import read_manifest, sha256_file
+from sea.models import ModelKind
+from sea.quantization import Quantization
 from sea.settings import SettingError
 from sea.weights import bundled_path, find_local, has_pretrained, resolve_weights
 from training.checkpoint import build_model, is_checkpoint
@@ -88,3 +91,24 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
                     "weights_sha256": sha256_file(path)}
     info.update(name=model.cfg.name, config=model.cfg.to_dict())
     return model, info
+
+
+def is_bundle(path: str | Path) -> bool:
+    """Whether `path` is a `sea export` bundle directory (a TFLite teacher)."""
+    manifest = Path(path) / "manifest.json"
+    return manifest.is_file() and read_manifest(path).get("kind") == ModelKind.BUNDLE.artifact
+
+
+def load_bundle_teacher(bundle: str | Path, threads: int | None,
+                        resampler: str) -> tuple[BundleEmbedder, dict[str, Any]]:
+    """(embedder, identity record) of a bundle used as the teacher: its TFLite model (int8,
+    float16 or float32, as exported; digests verified on load) in an interpreter with
+    `threads` threads (default 1: TFLite's parallelism is per window, so Ray or several
+    processes scale it better)."""
+    embedder = BundleEmbedder(bundle, num_threads=threads or 1, resampler=resampler)
+    manifest = embedder.bundle.manifest
+    info = {"source": "bundle", "path": str(Path(bundle).resolve()),
+            "quantization": Quantization.of_manifest(manifest).value,
+            "variant": embedder.variant, "manifest_sha256": sha256_file(Path(bundle) / "manifest.json"),
+            "name": embedder.cfg.name, "config": embedder.cfg.to_dict()}
+    return embedder, info

@@ -16,7 +16,9 @@ from tqdm import tqdm
 
 from sea.embedding_store import (KIND as EMBEDDING_KIND, SHARD_DIR, EmbeddingStoreWriter,
                                  clip_store_id)
+from sea.models import Embedder as ModelEmbedder
 from sea.output import claim_output
+from sea.settings import SettingError
 from sea.store import ClipStore
 from training.embedder import Embedder
 from training.kd.blocks import embed_windows_with_blocks
@@ -24,7 +26,7 @@ from training.kd.teacher_blocks import BLOCKS_DIR
 from training.model import L3Net
 from training.prefetch import Prefetcher
 from training.settings.teacher_embed import TeacherEmbedSettings
-from training.teacher import load_teacher
+from training.teacher import is_bundle, load_bundle_teacher, load_teacher
 from training.windows import read_rows_at_rate
 
 log = logging.getLogger(__name__)
@@ -46,24 +48,45 @@ def embed_store(settings: TeacherEmbedSettings) -> dict:
     With `ray`, the missing shards are computed by Ray actors (`training.ray_embed`); the
     shards are the same, byte for byte on CPU at the same thread count per process.
     `block_features` also writes the teacher's pooled per-block activations to out/blocks
-    (float32 on this process only)."""
+    (float32 on this process only). A bundle directory as the teacher runs its TFLite model
+    (e.g. int8) in this process."""
     store = ClipStore(settings.store)
-    model, teacher_info = load_teacher(settings.teacher, settings.weights, settings.seed)
+    if is_bundle(settings.teacher):
+        _refuse_for_bundle_teacher(settings)
+        embedder, teacher_info = load_bundle_teacher(settings.teacher, settings.threads,
+                                                     settings.resampler)
+        model = None
+    else:
+        model, teacher_info = load_teacher(settings.teacher, settings.weights, settings.seed)
+        embedder = Embedder(model, batch_size=settings.batch_size, device=settings.device,
+                            precision=settings.precision)
+        set_cpu_threads(embedder.device, settings.threads)
     with claim_output(settings.out, EMBEDDING_KIND, inputs=(store.path,),
                       overwrite=settings.overwrite, layout=(SHARD_DIR, BLOCKS_DIR)):
-        return _embed_store(settings, store, model, teacher_info)
+        return _embed_store(settings, store, embedder, model, teacher_info)
 
 
-def _embed_store(settings: TeacherEmbedSettings, store: ClipStore, model: L3Net,
-                 teacher_info: dict[str, Any]) -> dict:
+def _refuse_for_bundle_teacher(settings: TeacherEmbedSettings) -> None:
+    for name, given, why in (
+            ("weights", settings.weights is not None, "a bundle holds its own weights"),
+            ("precision", settings.precision != "float32",
+             "a bundle runs in the precision it was exported in"),
+            ("block_features", settings.block_features, "block features come from the torch "
+                                                        "teacher"),
+            ("ray", settings.ray is not None, "Ray actors run torch teachers")):
+        if given:
+            raise SettingError(name, f"{{{name}}} does not apply to a bundle {{teacher}}: {why}")
+
+
+def _embed_store(settings: TeacherEmbedSettings, store: ClipStore, embedder: ModelEmbedder,
+                 model: L3Net | None, teacher_info: dict[str, Any]) -> dict:
+    """`model`: the torch teacher behind `embedder`, for Ray actors and block features (None
+    for a bundle teacher, which takes neither)."""
     out, batch_size, resampler = settings.out, settings.batch_size, settings.resampler
-    window_seconds = model.cfg.frontend.window_seconds
+    window_seconds = embedder.cfg.frontend.window_seconds
     index = store.window_index(window_seconds, settings.hop, settings.center)
     if len(index) == 0:
         raise ValueError(f"{store.path} has no windows to embed")
-    embedder = Embedder(model, batch_size=batch_size, device=settings.device,
-                        precision=settings.precision)
-    set_cpu_threads(embedder.device, settings.threads)
     # the store's format (`hop_seconds` is what its readers know the hop as)
     config = {"clip_store": clip_store_id(store), "window_seconds": window_seconds,
               "hop_seconds": settings.hop, "center": settings.center, "resampler": resampler,

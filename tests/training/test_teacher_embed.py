@@ -136,3 +136,51 @@ def test_settings_are_checked_when_made_and_name_parameters(tmp_path):
         TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", block_features=True, ray="local")
     with pytest.raises(SettingError, match="^shard_rows must be at least 1"):
         TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", shard_rows=0)
+
+
+@pytest.fixture(scope="module")
+def teacher_bundle(tiny_teacher, tiny_store, tmp_path_factory):
+    """The tiny teacher exported as a float32 TFLite bundle (numpy log-mel outside)."""
+    out = tmp_path_factory.mktemp("teacher-bundle") / "bundle"
+    assert main(["export", str(tiny_teacher), "--out", str(out), "--calibration",
+                 str(tiny_store), "--parity-windows", "4"]) == 0
+    return out
+
+
+def test_a_bundle_teacher_embeds_the_same_rows(teacher_bundle, tiny_store, embedded, tmp_path):
+    """A bundle (e.g. the teacher exported to int8 for a fast corpus pass) is a teacher: same
+    window index and store format; float32 TFLite rows agree with the torch teacher's to the
+    export's own float parity bound."""
+    from deploy.parity import FLOAT_MIN_COSINE
+    from sea.bundle import BundleEmbedder
+
+    out = tmp_path / "from-bundle"
+    assert main(["teacher-embed", str(tiny_store), "--teacher", str(teacher_bundle), "--out",
+                 str(out), "--hop", "0.5", "--shard-rows", "16"]) == 0
+    rows, torch_rows = EmbeddingStore(out).all(), EmbeddingStore(embedded).all()
+    assert rows.shape == torch_rows.shape
+    cosine = (rows * torch_rows).sum(1) / (np.linalg.norm(rows, axis=1)
+                                           * np.linalg.norm(torch_rows, axis=1))
+    assert cosine.min() >= FLOAT_MIN_COSINE
+    teacher = EmbeddingStore(out).manifest["teacher"]
+    assert teacher["source"] == "bundle" and teacher["quantization"] == "none"
+    # Exactly what the bundle's own embedder gives for those windows.
+    store = ClipStore(tiny_store)
+    index = store.window_index(1.0, 0.5, False)
+    first = np.flatnonzero(index.clip_pos == 0)
+    expected, _ = BundleEmbedder(teacher_bundle).embed(store.audio_at(0), store.sample_rate, 0.5,
+                                                       center=False)
+    np.testing.assert_array_equal(rows[first], expected)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--precision", "bf16"], "--precision"),
+    (["--block-features"], "--block-features"),
+    (["--ray", "local"], "--ray"),
+])
+def test_a_bundle_teacher_refuses_torch_only_options(teacher_bundle, tiny_store, tmp_path, caplog,
+                                                     argv, flag):
+    assert main(["teacher-embed", str(tiny_store), "--teacher", str(teacher_bundle), "--out",
+                 str(tmp_path / "e"), *argv]) == 2
+    assert f"{flag} does not apply to a bundle --teacher" in caplog.text
+    assert not (tmp_path / "e").exists()

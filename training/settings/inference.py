@@ -28,5 +28,5 @@ class DeviceSettings(Settings):
 class InferenceSettings(DeviceSettings):
     precision: str = setting(
         "float32", check=OneOf(PRECISIONS),
-        help="float32 or bf16: about 3x faster on CPUs with bf16 units (AVX512-BF16 / AMX) or "
-             "CUDA, cosine >= 0.999 to float32; refused elsewhere")
+        help="float32 or bf16: 2x faster on CPUs with AVX512-BF16 (more with AMX or "
+             "CUDA), cosine >= 0.999 to float32; refused elsewhere")

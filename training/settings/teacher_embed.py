@@ -15,8 +15,8 @@ from training.settings.inference import InferenceSettings
 class TeacherEmbedSettings(InferenceSettings, RaySettings):
     store: Path = setting(positional=True, metavar="STORE", help="clip store directory")
     teacher: str = setting(
-        "auto", help="config name (see `sea models`), checkpoint dir, auto, or random:CONFIG "
-                     "for seeded random weights")
+        "auto", help="config name (see `sea models`), checkpoint dir, bundle dir (its TFLite "
+                     "model, e.g. int8), auto, or random:CONFIG for seeded random weights")
     weights: Path | None = setting(None, help="Keras .h5 weights for a named {teacher}")
     out: Path = setting(metavar="EMB", help="embedding store directory to write (or resume)")
     hop: float = setting(1.0, check=POSITIVE, help="hop between windows, s")
