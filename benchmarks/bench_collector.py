@@ -6,8 +6,10 @@ load:  N simulated nodes upload their windows concurrently (accelerated: no wait
 faults: nodes run the real node-side Uploader (deploy/node/upload.py) against PostgreSQL
        while segments keep appearing; the collector is SIGKILLed and restarted, PostgreSQL is
        crash-stopped and restarted, one node's network is cut (its port closed) for a while,
-       and malformed, oversized, replayed and wrongly-signed uploads are sent. At the end the
-       stored window count must equal the sent count, with no duplicates.
+       and malformed, oversized, replayed and wrongly-signed uploads are sent: each must get
+       its expected answer (a logged 4xx; a byte-identical replay, which is a node's retry,
+       200 with nothing stored). At the end the stored window count must equal the sent
+       count, with no duplicates; the run exits 1 otherwise.
 
     python benchmarks/bench_collector.py load [--nodes 200] [--minutes 60] [--backend sqlite postgresql]
     python benchmarks/bench_collector.py faults [--nodes 20] [--cut-seconds 60]
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import shutil
 import socket
 import socketserver
@@ -194,22 +197,46 @@ class Link:
                 pass
 
 
-def _bad_uploads(url: str, node: str, token: str) -> list[int]:
-    """Malformed, oversized, wrongly-signed and replayed uploads: their status codes."""
-    good = segment_bytes(node, 10_000, 10_000_000, 5)
-    statuses = []
-    for body, headers in [
-        (b"{not json\n", upload_headers(node, token, 10_001, b"{not json\n")),
-        (b"x" * (2 * 1024 * 1024), upload_headers(node, token, 10_002, b"x" * (2 * 1024 * 1024))),
-        (good, upload_headers(node, "stolen-or-wrong", 10_000, good)),
-        (good, {**upload_headers(node, token, 10_000, good), "X-Sea-Digest": "sha256=" + "0" * 64}),
-    ]:
-        statuses.append(httpx.post(url + "/api/v1/segments", content=body, headers=headers,
-                                   timeout=60).status_code)
-    return statuses
+def _bad_uploads(url: str, node: str, token: str, delivered: Path) -> dict[str, tuple[str, str]]:
+    """Malformed, oversized, wrongly-signed and replayed uploads: per case (answer, expected
+    answer). Their windows lie at indexes no node sends, so a stored one shows in the count."""
+    deadline = time.monotonic() + 300
+    while not delivered.exists():  # the replays need seq 0 acknowledged first
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{delivered} not acknowledged after 300 s")
+        time.sleep(0.2)
+    stray = segment_bytes(node, 10_000, 10_000_000, 5)
+    altered = segment_bytes(node, 0, 20_000_000, 5)  # seq 0 again, other windows
+    replayed = delivered.read_bytes()
+    oversized = b"x" * (2 * 1024 * 1024)
+    cases = {
+        "malformed": (b"{not json\n", upload_headers(node, token, 10_001, b"{not json\n"), "400"),
+        "oversized": (oversized, upload_headers(node, token, 10_002, oversized), "413"),
+        "wrong token": (stray, upload_headers(node, "stolen-or-wrong", 10_000, stray), "401"),
+        "wrong digest": (stray, {**upload_headers(node, token, 10_000, stray),
+                                 "X-Sea-Digest": "sha256=" + "0" * 64}, "400"),
+        "replayed seq, other content": (altered, upload_headers(node, token, 0, altered), "409"),
+        # byte for byte a node's retry after a lost acknowledgement: acknowledged, nothing stored
+        "replayed segment": (replayed, upload_headers(node, token, 0, replayed), "200 stored 0"),
+    }
+    answers = {}
+    for name, (body, headers, expected) in cases.items():
+        reply = httpx.post(url + "/api/v1/segments", content=body, headers=headers, timeout=60)
+        answer = str(reply.status_code)
+        if reply.status_code == 200:
+            answer += f" stored {reply.json()['stored']}"
+        answers[name] = (answer, expected)
+    return answers
 
 
-def faults(args: argparse.Namespace) -> None:
+def _refusals_logged(log_path: Path) -> int:
+    """The collector's 'refused upload' log lines with a 4xx status."""
+    return sum(bool(re.search(r"refused upload .*: 4\d\d ", line))
+               for line in log_path.read_text(errors="replace").splitlines())
+
+
+def faults(args: argparse.Namespace) -> bool:
+    """The fault run; True when every check held."""
     logging.getLogger("sea.node.upload").setLevel(logging.ERROR)  # retries are expected here
     nodes = [f"node-{n:03d}" for n in range(args.nodes)]
     root = Path(tempfile.mkdtemp(prefix="sea-faults-"))
@@ -272,8 +299,12 @@ def faults(args: argparse.Namespace) -> None:
             link.up()
             log(f"{nodes[0]}'s network restored")
         elif action == "bad uploads":
-            codes = _bad_uploads(collector.url, nodes[1], tokens[nodes[1]])
-            log(f"malformed, oversized, wrong token, bad digest -> {codes}")
+            logged_before = _refusals_logged(collector.log_path)
+            bad = _bad_uploads(collector.url, nodes[1], tokens[nodes[1]],
+                               root / nodes[1] / "delivered" / "seg-00000000.jsonl")
+            bad_logged = _refusals_logged(collector.log_path) - logged_before
+            log("bad uploads, answer (expected): " + ", ".join(
+                f"{name} {got} ({want})" for name, (got, want) in bad.items()))
         time.sleep(step)
     deadline = time.monotonic() + 300
     while any(u.pending() for u in uploaders) and time.monotonic() < deadline:
@@ -282,14 +313,19 @@ def faults(args: argparse.Namespace) -> None:
     stop.set()
     collector.stop()
     stored, distinct = stored_counts(url)
+    refusals = sum(want.startswith("4") for _, want in bad.values())
+    checks = {"exactly_once": stored == sent == distinct,
+              "bad_uploads_as_expected": all(got == want for got, want in bad.values()),
+              "refusals_logged": bad_logged == refusals}
     print(json.dumps({"nodes": args.nodes, "segments": rounds * args.nodes, "windows_sent": sent,
-                      "windows_stored": stored, "distinct": distinct,
-                      "exactly_once": stored == sent == distinct,
+                      "windows_stored": stored, "distinct": distinct, **checks,
+                      "refusal_log_lines": bad_logged,
                       "rejected_segments": sum(len(list((root / n / "rejected").glob("*")))
                                                if (root / n / "rejected").exists() else 0
                                                for n in nodes)}), flush=True)
     pg.destroy()
     shutil.rmtree(root)
+    return all(checks.values())
 
 
 def main() -> None:
@@ -308,7 +344,10 @@ def main() -> None:
                    help="a new segment per node this often (accelerated minutes)")
     p.add_argument("--cut-seconds", type=float, default=60.0)
     args = parser.parse_args()
-    load(args) if args.run == "load" else faults(args)
+    if args.run == "load":
+        load(args)
+    elif not faults(args):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

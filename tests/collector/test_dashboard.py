@@ -15,7 +15,7 @@ from collector_support import CollectorProcess, upload_headers
 
 from sea.collector.auth import add_node
 from sea.collector.db import make_engine, migrate
-from sea.collector.simulate import segment_bytes
+from sea.collector.simulate import EPOCH, segment_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -66,6 +66,10 @@ def test_dashboard_shows_uploaded_data(browser, tmp_path):
         assert "LAeq" in page.inner_text("#levels-plot")
         hourly = page.inner_text("#hourly")
         assert "car_horn" in hourly and ISO.search(hourly)
+        # all data lies in one hour: the axis spans that hour with half an hour either side
+        hour_s = EPOCH.timestamp()  # the simulated windows' first 20 minutes
+        span = page.evaluate("(s => [s.min, s.max])(plots['hourly-plot'].scales.x)")
+        assert span == [hour_s - 1800, hour_s + 1800]
 
         # click a moment on the level plot: the query by example lists similar moments
         overlay = page.locator("#levels-plot .u-over")

@@ -550,19 +550,30 @@ def test_trust_runs_only_a_bundle_signed_by_a_trusted_key(float_bundle, tmp_path
 
 def test_upload_section_delivers_closed_segments(float_bundle, tmp_path):
     """[upload] starts the store-and-forward uploader: a closed segment reaches a collector
-    (here a loopback endpoint that acknowledges per SEGMENTS.md) and moves to delivered/."""
+    (here a loopback endpoint that checks it with the collector's own segment parser and
+    acknowledges per SEGMENTS.md) and moves to delivered/."""
     pytest.importorskip("deploy.node.upload")
     import http.server
 
+    from sea.collector.segment import SegmentError, parse_segment
+
     received: list[tuple[dict, bytes]] = []
+    refused: list[str] = []
 
     class Collector(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append((dict(self.headers), body))
-            reply = json.dumps({"stored": body.count(b'"window"'), "duplicates": 0,
-                                "seq": int(self.headers["X-Sea-Seq"])}).encode()
-            self.send_response(200)
+            seq = int(self.headers["X-Sea-Seq"])
+            try:  # what the collector stores: every window of the segment, or a 400
+                segment = parse_segment(body, self.headers["X-Sea-Node"], seq,
+                                        self.headers["X-Sea-Digest"].removeprefix("sha256="))
+                status, reply = 200, {"stored": len(segment.windows), "duplicates": 0, "seq": seq}
+            except SegmentError as exc:
+                refused.append(str(exc))
+                status, reply = 400, {"detail": str(exc)}
+            reply = json.dumps(reply).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
@@ -583,13 +594,17 @@ def test_upload_section_delivers_closed_segments(float_bundle, tmp_path):
     runner = threading.Thread(target=server.serve)
     runner.start()
     try:
-        wait_until(lambda: list((tmp_path / "data" / DELIVERED).glob("seg-*.jsonl")))
+        wait_until(lambda: refused or list((tmp_path / "data" / DELIVERED).glob("seg-*.jsonl")))
     finally:
         server.stop.set()
         runner.join(timeout=30)
         httpd.shutdown()
+    assert not refused, refused
     headers, body = received[0]
     assert headers["Authorization"] == "Bearer secret-token"
+    windows = [json.loads(line) for line in body.splitlines()[1:]]
+    assert windows and all("laeq" in w and "top" in w and "embedding" in w for w in windows
+                           if w["type"] == "window")
     assert headers["X-Sea-Digest"] == "sha256=" + hashlib.sha256(body).hexdigest()
     delivered = tmp_path / "data" / DELIVERED / f"seg-{int(headers['X-Sea-Seq']):08d}.jsonl"
     assert delivered.read_bytes() == body

@@ -90,14 +90,17 @@ async function loadHourly() {
     const row = rows.find(r => r.hour_ms === h && r.label === label);
     return row ? row.count : 0;
   }));
+  const x = hours.map(h => h / 1000);
   drawPlot("hourly-plot", {
     title: "windows per hour and class", height: 220,
-    // half an hour of margin: a single hour still gets a readable axis
-    scales: { x: { time: true, range: (u, lo, hi) => [lo - 1800, hi + 1800] } },
+    // the hours themselves with half an hour of margin: uPlot widens a lone time point to
+    // 86,400,000 s before calling range, which gave a single hour an axis of years
+    scales: { x: { time: true, range: (u, lo, hi) =>
+      x.length ? [x[0] - 1800, x[x.length - 1] + 1800] : [lo, hi] } },
     axes: [{}, { label: "windows" }],
     series: [{}, ...labels.map((label, k) => ({
       label, stroke: COLORS[k % COLORS.length], points: { show: true } }))],
-  }, [hours.map(h => h / 1000), ...counts]);
+  }, [x, ...counts]);
 }
 
 async function runSearch(event) {
