@@ -1,5 +1,6 @@
-"""The disk budget of a node's data_dir: delivered segments go first, undelivered ones only
-with a logged warning, the open segment never."""
+"""The disk budget of a node's data_dir: delivered segments go first, then ones the collector
+refused (they can never be delivered), then undelivered ones; each undelivered one deleted
+is named in a logged warning. The open segment is never deleted."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import logging
 import os
 from pathlib import Path
 
-from deploy.node.segments import CLOSED, DELIVERED, SegmentDirs
+from deploy.node.segments import CLOSED, DELIVERED, REJECTED, SegmentDirs
 
 log = logging.getLogger("sea.node")
+# Deletion order; deleting what the collector never stored is always a warning.
+EVICTION = ((DELIVERED, None),
+            (REJECTED, "deleted REJECTED segment %s (%d bytes), which the collector refused"),
+            (CLOSED, "deleted UNDELIVERED segment %s (%d bytes); its windows never reached "
+                     "the collector"))
 
 
 def disk_usage(root: Path) -> int:
@@ -28,18 +34,17 @@ def enforce_budget(dirs: SegmentDirs, max_bytes: int) -> list[Path]:
     """Delete oldest segments until data_dir fits in `max_bytes`; returns what was deleted."""
     used = disk_usage(dirs.root)
     removed: list[Path] = []
-    for which in (DELIVERED, CLOSED):
+    for which, warning in EVICTION:
         for _, path in dirs.listing(which):
             if used <= max_bytes:
                 return removed
             try:
                 size = path.stat().st_size
                 path.unlink()
-            except FileNotFoundError:  # the uploader moved it to delivered/: seen next time
+            except FileNotFoundError:  # the uploader moved it meanwhile: seen next time
                 continue
-            if which == CLOSED:
-                log.warning("disk budget (%d bytes) exceeded: deleted UNDELIVERED segment %s "
-                            "(%d bytes); its windows never reached the collector", max_bytes,
+            if warning:
+                log.warning("disk budget (%d bytes) exceeded: " + warning, max_bytes,
                             path.name, size)
             else:
                 log.info("disk budget: deleted delivered segment %s (%d bytes)", path.name, size)

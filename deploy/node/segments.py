@@ -3,6 +3,7 @@
     data_dir/open/seg-<seq:08d>.jsonl.partial   being written, one flushed JSON line per record
     data_dir/closed/seg-<seq:08d>.jsonl         closed: fsynced, then linked in (never replaced)
     data_dir/delivered/seg-<seq:08d>.jsonl      acknowledged by the collector (the uploader's move)
+    data_dir/rejected/seg-<seq:08d>.jsonl       refused by the collector (malformed): never resent
     data_dir/ledger.jsonl                       one line per closed segment: seq, sha256, bytes,
                                                 first and last window index
 
@@ -25,7 +26,7 @@ from sea.safe_write import fsync_directory
 
 log = logging.getLogger("sea.node")
 
-OPEN, CLOSED, DELIVERED = "open", "closed", "delivered"
+OPEN, CLOSED, DELIVERED, REJECTED = "open", "closed", "delivered", "rejected"
 SEGMENT_RE = re.compile(r"^seg-(\d{8})\.jsonl(\.partial)?$")
 LEDGER = "ledger.jsonl"
 
@@ -66,11 +67,11 @@ class ClosedSegment:
 
 
 class SegmentDirs:
-    """The three segment folders of one data_dir."""
+    """The segment folders of one data_dir."""
 
     def __init__(self, data_dir: Path):
         self.root = Path(data_dir)
-        for name in (OPEN, CLOSED, DELIVERED):
+        for name in (OPEN, CLOSED, DELIVERED, REJECTED):
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
     def listing(self, which: str) -> list[tuple[int, Path]]:

@@ -32,7 +32,8 @@ import numpy as np
 from deploy.node.budget import disk_usage, enforce_budget
 from deploy.node.config import ConfigError, NodeConfig, config_error
 from deploy.node.runner import Period, PeriodAggregator, WindowLevels, top_classes
-from deploy.node.segments import CLOSED, DELIVERED, OPEN, OpenSegment, SegmentDirs
+from deploy.node.segments import (CLOSED, DELIVERED, OPEN, REJECTED, OpenSegment,
+                                  SegmentDirs)
 from deploy.node.sources import Overruns, Source, file_source, mic_source
 from deploy.node.spool import Spool, start_time
 from deploy.node.state import load_state, reconcile
@@ -395,7 +396,8 @@ class Server:
     # ---- status ---------------------------------------------------------------------------
     def write_status(self, running: bool = True) -> None:
         now = time.time()
-        counts = {which: len(self.dirs.listing(which)) for which in (OPEN, CLOSED, DELIVERED)}
+        counts = {which: len(self.dirs.listing(which))
+                  for which in (OPEN, CLOSED, DELIVERED, REJECTED)}
         last_index, last_utc = self.last_window or (None, None)
         atomic_write_json(self.cfg.data_dir / STATUS_FILE, {
             "node_id": self.cfg.node_id, "model_id": self.model_id,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.node.segments import CLOSED, DELIVERED, REJECTED
 from sea.errors import SeaError
 from sea.safe_write import fsync_directory
 
@@ -73,7 +74,7 @@ class Uploader:
 
     def pending(self) -> list[Path]:
         """Closed segments not yet delivered, oldest (lowest seq) first."""
-        return sorted((self.data_dir / "closed").glob("seg-*.jsonl"))
+        return sorted((self.data_dir / CLOSED).glob("seg-*.jsonl"))
 
     def backoff_s(self) -> float:
         """Delay before the next attempt: exponential in the failures, jittered to 50-100 %."""
@@ -94,7 +95,7 @@ class Uploader:
             seq = json.loads(body.split(b"\n", 1)[0])["seq"]
         except (ValueError, KeyError, TypeError):
             log.error("%s: no readable segment header; moved to rejected/", path.name)
-            self._move(path, "rejected")
+            self._move(path, REJECTED)
             return Outcome.REJECTED
         headers = {"Authorization": f"Bearer {self.token}", "X-Sea-Node": self.node_id,
                    "X-Sea-Seq": str(seq), "Content-Type": "application/x-ndjson",
@@ -115,7 +116,7 @@ class Uploader:
                 self.last_error = f"HTTP 200 without an acknowledgement of seq {seq}"
                 log.warning("upload of %s: %s", path.name, self.last_error)
                 return Outcome.RETRY
-            self._move(path, "delivered")
+            self._move(path, DELIVERED)
             log.info("%s delivered: %s new windows, %s already stored", path.name,
                      reply.get("stored"), reply.get("duplicates"))
             return Outcome.DELIVERED
@@ -123,7 +124,7 @@ class Uploader:
         if response.status_code in PERMANENT:
             log.error("collector refused %s (%d %s); moved to rejected/", path.name,
                       response.status_code, detail)
-            self._move(path, "rejected")
+            self._move(path, REJECTED)
             return Outcome.REJECTED
         # 401 (token not yet registered or rotated), 5xx, proxies' 502/503/504: try again later
         self.last_error = f"HTTP {response.status_code} {detail}"

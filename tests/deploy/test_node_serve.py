@@ -195,7 +195,8 @@ def test_rotation_across_segment_boundaries(float_bundle, tmp_path):
     assert status["last_window_utc"] == windows[-1]["utc"]
     assert status["model_id"] == server.model_id and status["overruns"] == 0
     assert status["dropped_audio_seconds"] == 0 and status["spool_backlog_files"] == 0
-    assert status["segments"] == {"open": 0, "closed": 4, "delivered": 0}
+    assert status["segments"] == {"open": 0, "closed": 4, "delivered": 0,
+                                  "rejected": 0}
     assert 0 < status["disk_bytes"] <= status["max_disk_bytes"]
     state = json.loads((tmp_path / "data/state.json").read_text())
     assert state["next_index"] == 27 and state["next_seq"] == 4
@@ -400,6 +401,28 @@ def test_disk_budget_deletes_delivered_first_then_undelivered_with_a_warning(
     assert len(warned) == 1 and closed[0].name in warned[0]
     status = json.loads((data / "status.json").read_text())
     assert status["disk_bytes"] <= status["max_disk_bytes"]
+
+
+def test_disk_budget_deletes_refused_segments_before_undelivered_ones(tmp_path, caplog):
+    """A segment the collector refused (rejected/) can never be delivered: after the delivered
+    ones it goes before any undelivered one, with a warning; rejected/ counts toward the
+    budget, so a full rejected/ no longer starves it."""
+    from deploy.node.budget import enforce_budget
+    from deploy.node.segments import REJECTED, SegmentDirs, segment_name
+
+    dirs = SegmentDirs(tmp_path)
+    placed = {}
+    for which, seq in ((CLOSED, 0), (REJECTED, 1), (DELIVERED, 2), (CLOSED, 3)):
+        placed[seq] = tmp_path / which / segment_name(seq)
+        placed[seq].write_bytes(b"x" * 1000)
+    with caplog.at_level(logging.INFO, logger="sea.node"):
+        assert enforce_budget(dirs, 2500) == [placed[2], placed[1]]
+        assert enforce_budget(dirs, 1500) == [placed[0]]  # then the oldest undelivered one
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert "REJECTED" in warnings[0] and segment_name(1) in warnings[0]
+    assert "UNDELIVERED" in warnings[1] and segment_name(0) in warnings[1]
+    assert placed[3].exists()
 
 
 def test_disk_budget_on_a_tiny_tmpfs(float_bundle, tmp_path):
