@@ -40,9 +40,10 @@ class QuickstartSettings(Settings):
     seed: int = setting(0, help="seed of the soundscapes and training")
     epochs: int = setting(5, check=AT_LEAST_ONE, help="distillation epochs")
     teacher: str = setting(
-        "auto", help="teacher config name (see `sea models`) or auto (default): the best "
-                     "teacher whose weights are on this machine, else a download of the "
-                     "published OpenL3 mel256-env (see above)")
+        "auto", help="teacher config name (see `sea models`), random:CONFIG (seeded random "
+                     "weights, a pipeline test) or auto (default): the best teacher whose "
+                     "weights are on this machine, else a download of the published OpenL3 "
+                     "mel256-env (see above)")
     teacher_weights: str | None = setting(
         None, metavar="PATH", help="Keras .h5 weights for a named {teacher}, e.g. {teacher} "
                                    "edgel3-sea-64 {teacher_weights} edgel3_sea_ust_audio_emb_64.h5")

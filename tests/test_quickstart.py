@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("litert_torch")
 
 TINY = ["--clips", "10", "--seed", "1", "--epochs", "1", "--student", "custom",
-        "--filters", "8,16,16,16", "--teacher", "student3"]
+        "--filters", "8,16,16,16", "--teacher", "random:student3"]
 OUTPUTS = ["quickstart.json", "store/manifest.json", "teacher/manifest.json",
            "reducer/manifest.json", "reducer/targets.npy", "student/manifest.json",
            "student/history.csv", "bundle/manifest.json", "bundle/model_outside_int8.tflite",

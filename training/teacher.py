@@ -80,11 +80,15 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
                                f"{teacher}")
         get_config(teacher)  # KeyError with the known names for a typo
         if weights is None and not has_pretrained(teacher):
-            model, info = _random_teacher(teacher, seed)
-        else:
-            path = resolve_weights(teacher, weights)
-            model = build_model(teacher, weights=path)
-            info = {"source": "weights", "path": str(path.resolve()),
-                    "weights_sha256": sha256_file(path)}
+            # Random weights only when asked for by name: a config without published weights
+            # is not quietly turned into a random network.
+            raise SettingError(
+                "teacher", f"{{teacher}} {teacher} has no published weights: pass its file "
+                f"with {{weights}} PATH, or ask for a random-weight network, only good for "
+                f"testing the pipeline, with {{teacher}} {RANDOM_PREFIX}{teacher}")
+        path = resolve_weights(teacher, weights)
+        model = build_model(teacher, weights=path)
+        info = {"source": "weights", "path": str(path.resolve()),
+                "weights_sha256": sha256_file(path)}
     info.update(name=model.cfg.name, config=model.cfg.to_dict())
     return model, info

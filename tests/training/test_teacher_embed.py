@@ -99,6 +99,9 @@ def test_auto_teacher_never_falls_back_to_random_weights(monkeypatch, tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--teacher", "no-such-model"], "unknown model"),
     (["--teacher", "x.h5"], "weight file"),
+    (["--teacher", "student3"], "no published weights: pass its file with --weights PATH, or "
+                                "ask for a random-weight network, only good for testing the "
+                                "pipeline, with --teacher random:student3"),
 ])
 def test_bad_arguments_are_explained(tiny_store, tmp_path, caplog, argv, message):
     assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"), *argv]) == 2
