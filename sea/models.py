@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from sea.configs import MODEL_CONFIGS, ModelConfig, get_config
+from sea.configs import MODEL_CONFIGS, ModelConfig, UnknownModel, get_config
 from sea.manifest import read_manifest
 from sea.quantization import Quantization
 
@@ -167,10 +167,14 @@ def parse_model(text: str, weights: str | None = None) -> ModelSpec:
         return _directory_spec(text, path)
     if path.suffix == ".h5" and path.exists():
         raise ValueError(f"{text}: name the architecture of a Keras file as CONFIG={text}")
-    if text not in MODEL_CONFIGS and (path.suffix or len(path.parts) > 1):
-        raise ValueError(f"{text} does not exist (neither a path nor a model name, see "
-                         "`sea models`)")
-    get_config(text)
+    if text not in MODEL_CONFIGS:
+        # Written as a path ("runs/s", "./s", "s.tflite"): a path that is missing. A bare word
+        # may be a mistyped name or a missing directory: the message says both.
+        if path.suffix or "/" in text or "\\" in text:
+            raise ValueError(f"{text} does not exist (neither a path nor a model name, see "
+                             "`sea models`)")
+        raise UnknownModel(f"unknown model {text!r}, and no file or directory of that name "
+                           f"here; known: {', '.join(MODEL_CONFIGS)}")
     return ModelSpec(text, ModelKind.CONFIG, text, weights=Path(weights) if weights else None)
 
 
