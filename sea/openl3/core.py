@@ -82,19 +82,20 @@ def _mono(audio: np.ndarray, name: str) -> np.ndarray:
 
 def _windows(audio: Any, sr: Any, model: Any, hop_size: float, center: bool, resampler: str,
              name: str) -> np.ndarray:
-    """The model's windows of one sound, with openl3's checks and warnings."""
+    """The model's windows of one sound, with openl3's checks and warnings. Call it straight
+    from the public function (no comprehension): its warnings point at the user's line."""
     audio = _mono(_as_array(audio, name), name)
     rate = _sample_rate(sr, name)
     check_finite(audio, name)
     if not np.any(audio):
-        warnings.warn(f"{name} is all zeros", SeaWarning, stacklevel=4)
+        warnings.warn(f"{name} is all zeros", SeaWarning, stacklevel=3)
     target, window = model.sample_rate, model.cfg.frontend.window_seconds
     if int(hop_size * target) < 1:
         raise InvalidArgument(f"hop_size {hop_size} s is shorter than one sample at {target} Hz")
     audio = resample(np.asarray(audio, dtype=np.float64), rate, target, resampler)
     if len(audio) < window * target:
         warnings.warn(f"{name} is shorter than one window ({window:g} s): zero-padded",
-                      SeaWarning, stacklevel=4)
+                      SeaWarning, stacklevel=3)
     return frame_audio(audio, target, hop_size, center, window)[0]
 
 
@@ -106,7 +107,7 @@ def _model(model: Any, input_repr: Any, content_type: Any, embedding_size: Any,
     if model is not None and not isinstance(model, Model):
         raise InvalidArgument(f"model must be a sea model (load_audio_embedding_model(...) or "
                               f"sea.load_model(...)), got {type(model).__name__}")
-    input_repr = validate_frontend(frontend, input_repr)
+    input_repr = validate_frontend(frontend, input_repr, stacklevel=4)
     validate_choices(content_type, embedding_size)
     return model or load_audio_embedding_model(input_repr, content_type, embedding_size)
 
@@ -149,8 +150,9 @@ def get_audio_embedding(audio: Any, sr: Any, model: Any = None, input_repr: str 
         raise InvalidArgument(f"{len(sounds)} sounds but {len(rates)} sample rates")
     model = _model(model, input_repr, content_type, embedding_size, frontend)
     names = ["audio"] if single else [f"audio[{i}]" for i in range(len(sounds))]
-    windows = [_windows(x, r, model, hop_size, bool(center), resampler, n)
-               for x, r, n in zip(sounds, rates, names)]
+    windows = []
+    for x, r, n in zip(sounds, rates, names):
+        windows.append(_windows(x, r, model, hop_size, bool(center), resampler, n))
     results = [_like(x, e, t) for x, (e, t) in zip(sounds, _embed(model, windows, batch_size,
                                                                     hop_size))]
     if single:
