@@ -8,6 +8,7 @@ from pathlib import Path
 from sea.errors import SeaError
 from sea.settings import (AT_LEAST_ONE, LEARNING_RATE, POSITIVE, Interval, OneOf, Settings,
                           SettingError, setting)
+from sea.weights import unpublished_teacher
 
 KIND = "quickstart"
 STATE_FILE = "quickstart.json"
@@ -74,6 +75,10 @@ class QuickstartSettings(Settings):
             object.__setattr__(self, "student", "custom")
 
     def check(self) -> None:
+        refusal = None if self.teacher_weights else unpublished_teacher(self.teacher,
+                                                                        "teacher_weights")
+        if refusal:  # refused before the first step, not after minutes of synthesis
+            raise SettingError("teacher", refusal)
         if self.teacher_weights and self.teacher == "auto":
             raise SettingError("teacher_weights", "{teacher_weights} needs {teacher} NAME, the "
                                "architecture of the weight file (e.g. edgel3-sea-64)")

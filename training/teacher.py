@@ -11,7 +11,7 @@ import torch
 from sea.configs import get_config
 from sea.manifest import read_manifest, sha256_file
 from sea.settings import SettingError
-from sea.weights import bundled_path, find_local, has_pretrained, resolve_weights
+from sea.weights import bundled_path, find_local, resolve_weights, unpublished_teacher
 from training.checkpoint import build_model, is_checkpoint
 from training.model import L3Net
 
@@ -79,13 +79,9 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
                                f"architecture as {{teacher}} NAME and the file as {{weights}} "
                                f"{teacher}")
         get_config(teacher)  # KeyError with the known names for a typo
-        if weights is None and not has_pretrained(teacher):
-            # Random weights only when asked for by name: a config without published weights
-            # is not quietly turned into a random network.
-            raise SettingError(
-                "teacher", f"{{teacher}} {teacher} has no published weights: pass its file "
-                f"with {{weights}} PATH, or ask for a random-weight network, only good for "
-                f"testing the pipeline, with {{teacher}} {RANDOM_PREFIX}{teacher}")
+        refusal = unpublished_teacher(teacher, "weights") if weights is None else None
+        if refusal:
+            raise SettingError("teacher", refusal)
         path = resolve_weights(teacher, weights)
         model = build_model(teacher, weights=path)
         info = {"source": "weights", "path": str(path.resolve()),

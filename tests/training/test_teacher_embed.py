@@ -99,9 +99,6 @@ def test_auto_teacher_never_falls_back_to_random_weights(monkeypatch, tmp_path, 
 @pytest.mark.parametrize("argv, message", [
     (["--teacher", "no-such-model"], "unknown model"),
     (["--teacher", "x.h5"], "weight file"),
-    (["--teacher", "student3"], "no published weights: pass its file with --weights PATH, or "
-                                "ask for a random-weight network, only good for testing the "
-                                "pipeline, with --teacher random:student3"),
 ])
 def test_bad_arguments_are_explained(tiny_store, tmp_path, caplog, argv, message):
     assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"), *argv]) == 2
@@ -112,6 +109,16 @@ def test_bad_hop_is_refused_when_parsed(tiny_store, tmp_path, capsys):
     assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"),
                  "--hop", "0"]) == 2
     assert "--hop: must be greater than 0" in capsys.readouterr().err
+
+
+def test_a_config_without_published_weights_is_refused_when_parsed(tiny_store, tmp_path,
+                                                                    capsys):
+    assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"),
+                 "--teacher", "student3"]) == 2
+    assert ("--teacher student3 has no published weights: pass its file with --weights PATH, "
+            "or ask for a random-weight network, only good for testing the pipeline, with "
+            "--teacher random:student3") in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
 
 
 def test_missing_store_is_explained(tmp_path, caplog):
@@ -139,3 +146,7 @@ def test_settings_are_checked_when_made_and_name_parameters(tmp_path):
         TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", block_features=True, ray="local")
     with pytest.raises(SettingError, match="^shard_rows must be at least 1"):
         TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", shard_rows=0)
+    with pytest.raises(SettingError, match="^teacher student3 has no published weights: pass "
+                                           "its file with weights PATH, or .* with teacher "
+                                           "random:student3$"):
+        TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", teacher="student3")
