@@ -72,7 +72,7 @@ def _spec_text(name_or_path: str | Path, config: str | None) -> str:
         config = next((name for name, src in WEIGHT_SOURCES.items()
                        if src.filename == path.name and not name.endswith("-6144")), None)
     if config is None:
-        raise ValueError(f"{text} is a Keras file: name its architecture, e.g. "
+        raise InvalidArgument(f"{text} is a Keras file: name its architecture, e.g. "
                          f"config='edgel3-sea-64' (see `sea models`)")
     return f"{config}={text}"
 
@@ -89,7 +89,7 @@ def load_model(name_or_path: str | Path, weights: str | Path | None = None,
     `precision`: float32, or bf16 where the CPU (AVX512-BF16/AMX) or a GPU has it."""
     spec = parse_model(_spec_text(name_or_path, config), str(weights) if weights else None)
     if not spec.kind.torch and device not in (None, "cpu"):
-        raise ValueError(f"{name_or_path} is a {spec.kind.word}: it runs on the cpu, not {device}")
+        raise InvalidArgument(f"{name_or_path} is a {spec.kind.word}: it runs on the cpu, not {device}")
     embedder = load_embedder(spec, batch_size=batch_size, device=device, threads=threads,
                              precision=precision, resampler=resampler)
     return Model(embedder, str(name_or_path), model_id(spec), str(embedder.device))

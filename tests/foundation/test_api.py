@@ -135,8 +135,10 @@ def test_bad_arguments_are_clear(tiny_ckpt, tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         sea.get_audio_embedding(np.full(RATE, np.nan), RATE, model=model)
     (tmp_path / "mystery.h5").write_bytes(b"")
-    with pytest.raises(ValueError, match="architecture"):
+    with pytest.raises(SeaError, match="architecture"):  # one root for every bad argument
         sea.load_model(tmp_path / "mystery.h5")
+    with pytest.raises(SeaError, match="gone does not exist"):
+        sea.load_model(tmp_path / "gone")
 
 
 def test_config_name_loads_seeded_random_init_for_weightless_students():
