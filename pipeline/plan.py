@@ -8,6 +8,7 @@ from pathlib import Path
 from sea.errors import SeaError
 from sea.settings import (AT_LEAST_ONE, LEARNING_RATE, POSITIVE, Interval, OneOf, Settings,
                           SettingError, setting)
+from sea.weights import unpublished_teacher
 
 KIND = "quickstart"
 STATE_FILE = "quickstart.json"
@@ -40,9 +41,10 @@ class QuickstartSettings(Settings):
     seed: int = setting(0, help="seed of the soundscapes and training")
     epochs: int = setting(5, check=AT_LEAST_ONE, help="distillation epochs")
     teacher: str = setting(
-        "auto", help="teacher config name (see `sea models`) or auto (default): the best "
-                     "teacher whose weights are on this machine, else a download of the "
-                     "published OpenL3 mel256-env (see above)")
+        "auto", help="teacher config name (see `sea models`), random:CONFIG (seeded random "
+                     "weights, a pipeline test) or auto (default): the best teacher whose "
+                     "weights are on this machine, else a download of the published OpenL3 "
+                     "mel256-env (see above)")
     teacher_weights: str | None = setting(
         None, metavar="PATH", help="Keras .h5 weights for a named {teacher}, e.g. {teacher} "
                                    "edgel3-sea-64 {teacher_weights} edgel3_sea_ust_audio_emb_64.h5")
@@ -73,6 +75,10 @@ class QuickstartSettings(Settings):
             object.__setattr__(self, "student", "custom")
 
     def check(self) -> None:
+        refusal = None if self.teacher_weights else unpublished_teacher(self.teacher,
+                                                                        "teacher_weights")
+        if refusal:  # refused before the first step, not after minutes of synthesis
+            raise SettingError("teacher", refusal)
         if self.teacher_weights and self.teacher == "auto":
             raise SettingError("teacher_weights", "{teacher_weights} needs {teacher} NAME, the "
                                "architecture of the weight file (e.g. edgel3-sea-64)")

@@ -27,8 +27,10 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from sea.audio import load_audio, read_info
+from sea.audio import check_finite, load_audio, read_info
+from sea.errors import InvalidArgument
 from sea.framing import frame_resampled
+from sea.inputs import as_array, is_sound, like, mono
 from sea.models import Embedder, load_embedder, model_id, parse_model
 from sea.stream import iter_file_windows
 
@@ -70,7 +72,7 @@ def _spec_text(name_or_path: str | Path, config: str | None) -> str:
         config = next((name for name, src in WEIGHT_SOURCES.items()
                        if src.filename == path.name and not name.endswith("-6144")), None)
     if config is None:
-        raise ValueError(f"{text} is a Keras file: name its architecture, e.g. "
+        raise InvalidArgument(f"{text} is a Keras file: name its architecture, e.g. "
                          f"config='edgel3-sea-64' (see `sea models`)")
     return f"{config}={text}"
 
@@ -87,7 +89,7 @@ def load_model(name_or_path: str | Path, weights: str | Path | None = None,
     `precision`: float32, or bf16 where the CPU (AVX512-BF16/AMX) or a GPU has it."""
     spec = parse_model(_spec_text(name_or_path, config), str(weights) if weights else None)
     if not spec.kind.torch and device not in (None, "cpu"):
-        raise ValueError(f"{name_or_path} is a {spec.kind.word}: it runs on the cpu, not {device}")
+        raise InvalidArgument(f"{name_or_path} is a {spec.kind.word}: it runs on the cpu, not {device}")
     embedder = load_embedder(spec, batch_size=batch_size, device=device, threads=threads,
                              precision=precision, resampler=resampler)
     return Model(embedder, str(name_or_path), model_id(spec), str(embedder.device))
@@ -101,15 +103,10 @@ def _as_model(model: Model | str | Path | None, batch_size: int) -> Model:
     return model if isinstance(model, Model) else load_model(model, batch_size=batch_size)
 
 
-def _array_windows(model: Model, audio: np.ndarray, sr: int, hop: float,
-                   center: bool) -> np.ndarray:
-    audio = np.asarray(audio)
-    if audio.ndim == 2:  # (samples, channels), as soundfile and openl3 lay it out
-        audio = audio.mean(axis=1)
-    if audio.ndim != 1 or audio.size == 0:
-        raise ValueError(f"audio must be (samples,) or (samples, channels), got {audio.shape}")
-    if not np.all(np.isfinite(audio)):
-        raise ValueError("audio holds NaN or infinite samples")
+def _array_windows(model: Model, audio: Any, sr: int, hop: float, center: bool,
+                   name: str) -> np.ndarray:
+    audio = mono(as_array(audio, name), name)  # the batch rule of sea.inputs
+    check_finite(audio, name)
     windows, _ = frame_resampled(audio, int(sr), model.sample_rate, hop, center,
                                  model.cfg.frontend.window_seconds, model.resampler)
     return windows
@@ -167,27 +164,30 @@ def get_audio_embedding(audio: AudioInput | Sequence[AudioInput],
                         batch_size: int = 32) -> tuple[Any, Any]:
     """(embedding T x D float32, timestamps T in seconds) of one input, or two lists for a list.
 
-    An input is a numpy array (samples,) or (samples, channels) at `sr` Hz (one rate, or one per
-    array), or the path of an audio file (its own rate). Windows are `model`'s 1-s windows every
+    An input is a numpy array or a torch tensor, (samples,) or (samples, channels), at `sr` Hz
+    (one rate, or one per array; a 2-D input with more channels than samples is refused: pass
+    several sounds as a list), or the path of an audio file (its own rate). A tensor's
+    embedding and timestamps are tensors on its device. Windows are `model`'s 1-s windows every
     `hop` s; with `center` the first is centred on t = 0, as in openl3. `model`: a loaded
     `Model` or what `load_model` takes; None is the default model, EdgeL3 SEA-64."""
     model = _as_model(model, batch_size)
-    single = isinstance(audio, (np.ndarray, str, Path))
+    single = is_sound(audio) or isinstance(audio, (str, Path))
     items = [audio] if single else list(audio)
     rates = list(sr) if isinstance(sr, (list, tuple)) else [sr] * len(items)
     if len(rates) != len(items):
-        raise ValueError(f"{len(items)} inputs but {len(rates)} sample rates")
+        raise InvalidArgument(f"{len(items)} inputs but {len(rates)} sample rates")
     streams: list[Iterable[np.ndarray]] = []
-    for item, rate in zip(items, rates):
+    for k, (item, rate) in enumerate(zip(items, rates)):
+        name = "audio" if single else f"audio[{k}]"
         if isinstance(item, (str, Path)):
             streams.append(_file_windows(model, Path(item), hop, center))
         elif rate is None:
-            raise ValueError("an array input needs its sample rate: sr=...")
+            raise InvalidArgument(f"{name}: an array input needs its sample rate: sr=...")
         else:
-            streams.append(_array_windows(model, item, rate, hop, center))
-    embeddings = _embed_streams(model, streams, batch_size)
-    timestamps = [np.arange(len(e)) * hop for e in embeddings]  # i * hop: centre with center
-    return (embeddings[0], timestamps[0]) if single else (embeddings, timestamps)
+            streams.append(_array_windows(model, item, rate, hop, center, name))
+    results = [like(item, e, np.arange(len(e)) * hop)  # i * hop: centre with center
+               for item, e in zip(items, _embed_streams(model, streams, batch_size))]
+    return results[0] if single else ([e for e, _ in results], [t for _, t in results])
 
 
 def embedding_settings(model: Model, hop: float, center: bool) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from sea.configs import MODEL_CONFIGS, ModelConfig, get_config
+from sea.configs import MODEL_CONFIGS, ModelConfig, UnknownModel, get_config
+from sea.errors import InvalidArgument
 from sea.manifest import read_manifest
 from sea.quantization import Quantization
 
@@ -146,7 +147,7 @@ def _directory_spec(text: str, path: Path) -> ModelSpec:
     artifact = read_manifest(path).get("kind")
     kind = next((k for k in ModelKind if k.artifact is not None and k.artifact == artifact), None)
     if kind is None:
-        raise ValueError(f"{path} holds a {artifact!r} artifact, not a student checkpoint, "
+        raise InvalidArgument(f"{path} holds a {artifact!r} artifact, not a student checkpoint, "
                          "bundle or micro build")
     resolved = path.resolve()
     name = f"{resolved.parent.name}-{kind.value}" if kind.in_bundle else resolved.name
@@ -160,17 +161,21 @@ def parse_model(text: str, weights: str | None = None) -> ModelSpec:
         get_config(name)  # KeyError lists the known names
         path = Path(path_text)
         if not path.is_file():
-            raise ValueError(f"{text}: weights file {path} does not exist")
+            raise InvalidArgument(f"{text}: weights file {path} does not exist")
         return ModelSpec(text, ModelKind.KERAS, name, path)
     path = Path(text)
     if path.is_dir():
         return _directory_spec(text, path)
     if path.suffix == ".h5" and path.exists():
-        raise ValueError(f"{text}: name the architecture of a Keras file as CONFIG={text}")
-    if text not in MODEL_CONFIGS and (path.suffix or len(path.parts) > 1):
-        raise ValueError(f"{text} does not exist (neither a path nor a model name, see "
-                         "`sea models`)")
-    get_config(text)
+        raise InvalidArgument(f"{text}: name the architecture of a Keras file as CONFIG={text}")
+    if text not in MODEL_CONFIGS:
+        # Written as a path ("runs/s", "./s", "s.tflite"): a path that is missing. A bare word
+        # may be a mistyped name or a missing directory: the message says both.
+        if path.suffix or "/" in text or "\\" in text:
+            raise InvalidArgument(f"{text} does not exist (neither a path nor a model name, see "
+                             "`sea models`)")
+        raise UnknownModel(f"unknown model {text!r}, and no file or directory of that name "
+                           f"here; known: {', '.join(MODEL_CONFIGS)}")
     return ModelSpec(text, ModelKind.CONFIG, text, weights=Path(weights) if weights else None)
 
 

@@ -99,6 +99,19 @@ def has_pretrained(model_name: str) -> bool:
     return model_name in WEIGHT_SOURCES
 
 
+def unpublished_teacher(teacher: str, weights_field: str) -> str | None:
+    """Why `teacher` cannot be used without a weights file (None when it can): a config with
+    no published weights is never quietly given random ones; they are asked for by name, as
+    random:CONFIG. The message names the settings as {teacher} and {`weights_field`}."""
+    from sea.configs import MODEL_CONFIGS
+
+    if teacher not in MODEL_CONFIGS or has_pretrained(teacher):
+        return None
+    return (f"{{teacher}} {teacher} has no published weights: pass its file with "
+            f"{{{weights_field}}} PATH, or ask for a random-weight network, only good for "
+            f"testing the pipeline, with {{teacher}} random:{teacher}")
+
+
 def local_candidates(model_name: str) -> list[Path]:
     """Where the weight file of a named model is looked for, in order (before downloading)."""
     source = WEIGHT_SOURCES[model_name]

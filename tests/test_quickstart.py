@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("litert_torch")
 
 TINY = ["--clips", "10", "--seed", "1", "--epochs", "1", "--student", "custom",
-        "--filters", "8,16,16,16", "--teacher", "student3"]
+        "--filters", "8,16,16,16", "--teacher", "random:student3"]
 OUTPUTS = ["quickstart.json", "store/manifest.json", "teacher/manifest.json",
            "reducer/manifest.json", "reducer/targets.npy", "student/manifest.json",
            "student/history.csv", "bundle/manifest.json", "bundle/model_outside_int8.tflite",
@@ -156,3 +156,20 @@ def test_unrelated_non_empty_out_is_refused(tmp_path):
     with pytest.raises(SeaError, match="not a sea artifact"):
         Quickstart(QuickstartSettings(out=tmp_path), FakeSea(tmp_path, False))
     assert (tmp_path / "thesis.tex").read_text() == "precious"
+
+
+def test_a_teacher_without_published_weights_is_refused_before_any_step(tmp_path, capsys):
+    """A random-weight teacher is only ever named, as random:CONFIG: `--teacher student3`
+    alone is refused when the settings are made, before minutes of synthesis."""
+    from pipeline.plan import QuickstartSettings
+    from sea.settings import SettingError
+
+    with pytest.raises(SettingError, match="^teacher student3 has no published weights: pass "
+                                           "its file with teacher_weights PATH, or .* with "
+                                           "teacher random:student3$"):
+        QuickstartSettings(out=tmp_path / "qs", teacher="student3")
+    assert QuickstartSettings(out=tmp_path / "qs", teacher="random:student3")
+    assert QuickstartSettings(out=tmp_path / "qs", teacher="student3", teacher_weights="s3.h5")
+    assert main(["quickstart", "--out", str(tmp_path / "qs"), "--teacher", "student3"]) == 2
+    assert "--teacher random:student3" in capsys.readouterr().err
+    assert not (tmp_path / "qs").exists()

@@ -14,7 +14,7 @@ from sea.manifest import read_manifest, sha256_file
 from sea.models import ModelKind
 from sea.quantization import Quantization
 from sea.settings import SettingError
-from sea.weights import bundled_path, find_local, has_pretrained, resolve_weights
+from sea.weights import bundled_path, find_local, resolve_weights, unpublished_teacher
 from training.checkpoint import build_model, is_checkpoint
 from training.model import L3Net
 
@@ -82,13 +82,13 @@ def load_teacher(teacher: str, weights: str | Path | None = None,
                                f"architecture as {{teacher}} NAME and the file as {{weights}} "
                                f"{teacher}")
         get_config(teacher)  # KeyError with the known names for a typo
-        if weights is None and not has_pretrained(teacher):
-            model, info = _random_teacher(teacher, seed)
-        else:
-            path = resolve_weights(teacher, weights)
-            model = build_model(teacher, weights=path)
-            info = {"source": "weights", "path": str(path.resolve()),
-                    "weights_sha256": sha256_file(path)}
+        refusal = unpublished_teacher(teacher, "weights") if weights is None else None
+        if refusal:
+            raise SettingError("teacher", refusal)
+        path = resolve_weights(teacher, weights)
+        model = build_model(teacher, weights=path)
+        info = {"source": "weights", "path": str(path.resolve()),
+                "weights_sha256": sha256_file(path)}
     info.update(name=model.cfg.name, config=model.cfg.to_dict())
     return model, info
 

@@ -2,14 +2,13 @@
 
 Checks, warnings and framing follow openl3's `core.py`; the embedding runs through sea's port
 of the network (`sea.api`), so any sea model (`sea.load_model`) can be passed as `model`.
-Batches: a 2-D array is (samples, channels), as in openl3 and soundfile; several sounds are a
-list. Torch tensors are accepted where arrays are, and give tensors back.
+Inputs as in `sea.inputs`: a 2-D array is (samples, channels), as in openl3 and soundfile;
+several sounds are a list. Torch tensors are accepted where arrays are, and give tensors back.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from numbers import Real
 from pathlib import Path
@@ -20,15 +19,11 @@ import numpy as np
 from sea.audio import AudioError, check_finite, load_audio, resample
 from sea.errors import InvalidArgument, SeaWarning
 from sea.framing import frame_audio
+from sea.inputs import as_array, is_sound, like, mono
 from sea.openl3.models import (OPENL3_RESAMPLER, load_audio_embedding_model, validate_choices,
                                validate_frontend)
 
 PathLike = str | os.PathLike
-
-
-def _is_tensor(x: Any) -> bool:
-    torch = sys.modules.get("torch")  # a tensor implies torch is imported: never import it here
-    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _check_options(center: Any, hop_size: Any, batch_size: Any, verbose: Any) -> None:
@@ -50,51 +45,22 @@ def _sample_rate(sr: Any, name: str) -> int:
     return int(sr)
 
 
-def _as_array(audio: Any, name: str) -> np.ndarray:
-    if _is_tensor(audio):
-        return audio.detach().cpu().numpy()
-    if isinstance(audio, np.ndarray):
-        return audio
-    hint = ": files go to process_audio_file" if isinstance(audio, (str, os.PathLike)) else ""
-    raise InvalidArgument(f"{name} must be a numpy array or a torch tensor, got "
-                          f"{type(audio).__name__}{hint}")
-
-
-def _mono(audio: np.ndarray, name: str) -> np.ndarray:
-    """1-D as is; 2-D is (samples, channels) and is averaged; a 2-D array with more channels
-    than samples is refused: it is almost surely a batch (n_sounds, n_samples) or
-    channels-first audio, which openl3 would silently read as thousands of channels."""
-    if audio.size == 0:
-        raise InvalidArgument(f"{name} is empty")
-    if audio.ndim == 1:
-        return audio
-    if audio.ndim != 2:
-        raise InvalidArgument(f"{name} must be 1-D (samples,) or 2-D (samples, channels), got "
-                              f"shape {audio.shape}")
-    samples, channels = audio.shape
-    if channels > samples:
-        raise InvalidArgument(
-            f"{name} has shape {audio.shape}: 2-D audio is (samples, channels), as in openl3, "
-            f"and this would be {channels} channels of {samples} samples. Pass several sounds "
-            "as a list of 1-D arrays, and channels-first audio transposed (audio.T)")
-    return audio.mean(axis=1)
-
-
 def _windows(audio: Any, sr: Any, model: Any, hop_size: float, center: bool, resampler: str,
              name: str) -> np.ndarray:
-    """The model's windows of one sound, with openl3's checks and warnings."""
-    audio = _mono(_as_array(audio, name), name)
+    """The model's windows of one sound, with openl3's checks and warnings. Call it straight
+    from the public function (no comprehension): its warnings point at the user's line."""
+    audio = mono(as_array(audio, name), name)
     rate = _sample_rate(sr, name)
     check_finite(audio, name)
     if not np.any(audio):
-        warnings.warn(f"{name} is all zeros", SeaWarning, stacklevel=4)
+        warnings.warn(f"{name} is all zeros", SeaWarning, stacklevel=3)
     target, window = model.sample_rate, model.cfg.frontend.window_seconds
     if int(hop_size * target) < 1:
         raise InvalidArgument(f"hop_size {hop_size} s is shorter than one sample at {target} Hz")
     audio = resample(np.asarray(audio, dtype=np.float64), rate, target, resampler)
     if len(audio) < window * target:
         warnings.warn(f"{name} is shorter than one window ({window:g} s): zero-padded",
-                      SeaWarning, stacklevel=4)
+                      SeaWarning, stacklevel=3)
     return frame_audio(audio, target, hop_size, center, window)[0]
 
 
@@ -106,7 +72,7 @@ def _model(model: Any, input_repr: Any, content_type: Any, embedding_size: Any,
     if model is not None and not isinstance(model, Model):
         raise InvalidArgument(f"model must be a sea model (load_audio_embedding_model(...) or "
                               f"sea.load_model(...)), got {type(model).__name__}")
-    input_repr = validate_frontend(frontend, input_repr)
+    input_repr = validate_frontend(frontend, input_repr, stacklevel=4)
     validate_choices(content_type, embedding_size)
     return model or load_audio_embedding_model(input_repr, content_type, embedding_size)
 
@@ -134,7 +100,7 @@ def get_audio_embedding(audio: Any, sr: Any, model: Any = None, input_repr: str 
     default mel256/music/6144. `resampler` (not in openl3): resampy, openl3's own, by default;
     soxr is sea's default elsewhere. `verbose` is accepted and checked; nothing is printed."""
     _check_options(center, hop_size, batch_size, verbose)
-    single = isinstance(audio, np.ndarray) or _is_tensor(audio)
+    single = is_sound(audio)
     if not single and not isinstance(audio, (list, tuple)):
         raise InvalidArgument(f"audio must be a numpy array, a torch tensor or a list of them, "
                               f"got {type(audio).__name__}")
@@ -149,23 +115,14 @@ def get_audio_embedding(audio: Any, sr: Any, model: Any = None, input_repr: str 
         raise InvalidArgument(f"{len(sounds)} sounds but {len(rates)} sample rates")
     model = _model(model, input_repr, content_type, embedding_size, frontend)
     names = ["audio"] if single else [f"audio[{i}]" for i in range(len(sounds))]
-    windows = [_windows(x, r, model, hop_size, bool(center), resampler, n)
-               for x, r, n in zip(sounds, rates, names)]
-    results = [_like(x, e, t) for x, (e, t) in zip(sounds, _embed(model, windows, batch_size,
+    windows = []
+    for x, r, n in zip(sounds, rates, names):
+        windows.append(_windows(x, r, model, hop_size, bool(center), resampler, n))
+    results = [like(x, e, t) for x, (e, t) in zip(sounds, _embed(model, windows, batch_size,
                                                                     hop_size))]
     if single:
         return results[0]
     return [e for e, _ in results], [t for _, t in results]
-
-
-def _like(original: Any, embedding: np.ndarray, timestamps: np.ndarray) -> tuple[Any, Any]:
-    """Tensors on the input's device for a tensor input, else the arrays."""
-    if not _is_tensor(original):
-        return embedding, timestamps
-    import torch
-
-    return (torch.from_numpy(embedding).to(original.device),
-            torch.from_numpy(timestamps).to(original.device))
 
 
 def get_output_path(filepath: PathLike, suffix: str, output_dir: PathLike | None = None) -> str:

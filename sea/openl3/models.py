@@ -16,9 +16,10 @@ VALID_EMBEDDING_SIZES = (6144, 512)
 OPENL3_RESAMPLER = "resampy"
 
 
-def validate_frontend(frontend: Any, input_repr: Any) -> str:
+def validate_frontend(frontend: Any, input_repr: Any, stacklevel: int = 3) -> str:
     """openl3's rule: `frontend` is kapre or librosa; `input_repr` None means mel256 with kapre
-    and is required with librosa. Returns the input representation."""
+    and is required with librosa. Returns the input representation. `stacklevel`: the
+    user's frame, for the librosa warning (3: the caller of the caller of this function)."""
     if frontend not in VALID_FRONTENDS:
         raise InvalidArgument(f"invalid frontend {frontend!r}; choose one of {VALID_FRONTENDS}")
     if input_repr is None:
@@ -28,7 +29,7 @@ def validate_frontend(frontend: Any, input_repr: Any) -> str:
     if frontend == "librosa":  # sea's model always holds its frontend; one computation
         warnings.warn("frontend='librosa': sea computes openl3's kapre frontend (the numbers of "
                       "frontend='kapre'), not librosa's approximation of it", SeaWarning,
-                      stacklevel=3)
+                      stacklevel=stacklevel)
     if input_repr not in VALID_INPUT_REPRS:
         raise InvalidArgument(f"invalid input_repr {input_repr!r}; choose one of "
                               f"{VALID_INPUT_REPRS}")

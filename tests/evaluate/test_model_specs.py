@@ -23,9 +23,10 @@ def test_config_names_and_keras_files(tmp_path, fixtures_dir):
         parse_model(str(h5))
     with pytest.raises(ValueError, match="missing.h5 does not exist"):
         parse_model(f"edgel3-sea-64={tmp_path / 'missing.h5'}")
-    with pytest.raises(KeyError, match="unknown model"):
-        parse_model("no-such-model")
-    for missing in (tmp_path / "runs" / "student9", tmp_path / "gone.h5", "runs/student9"):
+    with pytest.raises(KeyError, match="unknown model 'student9', and no file or directory"):
+        parse_model("student9")  # a mistyped name, or a directory not made yet
+    for missing in (tmp_path / "runs" / "student9", tmp_path / "gone.h5", "runs/student9",
+                    "./student9"):
         with pytest.raises(ValueError, match=f"{missing} does not exist"):
             parse_model(str(missing))
 

@@ -12,6 +12,7 @@ import soundfile as sf
 import sea
 from sea.cli import main
 from sea.configs import custom_config
+from sea.errors import SeaError
 from training.checkpoint import save_checkpoint
 from training.model import L3Net
 
@@ -96,6 +97,24 @@ def test_arrays_equal_files_and_channels_are_averaged(tiny_ckpt, clips):
     assert len(both) == 2 and both[1].shape[1] == 16
 
 
+def test_batches_are_lists_and_tensors_come_back_as_tensors(tiny_ckpt, clips):
+    """The input rule of sea.openl3 too: (n_sounds, n_samples) is refused, not averaged."""
+    import torch
+
+    model = sea.load_model(tiny_ckpt)
+    audio, sr = sf.read(clips[0], dtype="float64")
+    with pytest.raises(SeaError, match="list of 1-D arrays") as err:
+        sea.get_audio_embedding(np.stack([audio, audio]), sr, model=model)
+    assert isinstance(err.value, ValueError)
+    ref, ref_ts = sea.get_audio_embedding(audio, sr, model=model)
+    emb, ts = sea.get_audio_embedding(torch.from_numpy(audio), sr, model=model)
+    assert isinstance(emb, torch.Tensor) and isinstance(ts, torch.Tensor)
+    np.testing.assert_array_equal(emb.numpy(), ref)
+    np.testing.assert_array_equal(ts.numpy(), ref_ts)
+    embs, _ = sea.get_audio_embedding([torch.from_numpy(audio), clips[0]], sr, model=model)
+    assert isinstance(embs[0], torch.Tensor) and isinstance(embs[1], np.ndarray)
+
+
 def test_process_audio_file_writes_what_sea_embed_writes(tmp_path, tiny_ckpt, clips):
     assert main(["embed", "--model", str(tiny_ckpt), "--output-dir", str(tmp_path / "cli"),
                  str(clips[1])]) == 0
@@ -111,13 +130,15 @@ def test_process_audio_file_writes_what_sea_embed_writes(tmp_path, tiny_ckpt, cl
 
 def test_bad_arguments_are_clear(tiny_ckpt, tmp_path):
     model = sea.load_model(tiny_ckpt)
-    with pytest.raises(ValueError, match="sample rate"):
+    with pytest.raises(SeaError, match="sample rate"):  # and ValueErrors, as in openl3
         sea.get_audio_embedding(np.zeros(RATE), model=model)
     with pytest.raises(ValueError, match="NaN"):
         sea.get_audio_embedding(np.full(RATE, np.nan), RATE, model=model)
     (tmp_path / "mystery.h5").write_bytes(b"")
-    with pytest.raises(ValueError, match="architecture"):
+    with pytest.raises(SeaError, match="architecture"):  # one root for every bad argument
         sea.load_model(tmp_path / "mystery.h5")
+    with pytest.raises(SeaError, match="gone does not exist"):
+        sea.load_model(tmp_path / "gone")
 
 
 def test_config_name_loads_seeded_random_init_for_weightless_students():

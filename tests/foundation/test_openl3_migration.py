@@ -136,6 +136,20 @@ def test_short_and_all_zero_audio_warn_for_arrays_and_files(model512, tmp_path):
             openl3.get_audio_embedding(np.zeros(SR), SR, model=model512)
 
 
+def test_warnings_point_at_the_callers_line(model512, tmp_path):
+    """As openl3's do: the `warnings` module reports (and de-duplicates) the user's line."""
+    sf.write(tmp_path / "short.wav", _tone(0.3), SR)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        openl3.get_audio_embedding(np.zeros(SR), SR, model=model512, hop_size=1.0)
+        openl3.get_audio_embedding([_tone(0.3)], SR, model=model512)
+        openl3.process_audio_file(str(tmp_path / "short.wav"), model=model512, verbose=0)
+        openl3.get_audio_embedding(_tone(1.0), SR, model=model512, input_repr="mel256",
+                                   frontend="librosa")
+    assert len(caught) == 4
+    assert {w.filename for w in caught} == {__file__}, [(w.filename, w.message) for w in caught]
+
+
 AUDIO = _tone(1.0)
 BAD_CALLS = {
     "center": dict(center="invalid"),

@@ -111,6 +111,16 @@ def test_bad_hop_is_refused_when_parsed(tiny_store, tmp_path, capsys):
     assert "--hop: must be greater than 0" in capsys.readouterr().err
 
 
+def test_a_config_without_published_weights_is_refused_when_parsed(tiny_store, tmp_path,
+                                                                    capsys):
+    assert main(["teacher-embed", str(tiny_store), "--out", str(tmp_path / "e"),
+                 "--teacher", "student3"]) == 2
+    assert ("--teacher student3 has no published weights: pass its file with --weights PATH, "
+            "or ask for a random-weight network, only good for testing the pipeline, with "
+            "--teacher random:student3") in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
+
+
 def test_missing_store_is_explained(tmp_path, caplog):
     assert main(["teacher-embed", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
     assert f"{tmp_path / 'nope'} does not exist" in caplog.text
@@ -136,6 +146,10 @@ def test_settings_are_checked_when_made_and_name_parameters(tmp_path):
         TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", block_features=True, ray="local")
     with pytest.raises(SettingError, match="^shard_rows must be at least 1"):
         TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", shard_rows=0)
+    with pytest.raises(SettingError, match="^teacher student3 has no published weights: pass "
+                                           "its file with weights PATH, or .* with teacher "
+                                           "random:student3$"):
+        TeacherEmbedSettings(store=tmp_path, out=tmp_path / "e", teacher="student3")
 
 
 @pytest.fixture(scope="module")

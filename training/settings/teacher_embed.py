@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sea.cluster import RaySettings
 from sea.settings import AT_LEAST_ONE, POSITIVE, CpuCount, SettingError, setting
+from sea.weights import unpublished_teacher
 from training.settings.inference import InferenceSettings
 
 
@@ -37,6 +38,9 @@ class TeacherEmbedSettings(InferenceSettings, RaySettings):
                     "(for `sea distill --intermediate alp`)")
 
     def check(self) -> None:
+        refusal = None if self.weights else unpublished_teacher(self.teacher, "weights")
+        if refusal:
+            raise SettingError("teacher", refusal)
         if self.block_features and (self.ray is not None or self.precision != "float32"):
             raise SettingError("block_features", "{block_features} runs the float32 teacher "
                                "in this process: drop {ray} and {precision} bf16")
