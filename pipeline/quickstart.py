@@ -22,7 +22,7 @@ from pipeline import choices
 from pipeline.plan import (KIND, NODE_VARIANT, PROTOCOL, STATE_FILE, STEPS, THREADS,
                            QuickstartError, QuickstartSettings)
 from pipeline.summary import headline
-from sea.errors import reading
+from sea.errors import printable, reading
 from sea.manifest import atomic_write_json, read_manifest, write_manifest
 from sea.output import claim_output
 from sea.schema import NUMBER, Fields, MapOf, check
@@ -83,7 +83,7 @@ class Quickstart:
     # -- running -------------------------------------------------------------------------
     def sea(self, *argv: Any) -> None:
         args = [str(a) for a in argv]
-        print(f"$ sea {' '.join(args)}", flush=True)
+        print(printable(f"$ sea {' '.join(args)}"), flush=True)
         code = self.sea_main(args)
         if code != 0:
             raise QuickstartError(f"`sea {' '.join(args)}` exited with status {code}; fix the "
@@ -92,7 +92,7 @@ class Quickstart:
     def step(self, name: str, marker: str, action: Callable[[], None]) -> None:
         """Run `action` unless the step finished before and `marker` (its output) exists."""
         if name in self.state["steps"] and self.path(marker).exists():
-            print(f"[{name}] already done ({self.path(marker)}), skipping", flush=True)
+            print(f"[{name}] already done ({printable(self.path(marker))}), skipping", flush=True)
             return
         print(f"\n[{name}]", flush=True)
         start = time.perf_counter()
@@ -217,7 +217,7 @@ class Quickstart:
         out = self.path("node") / "windows.jsonl"
         cmd = [sys.executable, "-m", "deploy.node.cli", "run", "--bundle", str(self.path("bundle")),
                "--input", str(clip), "--out", str(out)]
-        print(f"$ sea-node {' '.join(cmd[3:])}", flush=True)
+        print(printable(f"$ sea-node {' '.join(cmd[3:])}"), flush=True)
         done = subprocess.run(cmd)
         if done.returncode != 0:
             out.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.plan import NODE_VARIANT, STEPS
+from sea.errors import printable
 from sea.manifest import read_manifest
 from training.r2_warning import low_r2_warning
 
@@ -121,4 +122,4 @@ def summary_text(out: Path, state: dict[str, Any]) -> str:
         f"{out / 'node' / 'clip.wav'})",
         "versions     " + ", ".join(f"{k} {v}" for k, v in h.get("versions", {}).items()),
     ]
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # a path holding a newline stays on its line

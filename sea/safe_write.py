@@ -7,7 +7,8 @@
   leaves the target as it was; an existing device, FIFO or directory is never replaced.
 - `refuse_unsafe_output(out, inputs)`: an output file that is an input, lies inside an input
   directory, or is not a regular file is refused before anything is read.
-- `open_lock_file(path)`: a lock file is opened without following a link.
+- `open_regular(path, ...)`, `open_lock_file(path)`: a file sea keeps (a lock, a ledger) is
+  opened without following a link.
 """
 
 from __future__ import annotations
@@ -186,26 +187,32 @@ def _commit(tmp: Path, target: Path) -> None:
     fsync_directory(target.parent)
 
 
-def open_lock_file(path: str | Path) -> IO[str]:
-    """Open (creating) a lock file for reading and writing without following a link; a link,
-    device, FIFO or directory there is refused with one line."""
+def open_regular(path: str | Path, flags: int, mode: str, what: str) -> IO:
+    """Open a regular file that sea keeps (a lock, a ledger) with `flags` (os.O_*; O_CREAT
+    creates it) and the file `mode` ("r+", "a", "r+b", ...), never following a link: a link,
+    device, FIFO or directory there is refused with one line naming `what` the file is."""
     path = Path(path)
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags |= os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONBLOCK: a FIFO never blocks
     try:
         fd = os.open(path, flags, file_mode())
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise OutputError(f"{path} is a symbolic link: a lock file is never opened through "
-                              "a link (it would overwrite the link's target); remove it") from None
+            raise OutputError(f"{path} is a symbolic link: {what} is never opened through a "
+                              "link (it would change the link's target); remove it") from None
         if exc.errno == errno.EISDIR:
-            raise OutputError(f"{path} is a directory, not a lock file; remove it") from None
+            raise OutputError(f"{path} is a directory, not {what}; remove it") from None
         raise
-    what = _kind_of(os.fstat(fd).st_mode)
-    if what is not None:
+    kind = _kind_of(os.fstat(fd).st_mode)
+    if kind is not None:
         os.close(fd)
-        raise OutputError(f"{path} is {what}, not a lock file; remove it")
+        raise OutputError(f"{path} is {kind}, not {what}; remove it")
     os.set_blocking(fd, True)
-    return open(fd, "r+", encoding="utf-8")
+    return open(fd, mode, encoding=None if "b" in mode else "utf-8")
+
+
+def open_lock_file(path: str | Path) -> IO[str]:
+    """Open (creating) a lock file for reading and writing without following a link."""
+    return open_regular(path, os.O_RDWR | os.O_CREAT, "r+", "a lock file")
 
 
 def read_regular_text(path: str | Path) -> str | None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sea.configs import EDGEL3_REDUCTION, OPENL3_FRONTENDS
-from sea.errors import SeaError
+from sea.errors import SeaError, printable
 from sea.manifest import atomic_write_json, sha256_file
 from sea.safe_write import open_lock_file
 
@@ -278,5 +278,5 @@ def download_weights(names: list[str], force: bool = False, timeout: float = 30.
             check = "downloaded, published sha256 checked"
         else:
             check = f"downloaded; no digest is published, its sha256 is recorded in {DIGESTS_FILE}"
-        print(f"{name}: {path} ({check})", flush=True)
+        print(f"{name}: {printable(path)} ({check})", flush=True)
     return 1 if failed else 0

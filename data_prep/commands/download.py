@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sea.errors import printable
 from sea.settings import SettingError, Settings, setting
 from sea.settings_cli import Command
 
@@ -77,8 +78,8 @@ def run(settings: DownloadSettings) -> int:
         log.error("download of %s failed: %s", name, exc)
         return 1
     source = settings.dataset if settings.dataset in SOUNDATA_NAMES else "folder"
-    print(f"downloaded {name} to {settings.data_home}; next: "
-          f"sea prepare {source}:{settings.data_home} --out STORE")
+    print(f"downloaded {name} to {printable(settings.data_home)}; next: "
+          f"sea prepare {source}:{printable(settings.data_home)} --out STORE")
     return 0
 
 

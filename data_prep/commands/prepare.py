@@ -11,6 +11,7 @@ reason. Re-running the same command resumes an interrupted run; new sources are 
 from __future__ import annotations
 
 from data_prep.settings.prepare import PrepareSettings
+from sea.errors import printable
 from sea.settings_cli import Command
 
 
@@ -19,12 +20,12 @@ def run(settings: PrepareSettings) -> int:
 
     out = settings.out
     manifest = prepare(settings)
-    print(f"{out}: {manifest['clips']} clips, {manifest['seconds']:.1f} s, "
+    print(f"{printable(out)}: {manifest['clips']} clips, {manifest['seconds']:.1f} s, "
           f"{len(manifest['skipped'])} skipped inputs, content {manifest['content_sha256'][:16]}")
     for row in manifest["skipped"][:10]:
-        print(f"  skipped {row['path']}: {row['reason']}")
+        print(f"  skipped {printable(row['path'])}: {printable(row['reason'])}")
     if len(manifest["skipped"]) > 10:
-        print(f"  ... {len(manifest['skipped']) - 10} more (see `sea store info {out}`)")
+        print(f"  ... {len(manifest['skipped']) - 10} more (see `sea store info {printable(out)}`)")
     return 0
 
 

@@ -22,6 +22,7 @@ import logging
 
 from deploy.parity import QUANTIZED_MIN_COSINE
 from deploy.settings.export import ExportSettings
+from sea.errors import printable
 from sea.quantization import Quantization
 from sea.settings_cli import Command
 
@@ -53,7 +54,7 @@ def run(settings: ExportSettings) -> int:
         from sea.signing import key_id, load_private_key
 
         signed = f", signed by key {key_id(load_private_key(settings.sign).public_key())}"
-    print(f"bundle written to {settings.out}{signed}")
+    print(f"bundle written to {printable(settings.out)}{signed}")
     if settings.target == "micro":
         print_micro(settings, read_manifest(settings.out / "micro"))
     return 0
@@ -64,9 +65,9 @@ def print_micro(settings: ExportSettings, manifest: dict) -> None:
     from deploy.micro.budget import KIB, describe
 
     p = manifest["parity"]
-    print(f"    micro: {settings.out / 'micro'}: ops {', '.join(manifest['ops'])}; arena "
-          f"{manifest['arena_bytes'] / KIB:.1f} KiB (tflite-micro); TFLM vs TFLite int8 cosine "
-          f"min {p['vs_tflite_int8']['min_cosine']:.6f}, vs float mean "
+    print(f"    micro: {printable(settings.out / 'micro')}: ops {', '.join(manifest['ops'])}; "
+          f"arena {manifest['arena_bytes'] / KIB:.1f} KiB (tflite-micro); TFLM vs TFLite int8 "
+          f"cosine min {p['vs_tflite_int8']['min_cosine']:.6f}, vs float mean "
           f"{p['vs_float']['mean_cosine']:.5f}")
     for line in describe(manifest["budget"]):
         print(f"    {line}")

@@ -42,6 +42,7 @@ from deploy.node.sources import file_source, mic_source  # noqa: E402
 from sea.audio import AudioError, load_audio, read_info  # noqa: E402
 from sea.bundle import BundleEmbedder  # noqa: E402
 from sea.clirun import ArgumentParser, add_verbose_flag, run_cli  # noqa: E402
+from sea.errors import printable  # noqa: E402
 from sea.files import find_audio_files  # noqa: E402
 from sea.levels import calibration_offset  # noqa: E402
 from sea.safe_write import atomic_output, refuse_unsafe_output  # noqa: E402
@@ -97,9 +98,9 @@ def calibrate(settings: CalibrateSettings) -> int:
                                 read_info(settings.input).samplerate, settings.reference_db,
                                 settings.frequency)
     store_calibration(settings.config, result, str(settings.input))
-    print(f"{settings.input}: {result.frequency_hz:.0f} Hz tone at {result.measured_db:.2f} dB "
-          f"FS (0.1-s levels within {result.spread_db:.2f} dB); offset {result.offset_db:.2f} "
-          f"dB written to {settings.config} [calibration]")
+    print(f"{printable(settings.input)}: {result.frequency_hz:.0f} Hz tone at "
+          f"{result.measured_db:.2f} dB FS (0.1-s levels within {result.spread_db:.2f} dB); "
+          f"offset {result.offset_db:.2f} dB written to {printable(settings.config)} [calibration]")
     return 0
 
 

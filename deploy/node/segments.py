@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from sea.manifest import sha256_file
-from sea.safe_write import fsync_directory
+from sea.safe_write import fsync_directory, open_regular
 
 log = logging.getLogger("sea.node")
 
@@ -111,7 +111,8 @@ class SegmentDirs:
         first, last = closed.windows or (None, None)
         line = json.dumps({"seq": closed.seq, "file": closed.path.name, "sha256": closed.sha256,
                            "bytes": closed.size, "first_index": first, "last_index": last})
-        with open(self.root / LEDGER, "a", encoding="utf-8") as f:
+        with open_regular(self.root / LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "a",
+                          "the segment ledger") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -134,8 +135,9 @@ class SegmentDirs:
 
 
 def truncate_to_last_line(path: Path) -> None:
-    """Cut a file after its last newline (drops a line a killed writer left unfinished)."""
-    with open(path, "r+b") as f:
+    """Cut a file after its last newline (drops a line a killed writer left unfinished); never
+    through a link planted at its name."""
+    with open_regular(path, os.O_RDWR, "r+b", "a segment file") as f:
         data = f.read()
         keep = data.rfind(b"\n") + 1
         if keep != len(data):

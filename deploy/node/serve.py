@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from sea.audio import AudioError
 from sea.bundle import BundleEmbedder
 from sea.levels import to_db
 from sea.manifest import atomic_write_json, sha256_file
+from sea.safe_write import open_lock_file
 from sea.settings import SettingError
 from sea.signing import verify_bundle_signature
 from sea.stream import StreamResampler, WindowStream
@@ -114,16 +115,16 @@ def start_uploader(cfg: NodeConfig, stop: threading.Event) -> threading.Thread |
     return thread
 
 
-def lock_data_dir(data_dir: Path) -> int:
+def lock_data_dir(data_dir: Path) -> IO[str]:
     """One serve process per data_dir (two would number windows twice); released on exit,
     also on SIGKILL (the kernel drops the lock with the process)."""
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    lock = open_lock_file(data_dir / LOCK_FILE)  # never through a link planted there
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
+        lock.close()
         raise ConfigError(f"data_dir {data_dir} is in use by another sea-node serve") from None
-    return fd
+    return lock
 
 
 @dataclass
@@ -446,5 +447,5 @@ class Server:
     def release(self) -> None:
         """Give up the data_dir lock (serve does at its end; the process exit does too)."""
         if self._lock is not None:
-            os.close(self._lock)
+            self._lock.close()
             self._lock = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sea.errors import printable
 from sea.settings import Settings, setting
 from sea.settings_cli import Command
 
@@ -25,10 +26,10 @@ def run_new(settings: KeysNewSettings) -> int:
     from sea.signing import new_key_pair
 
     private, public, key_id = new_key_pair(settings.out)
-    print(f"private key: {private} (mode 0600; keep it secret, sign with "
-          f"`sea export ... --sign {private}`)")
-    print(f"public key:  {public} (key id {key_id}; copy it to each node and run "
-          f"`sea-node run --trust {public.name} ...`)")
+    print(f"private key: {printable(private)} (mode 0600; keep it secret, sign with "
+          f"`sea export ... --sign {printable(private)}`)")
+    print(f"public key:  {printable(public)} (key id {key_id}; copy it to each node and run "
+          f"`sea-node run --trust {printable(public.name)} ...`)")
     return 0
 
 

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from sea.errors import printable
 from sea.settings import Settings, setting
 from sea.settings_cli import Command
 
@@ -40,7 +41,7 @@ def store_info(path: str | Path, verify: bool = False) -> dict:
 def _print_counts(title: str, counts: dict) -> None:
     print(f"{title}:")
     for key, n in counts.items():
-        print(f"  {key:<32} {n}")
+        print(f"  {printable(key):<32} {n}")
 
 
 def run_info(settings: StoreInfoSettings) -> int:
@@ -48,14 +49,14 @@ def run_info(settings: StoreInfoSettings) -> int:
     if settings.json:
         print(json.dumps(info, indent=2))
     else:
-        print(f"{info['path']}: {info['clips']} clips, {info['seconds']:.1f} s at "
+        print(f"{printable(info['path'])}: {info['clips']} clips, {info['seconds']:.1f} s at "
               f"{info['sample_rate']} Hz ({info['status']}), {info['sensors']} sensors")
         print(f"content_sha256: {info['content_sha256']}")
         for key in ("datasets", "labels", "folds"):
             _print_counts(key, info[key])
         print(f"skipped: {len(info['skipped'])}")
         for row in info["skipped"]:
-            print(f"  {row['path']}: {row['reason']}")
+            print(f"  {printable(row['path'])}: {printable(row['reason'])}")
         if settings.verify:
             print(f"damaged clips: {info['damaged_clips'] or 'none'}")
     return 1 if settings.verify and info["damaged_clips"] else 0

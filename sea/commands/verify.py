@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sea.errors import printable
 from sea.settings import setting
 from sea.settings_cli import Command
 from sea.trust import TrustSettings
@@ -33,15 +34,16 @@ def run(settings: VerifySettings) -> int:
     info = (verify_bundle_signature(settings.bundle, list(settings.trust)) if settings.trust
             else read_signature(settings.bundle))
     quantization = Quantization.of_manifest(bundle.manifest)
-    print(f"{settings.bundle}: bundle of {bundle.cfg.name} ({quantization.label})")
+    print(f"{printable(settings.bundle)}: bundle of {printable(bundle.cfg.name)} "
+          f"({quantization.label})")
     print(f"files:     {len(files)} match the sha256 digests in manifest.json "
-          f"({', '.join(sorted(files))})")
+          f"({printable(', '.join(sorted(files)))})")
     if info is None:
         print("signature: none (unsigned bundle: a node run with --trust refuses it)")
         return 0
     print(f"signature: valid {info.algorithm} signature of manifest.json "
           f"(sha256 {info.manifest_sha256[:16]}...) by key {info.key_id}")
-    print(f"trust:     key is trusted ({info.trusted_key})" if info.trusted_key else
+    print(f"trust:     key is trusted ({printable(info.trusted_key)})" if info.trusted_key else
           "trust:     not checked (no --trust given): valid only says who signed, not that "
           "you trust them")
     return 0

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sea.audio import AudioError, check_finite, load_audio, resample
-from sea.errors import InvalidArgument, SeaWarning
+from sea.errors import InvalidArgument, SeaWarning, printable
 from sea.framing import frame_audio
 from sea.inputs import as_array, is_sound, like, mono
 from sea.openl3.models import (OPENL3_RESAMPLER, load_audio_embedding_model, validate_choices,
@@ -166,10 +166,10 @@ def process_audio_file(filepath: Any, output_dir: PathLike | None = None,
     pending: list[tuple[str, np.ndarray]] = []
     for k, (path, out) in enumerate(zip(paths, outputs)):
         if verbose:
-            print(f"sea.openl3: processing {path} ({k + 1}/{len(paths)})")
+            print(f"sea.openl3: processing {printable(path)} ({k + 1}/{len(paths)})")
         if os.path.exists(out) and not overwrite:
             if verbose:
-                print(f"sea.openl3: {out} exists and overwrite is off: skipped")
+                print(f"sea.openl3: {printable(out)} exists and overwrite is off: skipped")
             continue
         try:
             audio, sr = load_audio(path)
@@ -194,4 +194,4 @@ def _save(model: Any, pending: list[tuple[str, np.ndarray]], batch_size: int, ho
             pending, _embed(model, [w for _, w in pending], batch_size, hop_size)):
         atomic_save_npz(out, embedding=embedding, timestamps=timestamps)
         if verbose:
-            print(f"sea.openl3: saved {out}")
+            print(f"sea.openl3: saved {printable(out)}")

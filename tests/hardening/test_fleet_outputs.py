@@ -149,6 +149,33 @@ def test_embed_never_writes_its_output_onto_its_input(artifacts, tmp_path, caplo
     assert sha256_file(named_npz) == before
 
 
+
+@pytest.mark.parametrize("step", ["recover", "close"])
+def test_serve_never_writes_its_ledger_through_a_link(tmp_path, step):
+    """sea-node serve's data_dir/ledger.jsonl: a link planted there is refused, its target is
+    neither truncated (recovery cuts an unfinished last line) nor appended to."""
+    from deploy.node.segments import LEDGER, OpenSegment, SegmentDirs
+
+    target = tmp_path / "victim.txt"
+    target.write_text(VICTIM_TEXT + "no newline at the end")
+    dirs = SegmentDirs(tmp_path / "data")
+    segment = OpenSegment(dirs, 1, {"type": "header"})
+    segment.write({"type": "window", "index": 0})
+    (dirs.root / LEDGER).symlink_to(target)
+    with pytest.raises(OutputError, match="ledger.jsonl is a symbolic link"):
+        dirs.recover_open() if step == "recover" else segment.close()
+    assert target.read_text() == VICTIM_TEXT + "no newline at the end"
+
+
+def test_serve_lock_is_not_opened_through_a_link(tmp_path):
+    from deploy.node.serve import LOCK_FILE, lock_data_dir
+
+    target = victim(tmp_path / "victim.txt")
+    (tmp_path / LOCK_FILE).symlink_to(target)
+    with pytest.raises(OutputError, match="is a symbolic link: a lock file"):
+        lock_data_dir(tmp_path)
+    assert target.read_text() == VICTIM_TEXT
+
 # -- part 3: locks and --overwrite ------------------------------------------------------------
 
 def reduce(a, out, *extra) -> int:

@@ -183,3 +183,29 @@ def test_control_characters_in_file_names_are_escaped(tmp_path, tiny_bundle, pro
     args = [a.format(name=name, out=tmp_path / "out.jsonl", bundle=tiny_bundle) for a in args]
     line = one_line_failure(cli(program, *args))
     assert "\x1b" not in line and "evil\\nERROR forged line \\x1b[31mred" in line
+
+
+def stdout_cases(tmp_path: Path, tiny_bundle: Path, artifacts: dict, evil: str) -> list[list[str]]:
+    """Reports on stdout that name a path chosen elsewhere: a bundle, a store, a key directory,
+    a skipped recording inside a scanned folder."""
+    shutil.copytree(tiny_bundle, tmp_path / f"bundle{evil}")
+    shutil.copytree(artifacts["store"], tmp_path / f"store{evil}")
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    write_tone(recordings / "tone.wav")
+    (recordings / f"cut{evil}.wav").write_bytes(b"RIFF\x00\x00")  # skipped: not decodable
+    return [["verify", str(tmp_path / f"bundle{evil}")],
+            ["store", "info", str(tmp_path / f"store{evil}")],
+            ["keys", "new", "--out", str(tmp_path / f"keys{evil}")],
+            ["prepare", f"folder:{recordings}", "--out", str(tmp_path / f"prepared{evil}"),
+             "--sample-rate", "8000", "--no-progress"]]
+
+
+def test_control_characters_in_names_are_escaped_on_stdout(tmp_path, tiny_bundle, artifacts):
+    evil = "\nforged line \x1b[31m"
+    for args in stdout_cases(tmp_path, tiny_bundle, artifacts, evil):
+        result = cli("sea", *args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "\x1b" not in result.stdout, args
+        named = [line for line in result.stdout.splitlines() if "forged line" in line]
+        assert named and all("\\nforged line \\x1b[31m" in line for line in named), args

@@ -10,6 +10,7 @@ window and per aggregation period (see docs/node.md, "Classifier heads").
 
 from __future__ import annotations
 
+from sea.errors import printable
 from sea.settings_cli import Command
 from training.settings.evaluate import HeadFitSettings
 
@@ -26,7 +27,7 @@ def run_fit(settings: HeadFitSettings) -> int:
     except (ValueError, FileNotFoundError, KeyError) as exc:  # bad arguments, store or model
         raise SeaError(str(exc).strip("'\"")) from exc
     score = manifest["score"]
-    print(f"{settings.out}: {manifest['classifier']} + {manifest['pooling']} head on "
+    print(f"{printable(settings.out)}: {manifest['classifier']} + {manifest['pooling']} head on "
           f"{manifest['model_id']}, {len(manifest['classes'])} classes; cross-validated "
           f"{score['metric']} {score['mean']:.3f} ± {score['std']:.3f} over "
           f"{len(score['folds'])} folds; node period {manifest['period_seconds']:g} s")
