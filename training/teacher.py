@@ -103,12 +103,12 @@ def load_bundle_teacher(bundle: str | Path, threads: int | None,
                         resampler: str) -> tuple[BundleEmbedder, dict[str, Any]]:
     """(embedder, identity record) of a bundle used as the teacher: its TFLite model (int8,
     float16 or float32, as exported; digests verified on load) in an interpreter with
-    `threads` threads (default 1: TFLite's parallelism is per window, so Ray or several
-    processes scale it better)."""
+    `threads` threads (default 1)."""
     embedder = BundleEmbedder(bundle, num_threads=threads or 1, resampler=resampler)
     manifest = embedder.bundle.manifest
     info = {"source": "bundle", "path": str(Path(bundle).resolve()),
             "quantization": Quantization.of_manifest(manifest).value,
-            "variant": embedder.variant, "manifest_sha256": sha256_file(Path(bundle) / "manifest.json"),
+            "variant": embedder.variant,
+            "manifest_sha256": sha256_file(Path(bundle) / "manifest.json"),
             "name": embedder.cfg.name, "config": embedder.cfg.to_dict()}
     return embedder, info
