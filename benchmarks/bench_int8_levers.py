@@ -82,14 +82,15 @@ def windows_from(files: list[Path], tmp: Path, rate: int, count: int, seed: int)
 
 def quantized_embed(model, calibration: np.ndarray, equalized: bool, observer: str,
                     scored: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """Embeddings of `scored` by the int8 body, and (equalized model, body, output scale)."""
+    """Embeddings of `scored` by the int8 body, and (equalized model, body, output map)."""
     logmels = torch_logmel(model, calibration)
     scale = np.ones(model.cfg.embedding_dim, np.float32)
+    offset = np.zeros_like(scale)
     body_model = model
     if equalized:
-        channels = equalize.channel_scales(model, logmels)
-        scale = equalize.output_scale(channels, model.cfg.embedding_dim)
-        body_model = equalize.equalized_copy(model, channels)
+        output_range = equalize.measure(model, logmels)
+        scale, offset = output_range.per_dimension(model.cfg.embedding_dim)
+        body_model = equalize.equalized_copy(model, output_range)
     original = convert.symmetric_quantizer
     convert.symmetric_quantizer = lambda: observer_quantizer(observer)
     try:
@@ -99,7 +100,8 @@ def quantized_embed(model, calibration: np.ndarray, equalized: bool, observer: s
     images = torch.as_tensor(torch_logmel(model, scored))
     with torch.no_grad():
         out = torch.cat([body(images[i:i + 32]) for i in range(0, len(images), 32)]).numpy()
-    return out.reshape(len(scored), -1) * scale, (body_model, body, scale)
+    return (out.reshape(len(scored), -1) * scale + offset,
+            (body_model, body, (scale, offset)))
 
 
 def tflite_scores(model, quantized, scored: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -107,12 +109,12 @@ def tflite_scores(model, quantized, scored: np.ndarray, reference: np.ndarray) -
     from sea.bundle import TFLiteModel
     from sea.frontend import LogMelFrontend
 
-    equalized, body, scale = quantized
+    equalized, body, output_map = quantized
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(convert.convert_int8(equalized, body, "outside"))
         frontend = LogMelFrontend(model.cfg.frontend, mel_basis=model.frontend.mel_basis.numpy())
-        return cosine(reference, tflite_embed(TFLiteModel(path), scored, frontend, scale))
+        return cosine(reference, tflite_embed(TFLiteModel(path), scored, frontend, output_map))
 
 
 def main() -> None:

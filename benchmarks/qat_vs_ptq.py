@@ -98,13 +98,13 @@ def learned_vs_calibrated(ckpt: Path, store: Path, windows: int, seed: int) -> d
     with export_accepts_functions():
         learned = quantize_pt2e.convert_pt2e(qat.graph, fold_quantize=False)
     logmels = torch_logmel(model, calibration)
-    scales = equalize.channel_scales(model, logmels)
-    calibrated = convert.quantize_body(equalize.equalized_copy(model, scales), logmels)
+    output_range = equalize.measure(model, logmels)
+    calibrated = convert.quantize_body(equalize.equalized_copy(model, output_range), logmels)
+    scale, offset = output_range.per_dimension(model.cfg.embedding_dim)
     with torch.no_grad():
         reference = model.body(images).numpy()
-        by_qat = (learned(images) * qat.output_scale).numpy()
-        by_export = calibrated(images).numpy() * equalize.output_scale(
-            scales, model.cfg.embedding_dim)
+        by_qat = qat.output_map(learned(images)).numpy()
+        by_export = calibrated(images).numpy() * scale + offset
     return {"learned_ranges": compare(reference, by_qat),
             "export_calibration": compare(reference, by_export)}
 

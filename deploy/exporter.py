@@ -70,12 +70,12 @@ def mel_basis_of(model: torch.nn.Module) -> np.ndarray | None:
 
 
 def tflite_embed(model: TFLiteModel, windows: np.ndarray, frontend: LogMelFrontend | None,
-                 scale: np.ndarray | None = None) -> np.ndarray:
-    """What the node computes: numpy log-mel (outside variant) or raw audio into TFLite, times
-    the bundle's per-dimension output scale when it has one."""
+                 output_map: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """What the node computes: numpy log-mel (outside variant) or raw audio into TFLite, then
+    the bundle's per-dimension output map (scale, offset) when it has one."""
     out = np.stack([model(frontend(w[None]) if frontend is not None else w[None])
                     for w in windows])
-    return out if scale is None else out * scale
+    return out if output_map is None else out * output_map[0] + output_map[1]
 
 
 def variant_file(variant: str, quantize: Quantization) -> str:
@@ -98,10 +98,12 @@ def build_variant(model: torch.nn.Module, variant: str, quantize: Quantization,
 
 def parity_report(model: torch.nn.Module, tfl: TFLiteModel, frontend: LogMelFrontend | None,
                   real: np.ndarray, probes: dict[str, np.ndarray],
-                  scale: np.ndarray | None = None) -> dict:
-    report = {"real": compare(torch_embed(model, real), tflite_embed(tfl, real, frontend, scale))}
+                  output_map: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    report = {"real": compare(torch_embed(model, real),
+                              tflite_embed(tfl, real, frontend, output_map))}
     report["probes"] = {
-        name: compare(torch_embed(model, w[None]), tflite_embed(tfl, w[None], frontend, scale))
+        name: compare(torch_embed(model, w[None]),
+                      tflite_embed(tfl, w[None], frontend, output_map))
         for name, w in probes.items()}
     return report
 
@@ -164,15 +166,15 @@ def _export(model: torch.nn.Module, settings: ExportSettings, windows: WindowSet
             raise ExportError(f"{head}: the head takes {head_artifact.head.input_dim}-d input, "
                               f"the model gives {cfg.embedding_dim}-d embeddings")
 
-    quantized, scale = None, None
+    quantized, output_map = None, None
     if quantize is Quantization.INT8:
         calibration = np.concatenate([calibration, stress_windows(
             cfg.frontend.sample_rate, window_seconds=cfg.frontend.window_seconds)])
         log.info("calibrating int8 on %d windows", len(calibration))
         logmels = torch_logmel(model, calibration)
-        channel_scales = equalize.channel_scales(model, logmels)
-        scale = equalize.output_scale(channel_scales, cfg.embedding_dim)
-        equalized = equalize.equalized_copy(model, channel_scales)
+        output_range = equalize.measure(model, logmels)
+        output_map = output_range.per_dimension(cfg.embedding_dim)
+        equalized = equalize.equalized_copy(model, output_range)
         quantized = (equalized, convert.quantize_body(equalized, logmels))
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +187,7 @@ def _export(model: torch.nn.Module, settings: ExportSettings, windows: WindowSet
             atomic_write_bytes(work / name, build_variant(model, variant, quantize, quantized))
             tfl = TFLiteModel(work / name)
             parity[variant] = parity_report(model, tfl, numpy_frontend if variant == "outside"
-                                            else None, real, probes, scale)
+                                            else None, real, probes, output_map)
             parity[variant]["failures"] = check(
                 parity[variant], quantized=quantize.quantized,
                 quantized_min_cosine=settings.quantized_min_cosine)
@@ -209,8 +211,10 @@ def _export(model: torch.nn.Module, settings: ExportSettings, windows: WindowSet
         if mel_basis is not None:
             frontend_arrays["mel_basis"] = mel_basis
         atomic_save_npz(work / FRONTEND_FILE, **frontend_arrays)
-        if scale is not None:
-            atomic_save_npz(work / OUTPUT_SCALE_FILE, output_scale=scale)
+        if output_map is not None:
+            scale, offset = output_map
+            atomic_save_npz(work / OUTPUT_SCALE_FILE, output_scale=scale,
+                            **({"output_offset": offset} if offset.any() else {}))
         head_entry = None
         if head_artifact is not None:
             shutil.copyfile(head_artifact.weights, work / HEAD_FILE)
@@ -219,13 +223,13 @@ def _export(model: torch.nn.Module, settings: ExportSettings, windows: WindowSet
                         str(head_artifact.path))
             head_entry = head_artifact.bundle_entry()
         listed = [e["file"] for e in entries.values()] + [FRONTEND_FILE]
-        listed += [OUTPUT_SCALE_FILE] if scale is not None else []
+        listed += [OUTPUT_SCALE_FILE] if output_map is not None else []
         listed += [HEAD_FILE] if head_entry is not None else []
         manifest = write_manifest(
             work, BUNDLE_KIND, cfg.to_dict(), model_name=cfg.name, quantization=quantize.value,
             variants=entries, frontend={"file": FRONTEND_FILE,
                                         "quantized": False, "style": cfg.frontend.style},
-            head=head_entry, output_scale=OUTPUT_SCALE_FILE if scale is not None else None,
+            head=head_entry, output_scale=OUTPUT_SCALE_FILE if output_map is not None else None,
             sizes={"params": count_parameters(cfg), "float32_bytes": 4 * count_parameters(cfg),
                    **{v: e["size_bytes"] for v, e in entries.items()}},
             parity={"targets": {"float_min_cosine": FLOAT_MIN_COSINE,

@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 BUNDLE_KIND = ModelKind.BUNDLE.artifact
 FRONTEND_FILE = "frontend.npz"
-# Per-dimension multiplier of int8 outputs (training/equalize.py); absent for float bundles.
+# Per-dimension map of int8 outputs back to the embedding (training/equalize.py): `output_scale`
+# and, for linear last layers, `output_offset` (embedding = out * scale + offset); absent for
+# float bundles.
 OUTPUT_SCALE_FILE = "output_scale.npz"
 HEAD_FILE = "head.npz"
 VARIANTS = ("outside", "in-graph")  # preference order: numpy frontend + small network first
@@ -244,7 +246,7 @@ class Bundle:
         self.files = self._verified_files(head)
         self.head = (ClassifierHead(self.files[head["file"]], self.cfg.embedding_dim)
                      if head else None)
-        self.output_scale = self._read_output_scale()
+        self.output_scale, self.output_offset = self._read_output_map()
 
     def _verified_files(self, head: dict | None) -> dict[str, Path]:
         """Name -> path of every file the manifest lists, each checked against its digest."""
@@ -256,17 +258,26 @@ class Bundle:
         except SeaError as exc:
             raise BundleError(f"refusing bundle: {exc}") from exc
 
-    def _read_output_scale(self) -> np.ndarray | None:
+    def _read_output_map(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         name = self.manifest.get("output_scale")
         if not name:
-            return None
+            return None, None
+        dim = (self.cfg.embedding_dim,)
         try:
             arrays = read_npz(self.files[name], "output scale .npz",
-                              {"output_scale": (self.cfg.embedding_dim,)},
-                              required=["output_scale"], keys=["output_scale"])
+                              {"output_scale": dim, "output_offset": dim},
+                              required=["output_scale"], keys=["output_scale", "output_offset"])
         except SeaError as exc:
             raise BundleError(f"refusing bundle: {exc}") from exc
-        return arrays["output_scale"].astype(np.float32)
+        offset = arrays.get("output_offset")
+        return (arrays["output_scale"].astype(np.float32),
+                None if offset is None else offset.astype(np.float32))
+
+    def embedding(self, out: np.ndarray) -> np.ndarray:
+        """The embedding from the model's output (B, D) or (D,): the output map undone."""
+        if self.output_scale is not None:
+            out = out * self.output_scale
+        return out if self.output_offset is None else out + self.output_offset
 
     def choose_variant(self, variant: str | None = None) -> str:
         if variant is not None:
@@ -325,7 +336,7 @@ class BundleEmbedder(Embedder):
         for i, window in enumerate(windows):
             out[i] = self.model(self.frontend(window[None]) if self.frontend is not None
                                 else window[None])
-        return out if self.bundle.output_scale is None else out * self.bundle.output_scale
+        return self.bundle.embedding(out)
 
     def stream_embedder(self, hop_length: int) -> Callable[[np.ndarray, int], np.ndarray]:
         """embed(window, index) -> (D,) for the consecutive windows of one stream, `hop_length`
@@ -333,11 +344,9 @@ class BundleEmbedder(Embedder):
         if self.frontend is None:
             return lambda window, index: self.embed_windows(window[None])[0]
         overlap = OverlapFrontend(self.frontend, hop_length)
-        scale = self.bundle.output_scale
 
         def embed(window: np.ndarray, index: int) -> np.ndarray:
-            out = self.model(overlap(window, index))
-            return out if scale is None else out * scale
+            return self.bundle.embedding(self.model(overlap(window, index)))
 
         return embed
 

@@ -58,7 +58,7 @@ from training.kd.teacher_blocks import BLOCKS_DIR, load_block_features
 from training.model import L3Net
 from training.settings.distill import DistillSettings
 from training.prefetch import Prefetcher
-from training.qat import SCHEME as QAT_SCHEME, QATBody, training_channel_scales
+from training.qat import SCHEME as QAT_SCHEME, QATBody, training_output_range
 from training.sync_batchnorm import synchronize_batchnorm
 from training.teacher_embed import set_cpu_threads
 
@@ -263,7 +263,7 @@ class Distiller:
         if best and best != self.state["epoch"]:
             self.model.load_state_dict(load_checkpoint(self._epoch_dir(best)).state_dict())
         windows = torch.from_numpy(self.cache.windows(self._sample_rows())).to(self.device)
-        self.qat = QATBody(self.model, training_channel_scales(self.model, windows))
+        self.qat = QATBody(self.model, training_output_range(self.model, windows))
         self._build_student()
         for group in self.optimizer.param_groups:
             group["lr"] = self.settings.qat_learning_rate

@@ -28,7 +28,8 @@ from training.model import L3Net
 from training.quantizer import symmetric_quantizer
 
 SCHEME = ("torchao PT2E QAT with litert-torch's symmetric quantizer: int8 per-channel "
-          "weights with BatchNorm folded, int8 per-tensor activations, equalized outputs")
+          "weights with BatchNorm folded, int8 per-tensor activations, outputs ranged "
+          "per channel as the export ranges them")
 
 
 @contextlib.contextmanager
@@ -57,30 +58,31 @@ def export_accepts_functions() -> Iterator[None]:
 
 
 @torch.no_grad()
-def training_channel_scales(model: L3Net, windows: torch.Tensor, batch: int = 32) -> np.ndarray:
-    """The export's output-equalization scales, measured on training windows (B, samples)."""
+def training_output_range(model: L3Net, windows: torch.Tensor,
+                          batch: int = 32) -> equalize.OutputRange:
+    """The export's output ranging, measured on training windows (B, samples)."""
     was_training = model.training
     model.eval()
     logmels = torch.cat([model.frontend(windows[i:i + batch])
                          for i in range(0, len(windows), batch)]).cpu().numpy()
-    scales = equalize.channel_scales(model, logmels)
+    output_range = equalize.measure(model, logmels)
     model.train(was_training)
-    return scales
+    return output_range
 
 
 class QATBody(nn.Module):
     """`model`'s body fake-quantized as the int8 export quantizes it: log-mel -> embedding.
 
-    Building it equalizes `model`'s last layer in place (divides its output channels by
-    `scales`); `float_model` returns the student with that undone."""
+    Building it equalizes `model`'s last layer in place (maps its output channels by
+    `output_range`); `float_model` returns the student with that undone."""
 
-    def __init__(self, model: L3Net, scales: np.ndarray) -> None:
+    def __init__(self, model: L3Net, output_range: equalize.OutputRange) -> None:
         super().__init__()
         from torchao.quantization.pt2e import (move_exported_model_to_eval,
                                                move_exported_model_to_train, quantize_pt2e)
 
-        self.scales = np.asarray(scales, np.float32)
-        equalize.scale_output_channels(model, 1.0 / self.scales)
+        self.output_range = output_range
+        output_range.apply(model)
         device = next(model.parameters()).device
         example = torch.zeros(2, 1, *model.cfg.input_shape, device=device)
         dynamic = ({0: torch.export.Dim("batch", min=1, max=4096)},)
@@ -95,11 +97,16 @@ class QATBody(nn.Module):
         # must train exactly like an uninterrupted one.
         move_exported_model_to_eval(self.graph)
         move_exported_model_to_train(self.graph)
-        self.register_buffer("output_scale", torch.as_tensor(
-            equalize.output_scale(self.scales, model.cfg.embedding_dim), device=device))
+        scale, offset = output_range.per_dimension(model.cfg.embedding_dim)
+        self.register_buffer("output_scale", torch.as_tensor(scale, device=device))
+        self.register_buffer("output_offset", torch.as_tensor(offset, device=device))
 
     def forward(self, logmel: torch.Tensor) -> torch.Tensor:
-        return self.graph(logmel) * self.output_scale
+        return self.output_map(self.graph(logmel))
+
+    def output_map(self, out: torch.Tensor) -> torch.Tensor:
+        """The equalized output mapped back (as the bundle's output scale and offset do)."""
+        return out * self.output_scale + self.output_offset
 
     def train(self, mode: bool = True) -> QATBody:
         """Training: batch-statistics BN, observers on; eval: running statistics, ranges
@@ -118,17 +125,26 @@ class QATBody(nn.Module):
         """A copy of the student (whose tensors this graph trains) with the equalization
         undone: the float model the checkpoint stores and the export quantizes."""
         model = copy.deepcopy(model)
-        equalize.scale_output_channels(model, self.scales)
+        self.output_range.undo(model)
         return model
 
     def state(self) -> dict[str, Any]:
-        """What resuming needs: the scales and every tensor of the graph (the student's
+        """What resuming needs: the output range and every tensor of the graph (the student's
         equalized weights and BN statistics, the fake-quantizers' ranges)."""
-        return {"scales": torch.from_numpy(self.scales.copy()), "graph": self.graph.state_dict()}
+        rng = self.output_range
+        return {"scales": torch.from_numpy(rng.scales.copy()),
+                "offsets": torch.from_numpy(rng.offsets.copy()),
+                "clamped": torch.tensor(rng.clamped), "graph": self.graph.state_dict()}
 
     @classmethod
     def restore(cls, model: L3Net, saved: dict[str, Any]) -> QATBody:
         """The QAT body of a resumed run, exactly as it was saved (`state()`)."""
-        body = cls(model, saved["scales"].numpy())
+        scales = saved["scales"].numpy()
+        if "offsets" in saved:
+            output_range = equalize.OutputRange(scales, saved["offsets"].numpy(),
+                                                bool(saved["clamped"]))
+        else:  # saved before linear outputs were ranged: they were scaled only
+            output_range = equalize.OutputRange(scales, np.zeros_like(scales), clamped=False)
+        body = cls(model, output_range)
         body.graph.load_state_dict(saved["graph"])
         return body

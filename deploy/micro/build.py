@@ -70,9 +70,7 @@ def micro_parity(tflm: TFLMModel, bundle_dir: str | Path, reference: np.ndarray,
     """TFLM vs the int8 bundle (builtin kernels, gated; node's XNNPACK run, reported) and vs
     `reference`, the float model's embeddings of `windows`."""
     builtin = BundleEmbedder(bundle_dir, variant="outside", reference_kernels=True)
-    scale = builtin.bundle.output_scale
-    micro = np.stack([tflm(x) for x in builtin.frontend(windows)])
-    micro = micro if scale is None else micro * scale
+    micro = builtin.bundle.embedding(np.stack([tflm(x) for x in builtin.frontend(windows)]))
     node = BundleEmbedder(bundle_dir, variant="outside").embed_windows(windows)
     report = {"windows": int(len(windows)),
               "vs_tflite_int8": agreement(builtin.embed_windows(windows), micro),
@@ -138,7 +136,8 @@ def build_micro(bundle_dir: str | Path, reference: np.ndarray, windows: np.ndarr
                                   + "; ".join(problems))
         atomic_write_bytes(work / "model_data.cc", csource.model_source(model).encode())
         atomic_write_bytes(work / "model_data.h", csource.model_header(
-            rule, output_q, tflm.input_shape, embedder.bundle.output_scale, arena).encode())
+            rule, output_q, tflm.input_shape, embedder.bundle.output_scale,
+            embedder.bundle.output_offset, arena).encode())
         atomic_write_bytes(work / "sea_op_resolver.h", csource.op_resolver(ops).encode())
         atomic_write_bytes(work / "sea_frontend_params.h", header.encode())
         for name in C_SOURCES:

@@ -12,8 +12,11 @@ TINY_FILTERS = (4, 8, 8, 16)
 STORE_RATE = 16000
 
 
-def write_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A random tiny student with non-trivial BatchNorm statistics, as a checkpoint dir."""
+def write_tiny_checkpoint(path: Path, seed: int = 0, final_bn_relu: bool = True) -> Path:
+    """A random tiny student with non-trivial BatchNorm statistics, as a checkpoint dir
+    (`final_bn_relu=False`: a linear last layer, as students of PCA targets have)."""
+    import dataclasses
+
     import torch
 
     from sea.configs import custom_config
@@ -21,7 +24,8 @@ def write_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     from training.model import L3Net
 
     torch.manual_seed(seed)
-    model = L3Net(custom_config(TINY_FILTERS, name="tiny"))
+    model = L3Net(dataclasses.replace(custom_config(TINY_FILTERS, name="tiny"),
+                                      final_bn_relu=final_bn_relu))
     with torch.no_grad():
         # the input BN sees dB in [-80, 0]: centre it as a trained model would
         model.body.input_bn.running_mean.fill_(-40.0)
@@ -75,6 +79,12 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def other_checkpoint(tmp_path_factory) -> Path:
     """Same architecture, different weights: its outputs must not pass for tiny's."""
     return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "other", seed=1)
+
+
+@pytest.fixture(scope="session")
+def linear_checkpoint(tmp_path_factory) -> Path:
+    """A tiny student with a linear last layer (as students of PCA targets end)."""
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "linear", final_bn_relu=False)
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,31 @@ def test_int8_bundle_from_store(int8_bundle):
     assert scale > 0
 
 
+def test_int8_linear_output_is_ranged_and_mapped_back(tmp_path, linear_checkpoint,
+                                                       calibration_store):
+    """A linear last layer (students of PCA targets) is exported with its pooled range mapped
+    onto int8 (training.equalize); the bundle's output map (scale and offset) undoes it."""
+    from deploy.exporter import torch_embed
+    from deploy.representative import generated_windows
+    from sea.bundle import BundleEmbedder
+    from sea.cli import main
+    from training.checkpoint import build_model
+
+    checkpoint, out = linear_checkpoint, tmp_path / "bundle"
+    assert main(["export", str(checkpoint), "--out", str(out), "--quantize", "int8",
+                 "--calibration", str(calibration_store),
+                 "--calibration-windows", "12", "--parity-windows", "6"]) == 0
+    embedder = BundleEmbedder(out)
+    assert embedder.bundle.output_offset is not None and embedder.bundle.output_offset.any()
+    windows = generated_windows(8000, 4, seed=2).windows
+    raw = np.stack([embedder.model(embedder.frontend(w[None])) for w in windows])
+    embedded = embedder.embed_windows(windows)
+    np.testing.assert_array_equal(
+        embedded, raw * embedder.bundle.output_scale + embedder.bundle.output_offset)
+    reference = torch_embed(build_model(str(checkpoint), dft_mode="matmul").eval(), windows)
+    assert compare(reference, embedded)["mean_cosine"] >= QUANTIZED_MEAN_COSINE
+
+
 def test_int8_is_smaller_than_float(float_bundle, int8_bundle):
     size = lambda b: Bundle(b).variants["outside"]["size_bytes"]  # noqa: E731
     assert size(int8_bundle) < size(float_bundle)

@@ -88,8 +88,7 @@ def test_micro_model_is_fully_integer_and_matches_tflite(micro_bundle, tiny_chec
                      manifest["arena_bytes"])
     embedder = BundleEmbedder(micro_bundle)
     windows = generated_windows(8000, 6, seed=5).windows
-    micro_out = np.stack([tflm(x) for x in embedder.frontend(windows)])
-    micro_out *= embedder.bundle.output_scale
+    micro_out = embedder.bundle.embedding(np.stack([tflm(x) for x in embedder.frontend(windows)]))
     # the featurizer `sea evaluate --model BUNDLE/micro` uses is this same path
     assert np.array_equal(MicroEmbedder(micro).embed_windows(windows), micro_out)
     float_model = build_model(str(tiny_checkpoint), dft_mode="matmul")
