@@ -62,14 +62,22 @@ def held_out_r2(out: Path, folds: list[str], store_dir: Path | None = None) -> d
     return results
 
 
+def targets_path(out: Path, reducer: str = "identity") -> Path:
+    """The reducer directory teacher_target_steps writes for `reducer`."""
+    return out / ("red" if reducer == "identity" else f"red-{reducer}")
+
+
 def teacher_target_steps(store: Path, out: Path, weights: Path, hop: str,
-                         threads: list[str]) -> list[tuple[Path, list[str]]]:
-    """`sea` steps: EdgeL3 SEA-64 embeddings of `store` (OUT/emb), identity-reduced (OUT/red)."""
+                         threads: list[str], reducer: str = "identity"
+                         ) -> list[tuple[Path, list[str]]]:
+    """`sea` steps: EdgeL3 SEA-64 embeddings of `store` (OUT/emb), reduced by `reducer`
+    (identity: OUT/red; pca: 64-d centred targets, as the quickstart's, in OUT/red-pca)."""
+    red = targets_path(out, reducer)
     return [(out / "emb", ["teacher-embed", str(store), "--teacher", "edgel3-sea-64",
                            "--weights", str(weights), "--out", str(out / "emb"), "--hop", hop,
                            *threads]),
-            (out / "red", ["reduce", str(out / "emb"), "--reducer", "identity", "--out",
-                           str(out / "red")])]
+            (red, ["reduce", str(out / "emb"), "--reducer", reducer, "--out", str(red),
+                   *([] if reducer == "identity" else ["--dim", "64"])])]
 
 
 def run_steps(steps: list[tuple[Path, list[str]]]) -> bool:

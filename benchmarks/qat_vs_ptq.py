@@ -4,8 +4,10 @@
         [--seeds 0,1,2] [--epochs 15] [--qat-epochs N] [--threads 1]
 
 Protocol (the ESC-10 folds 4-5 clips take no part in distillation, calibration or model choice):
-- teacher: the published EdgeL3 SEA-64 (../shared/fixtures), identity targets (64-d), on
-  urban-eval minus ESC-10 folds 4-5 (split as benchmarks/student_micro_esc10.py does);
+- teacher: the published EdgeL3 SEA-64 (../shared/fixtures), identity targets (64-d, >= 0:
+  the students end in BN + ReLU) or with `--reducer pca` 64-d PCA targets (centred: the
+  students' last layer is linear, as in the quickstart), on urban-eval minus ESC-10 folds 4-5
+  (split as benchmarks/student_micro_esc10.py does);
   early stopping on ESC-10 fold 3;
 - per student and seed: `sea distill --epochs E` (PTQ) and `sea distill --epochs E --qat` (QAT:
   the same epoch budget, its last epochs through the fake-quantized body), each exported with
@@ -27,7 +29,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from distill_urban_eval import run_steps, teacher_target_steps  # sibling scripts
+from distill_urban_eval import run_steps, targets_path, teacher_target_steps  # siblings
 from student_micro_esc10 import accuracy_table, unseen_folds_parser, unseen_folds_split
 from sea.cli import main as sea
 from sea.manifest import read_manifest
@@ -116,7 +118,7 @@ def run_one(args: argparse.Namespace, run: Path, student: str, seed: int, qat: b
     if not (run / "distilled").is_file():
         resume = ["--resume"] if (ckpt / "history.csv").is_file() else []
         qat_args = ["--qat"] + (["--qat-epochs", args.qat_epochs] if args.qat_epochs else [])
-        if sea(["distill", "--store", str(stores["distill"]), "--targets", str(args.out / "red"),
+        if sea(["distill", "--store", str(stores["distill"]), "--targets", str(targets_path(args.out, args.reducer)),
                 "--student", student, "--val-folds", "3", "--lr", args.lr, "--epochs",
                 args.epochs, "--seed", str(seed), "--out", str(ckpt), *threads,
                 *(qat_args if qat else []), *resume]) != 0:
@@ -178,6 +180,8 @@ def main() -> int:
     parser.add_argument("--qat-epochs", help="QAT epochs (default: sea distill's)")
     parser.add_argument("--parity-windows", type=int, default=64)
     parser.add_argument("--skip-evaluate", action="store_true")
+    parser.add_argument("--reducer", choices=("identity", "pca"), default="identity",
+                        help="targets: the teacher's embedding as is, or its 64-d PCA")
     args = parser.parse_args()
     split = unseen_folds_split(args)
     if split is None:
@@ -185,13 +189,15 @@ def main() -> int:
     weights, stores, steps = split
     out = args.out
     if not run_steps(steps + teacher_target_steps(stores["distill"], out, weights,
-                                                  args.train_hop, ["--threads", args.threads])):
+                                                  args.train_hop, ["--threads", args.threads],
+                                                  args.reducer)):
         return 1
     results = []
     for student in args.students.split(","):
         for seed in map(int, args.seeds.split(",")):
             for qat in (False, True):
-                run = out / "runs" / student / ("qat" if qat else "ptq") / f"seed{seed}"
+                run = (out / "runs" / args.reducer / student / ("qat" if qat else "ptq")
+                       / f"seed{seed}")
                 results.append(run_one(args, run, student, seed, qat, stores))
                 (out / "results.json").write_text(json.dumps(
                     {"settings": vars(args) | {"out": str(out), "shared": str(args.shared)},
