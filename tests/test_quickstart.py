@@ -44,6 +44,8 @@ def test_every_step_writes_its_output(first_run):
     head = state["headline"]
     assert head["teacher"] == {"name": "student3", "source": "random", "dim": 64}
     assert head["student"]["dim"] == 16 and head["student"]["epochs"] == 1
+    # QAT needs a float epoch before it (its default for --epochs >= 2)
+    assert state["decisions"]["qat"] is False
     assert head["bundle"]["quantization"] == "int8"
     assert head["bundle"]["cosine_vs_float_mean"] >= 0.99
     assert head["bundle"]["bytes"] < head["bundle"]["float32_bytes"]

@@ -5,7 +5,8 @@ teacher/ (`sea teacher-embed`: OpenL3 or EdgeL3 weights when on this machine, el
 published OpenL3 mel256-env weights downloaded (10 s timeout), else the published EdgeL3 SEA-64
 weights shipped with sea, else a seeded random-weight L3 network; a banner says which and
 why), reducer/ (random-sampled PCA to --dim, capped at the teacher's
-width), student/ (`sea distill`: the SEA paper's student of that width, student2 for 128-d),
+width), student/ (`sea distill --qat`: the SEA paper's student of that width, student2 for
+128-d, its last epochs trained through the int8 body the bundle step exports),
 bundle/ (`sea export --quantize int8`, calibrated on the store), report/ (`sea evaluate
 --protocol folds-multilabel` on the synth store's folds 1-5, multi-label clips: the int8 bundle,
 the float student and, when pretrained and fast enough, the teacher), node/ (`sea-node run` on

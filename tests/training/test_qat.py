@@ -139,3 +139,42 @@ def test_qat_export_matches_its_float_model_at_least_as_well_as_ptq(steady_pipel
     ptq = int8_parity(tmp_path / "float", steady_pipeline[0], tmp_path / "ptq-bundle")
     qat = int8_parity(tmp_path / "qat", steady_pipeline[0], tmp_path / "qat-bundle")
     assert qat["min_cosine"] >= ptq["min_cosine"] and qat["mean_cosine"] >= ptq["mean_cosine"]
+
+
+def test_qat_body_of_a_linear_output_ranges_it_as_the_export_does_and_restores():
+    """Students of PCA targets end in a linear layer: the QAT body ranges it as the export
+    does (shift + scale + ReLU, training.equalize), the float model it hands back is the
+    student unchanged, and a restored body computes exactly what the saved one did."""
+    import copy
+    import dataclasses
+
+    from sea.configs import custom_config
+    from training.model import L3Net
+    from training.qat import QATBody, training_output_range
+
+    torch.manual_seed(0)
+    model = L3Net(dataclasses.replace(custom_config((4, 8, 8, 16)), final_bn_relu=False))
+    windows = torch.randn(8, 8000) * 0.1
+    with torch.no_grad():  # BN statistics of these windows (0.9**80 of the start left)
+        for _ in range(80):
+            model.train()(windows)
+    model.eval()
+    original = copy.deepcopy(model)
+    output_range = training_output_range(model, windows)
+    assert output_range.clamped and output_range.offsets.any()
+    body = QATBody(model, output_range)
+    assert isinstance(model.body.blocks[-1][-1], torch.nn.ReLU)  # ranged in place
+    restored_float = body.float_model(model)
+    assert repr(restored_float) == repr(original)  # the student as it was: no ReLU, same values
+    for (name, a), b in zip(restored_float.state_dict().items(), original.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7, msg=name)
+    with torch.no_grad():
+        logmels = original.frontend(windows)
+        body.train()(logmels)  # the observers see the data (as a training step would)
+        out = body.eval()(logmels)
+        reference = body.float_model(model).body(logmels)  # same weights and BN statistics
+    # fake-quantized int8 body vs its float model: close, not equal
+    assert torch.nn.functional.cosine_similarity(out, reference).min() > 0.95
+    again = QATBody.restore(copy.deepcopy(body.float_model(model)), body.state()).eval()
+    with torch.no_grad():
+        assert torch.equal(again(logmels), out)
