@@ -33,19 +33,23 @@ def model_header(rule: InputRule, output_q: tuple[float, int], input_shape: tupl
         f"constexpr int kSeaInputShape[{len(input_shape)}] = "
         f"{{{', '.join(map(str, input_shape))}}};",
         "// int8 output q -> embedding (q - zero_point) * scale * kSeaOutputChannelScale[i]",
-        "// (+ kSeaOutputChannelOffset[i] when defined).",
+        "//   + kSeaOutputChannelOffset[i] (zeros unless the last layer is linear).",
         f"constexpr float kSeaOutputScale = {c_float(output_q[0])};",
         f"constexpr int32_t kSeaOutputZeroPoint = {output_q[1]};",
         f"constexpr int kSeaArenaBytes = {arena_bytes};  // measured by tflite-micro",
     ]
     if output_scale is not None:
-        values = ", ".join(f"{c_float(v)}" for v in np.asarray(output_scale, np.float32).ravel())
-        lines += [f"constexpr int kSeaEmbeddingDim = {np.asarray(output_scale).size};",
-                  f"constexpr float kSeaOutputChannelScale[kSeaEmbeddingDim] = {{{values}}};"]
-    if output_offset is not None:
-        values = ", ".join(f"{c_float(v)}" for v in np.asarray(output_offset, np.float32).ravel())
-        lines += [f"constexpr float kSeaOutputChannelOffset[kSeaEmbeddingDim] = {{{values}}};"]
+        scale = np.asarray(output_scale, np.float32).ravel()
+        offset = (np.zeros_like(scale) if output_offset is None
+                  else np.asarray(output_offset, np.float32).ravel())
+        lines += [f"constexpr int kSeaEmbeddingDim = {scale.size};",
+                  f"constexpr float kSeaOutputChannelScale[kSeaEmbeddingDim] = {c_list(scale)};",
+                  f"constexpr float kSeaOutputChannelOffset[kSeaEmbeddingDim] = {c_list(offset)};"]
     return "\n".join(lines + ["", "#endif", ""])
+
+
+def c_list(values: np.ndarray) -> str:
+    return "{" + ", ".join(c_float(v) for v in values) + "}"
 
 
 def model_source(model: bytes) -> str:
