@@ -94,7 +94,8 @@ def quantized_embed(model, calibration: np.ndarray, equalized: bool, observer: s
     original = convert.symmetric_quantizer
     convert.symmetric_quantizer = lambda: observer_quantizer(observer)
     try:
-        body = convert.quantize_body(body_model, logmels)
+        body = convert.quantize_body(
+            body_model, logmels, output_range=equalize.EQUALIZED_RANGE if equalized else None)
     finally:
         convert.symmetric_quantizer = original
     images = torch.as_tensor(torch_logmel(model, scored))

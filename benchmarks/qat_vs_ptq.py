@@ -101,7 +101,8 @@ def learned_vs_calibrated(ckpt: Path, store: Path, windows: int, seed: int) -> d
         learned = quantize_pt2e.convert_pt2e(qat.graph, fold_quantize=False)
     logmels = torch_logmel(model, calibration)
     output_range = equalize.measure(model, logmels)
-    calibrated = convert.quantize_body(equalize.equalized_copy(model, output_range), logmels)
+    calibrated = convert.quantize_body(equalize.equalized_copy(model, output_range), logmels,
+                                       output_range=equalize.EQUALIZED_RANGE)
     scale, offset = output_range.per_dimension(model.cfg.embedding_dim)
     with torch.no_grad():
         reference = model.body(images).numpy()

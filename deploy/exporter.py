@@ -175,7 +175,8 @@ def _export(model: torch.nn.Module, settings: ExportSettings, windows: WindowSet
         output_range = equalize.measure(model, logmels)
         output_map = output_range.per_dimension(cfg.embedding_dim)
         equalized = equalize.equalized_copy(model, output_range)
-        quantized = (equalized, convert.quantize_body(equalized, logmels))
+        quantized = (equalized, convert.quantize_body(equalized, logmels,
+                                                      output_range=equalize.EQUALIZED_RANGE))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -32,7 +32,9 @@ from torch import nn
 # Channels that never vary in calibration keep a floor so their scale stays finite.
 RELATIVE_FLOOR = 1e-3
 # Share of a linear channel's pooled calibration range added below and above it.
-MARGIN = 0.1
+MARGIN = 0.5
+# Where every equalized output channel lies: the int8 output's range (deploy.convert).
+EQUALIZED_RANGE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
