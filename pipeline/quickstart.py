@@ -161,8 +161,7 @@ class Quickstart:
         # The last epoch(s) train through the int8 body the bundle step exports (sea distill
         # --qat): on six seeds the int8 export then passed its gate every time, after plain
         # training three times (docs/training.md, "Why int8 missed the gate"). A student an
-        # older quickstart began
-        # (student/ there, no decision recorded) resumes as it began.
+        # older quickstart began (student/ there, no decision recorded) resumes as it began.
         qat = ["--qat"] if self._decide("qat", lambda: s.epochs >= 2 and not resume) else []
         self.sea("distill", "--store", self.path("store"), "--targets", self.path("reducer"),
                  *student, "--epochs", s.epochs, "--lr", s.lr, "--batch-size", s.batch_size,
