@@ -143,7 +143,10 @@ def test_ctrl_c_is_exit_130_and_the_same_command_resumes(tmp_path):
     store = tmp_path / "store"
     cmd = [sys.executable, "-m", "sea.cli", "prepare", "synth:20", "--synth-duration", "2",
            "--no-progress", "--out", str(store)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    # A terminal's Ctrl-C: the child gets SIGINT's default disposition even when this test runs
+    # as a background job (a shell starts those with SIGINT ignored, and Python keeps it so).
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     index = store / "index.jsonl"
     while time.time() < deadline and proc.poll() is None:
