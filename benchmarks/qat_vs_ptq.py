@@ -1,7 +1,8 @@
 """int8 after post-training quantization (PTQ) vs quantization-aware distillation (QAT).
 
     nice -n 10 python benchmarks/qat_vs_ptq.py [--out DIR] [--students student3,student-micro]
-        [--seeds 0,1,2] [--epochs 15] [--qat-epochs N] [--threads 1]
+        [--seeds 0,1,2] [--epochs 15] [--qat-epochs N] [--threads 1] [--reducer pca]
+        [--hidden-activation relu]
 
 Protocol (the ESC-10 folds 4-5 clips take no part in distillation, calibration or model choice):
 - teacher: the published EdgeL3 SEA-64 (../shared/fixtures), identity targets (64-d, >= 0:
@@ -17,7 +18,8 @@ Protocol (the ESC-10 folds 4-5 clips take no part in distillation, calibration o
 - downstream: `sea evaluate` of the float checkpoint and the int8 bundle on ESC-10 folds 4-5
   (logistic regression on clip means, train on one fold, test on the other, both ways);
 - cost: seconds per float epoch and per QAT epoch (history.csv) and the whole run.
-Finished steps are kept when re-run with the same --out; DIR/results.json holds every figure.
+Finished steps are kept when re-run with the same --out; DIR/results-VARIANT.json holds every
+figure (VARIANT: the reducer, and the hidden activation when given).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def run_one(args: argparse.Namespace, run: Path, student: str, seed: int, qat: b
         if sea(["distill", "--store", str(stores["distill"]), "--targets", str(targets_path(args.out, args.reducer)),
                 "--student", student, "--val-folds", "3", "--lr", args.lr, "--epochs",
                 args.epochs, "--seed", str(seed), "--out", str(ckpt), *threads,
+                "--hidden-activation", args.hidden_activation,
                 *(qat_args if qat else []), *resume]) != 0:
             return {"error": "distill failed"}
         (run / "distilled").touch()
@@ -183,6 +186,8 @@ def main() -> int:
     parser.add_argument("--skip-evaluate", action="store_true")
     parser.add_argument("--reducer", choices=("identity", "pca"), default="identity",
                         help="targets: the teacher's embedding as is, or its 64-d PCA")
+    parser.add_argument("--hidden-activation", choices=("auto", "relu", "relu6"),
+                        default="auto", help="sea distill's (relu: the SEA paper's students)")
     args = parser.parse_args()
     split = unseen_folds_split(args)
     if split is None:
@@ -194,17 +199,19 @@ def main() -> int:
                                                   args.reducer)):
         return 1
     results = []
+    variant = args.reducer + ("" if args.hidden_activation == "auto"
+                              else f"-{args.hidden_activation}")
     for student in args.students.split(","):
         for seed in map(int, args.seeds.split(",")):
             for qat in (False, True):
-                run = (out / "runs" / args.reducer / student / ("qat" if qat else "ptq")
+                run = (out / "runs" / variant / student / ("qat" if qat else "ptq")
                        / f"seed{seed}")
                 results.append(run_one(args, run, student, seed, qat, stores))
-                (out / "results.json").write_text(json.dumps(
+                (out / f"results-{variant}.json").write_text(json.dumps(
                     {"settings": vars(args) | {"out": str(out), "shared": str(args.shared)},
                      "runs": results}, indent=2, default=str) + "\n")
     table = HEADER + "\n" + "\n".join(row(r) for r in results if "error" not in r)
-    (out / "results.md").write_text(table + "\n")
+    (out / f"results-{variant}.md").write_text(table + "\n")
     print(table)
     return 0
 

@@ -98,32 +98,13 @@ def skip_qat_bn_folding():
         quantize_pt2e._fold_conv_bn_qat = original
 
 
-# The activation (de)quantization ops of a converted PT2E graph.
-PER_TENSOR_QDQ = {"quantized_decomposed.quantize_per_tensor.default",
-                  "quantized_decomposed.dequantize_per_tensor.default"}
-
-
-def fix_output_range(graph_module: nn.Module, low: float, high: float) -> None:
-    """Give every activation (de)quantization after the last convolution the int8 range
-    [low, high] (asymmetric, 256 levels), in place. For an output ranged by training.equalize
-    the range is known by construction; a histogram observer would estimate a narrower one and
-    saturate the rare large values that are exactly the embedding's max-pooled peaks."""
-    nodes = list(graph_module.graph.nodes)
-    last_conv = max(i for i, n in enumerate(nodes) if str(n.target) == "aten.conv2d.default")
-    scale = (high - low) / 255.0
-    zero_point = int(round(-128 - low / scale))
-    for node in nodes[last_conv + 1:]:
-        if node.op == "call_function" and str(node.target) in PER_TENSOR_QDQ:
-            node.args = (node.args[0], scale, zero_point, *node.args[3:])
-    graph_module.recompile()
-
-
 def quantize_body(model: nn.Module, logmels: np.ndarray, batch: int = 32,
                   output_range: tuple[float, float] | None = None) -> nn.Module:
     """PT2E int8 body calibrated on log-mel images (N, 1, bins, frames). It is exported with a
     dynamic batch so calibration runs in batches (the histogram observers cost per call, not
     per window: 4x faster); conversion to TFLite then traces it at batch 1. `output_range`:
-    the body's output range when known (fix_output_range), else calibrated like the rest."""
+    the body's output range when known (training.quantizer.annotate_output_range), else
+    calibrated like the rest."""
     from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
 
     if len(logmels) == 0:
@@ -132,7 +113,8 @@ def quantize_body(model: nn.Module, logmels: np.ndarray, batch: int = 32,
     dynamic = ({0: torch.export.Dim("batch", min=1, max=4096)},)
     exported = torch.export.export(model.body.eval(), (torch.zeros(2, *shape),),
                                    dynamic_shapes=dynamic).module()
-    prepared = quantize_pt2e.prepare_pt2e(exported, symmetric_quantizer())
+    quantizer = symmetric_quantizer(output_range=output_range)
+    prepared = quantize_pt2e.prepare_pt2e(exported, quantizer)
     images = torch.as_tensor(np.asarray(logmels), dtype=torch.float32).reshape(-1, *shape)
     with torch.no_grad():
         for i in range(0, len(images), batch):
@@ -140,8 +122,6 @@ def quantize_body(model: nn.Module, logmels: np.ndarray, batch: int = 32,
     with skip_qat_bn_folding():
         quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
     quantized = move_exported_model_to_eval(quantized)
-    if output_range is not None:
-        fix_output_range(quantized, *output_range)
     quantized.training = False  # what litert-torch checks; .eval() is refused by exported graphs
     return quantized
 

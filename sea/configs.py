@@ -25,6 +25,9 @@ FRONTEND_STYLES = ("kapre014", "kapre03")
 # file cannot make the frontend or the network allocate without limit.
 MAX_N_FFT = 1 << 16
 MAX_FILTERS = 1 << 13
+ACTIVATIONS = ("relu", "relu6")
+# Students (SEA paper, micro, custom) train with bounded hidden activations (ModelConfig).
+STUDENT_ACTIVATION = "relu6"
 
 
 class ConfigError(SeaError, ValueError):
@@ -98,6 +101,10 @@ class ModelConfig:
     frontend: FrontendConfig
     filters: tuple[int, int, int, int]
     final_bn_relu: bool = True
+    # The hidden layers' activation: "relu" (the published L3-Net and EdgeL3 models) or
+    # "relu6" (the students: bounded, so int8 gives it a fixed range; deploy.md says why). The
+    # last layer is BN + ReLU or linear (final_bn_relu) either way.
+    activation: str = "relu"
     # None: global max pool to filters[-1] dims. Else an (h, w) max pool whose (h, w, c) output
     # is flattened channels-last, as OpenL3's 6144-d embedding does.
     embedding_pool: tuple[int, int] | None = None
@@ -132,6 +139,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         for size in self.filters:
             _within("filters", size, 1, MAX_FILTERS)
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation {self.activation!r} not in {ACTIVATIONS}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> "ModelConfig":
@@ -156,7 +165,7 @@ FRONTEND_FIELDS = Fields({
 }, required=("sample_rate", "n_fft", "hop_length", "n_mels"), closed=True)
 CONFIG_FIELDS = Fields({
     "name": str, "frontend": FRONTEND_FIELDS, "filters": ListOf(int, length=4),
-    "final_bn_relu": bool, "embedding_pool": (NONE, ListOf(int, length=2)), "family": str,
+    "final_bn_relu": bool, "activation": str, "embedding_pool": (NONE, ListOf(int, length=2)), "family": str,
     "description": str, "extra": dict,
 }, required=("name", "frontend", "filters"), closed=True)
 
@@ -231,10 +240,12 @@ def _build_registry() -> dict[str, ModelConfig]:
                                 family="edgel3", description=f"EdgeL3 SEA-UST {dim}-d (published)")
     for name, filters in STUDENT_FILTERS.items():
         reg[name] = ModelConfig(name=name, frontend=SEA_FRONTEND, filters=filters,
-                                family="student", description=f"SEA paper {name}, {filters[-1]}-d")
+                                activation=STUDENT_ACTIVATION, family="student",
+                                description=f"SEA paper {name}, {filters[-1]}-d")
     reg["student-micro"] = ModelConfig(
         name="student-micro", frontend=SEA_FRONTEND, filters=MICRO_STUDENT_FILTERS,
-        family="student", description="MCU-sized student (fits a Cortex-M4 as int8), 64-d")
+        activation=STUDENT_ACTIVATION, family="student",
+        description="MCU-sized student (fits a Cortex-M4 as int8), 64-d")
     return reg
 
 
@@ -264,4 +275,4 @@ def custom_config(filters: tuple[int, int, int, int], dim: int | None = None,
                            f"({filters[-1]}): the embedding is the global max-pool of that "
                            "block")
     return ModelConfig(name=name, frontend=frontend, filters=filters, family="custom",
-                       description=f"custom student {'-'.join(map(str, filters))}")
+                       activation=STUDENT_ACTIVATION, description=f"custom student {'-'.join(map(str, filters))}")

@@ -101,8 +101,10 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
 
 
 def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
-                        final_activation: str = "auto") -> ModelConfig:
-    """Check the student's width against the targets and pick its last activation.
+                        final_activation: str = "auto",
+                        hidden_activation: str = "auto") -> ModelConfig:
+    """Check the student's width against the targets and pick its activations (`auto`
+    keeps the config's hidden one).
 
     A final BN+ReLU (the SEA/EdgeL3 layout) can only output values >= 0; reduced targets
     (PCA, random projection) are centred, so `auto` drops it when any target is negative.
@@ -116,7 +118,8 @@ def student_for_targets(cfg: ModelConfig, target_dim: int, target_min: float,
     if relu and target_min < 0:
         log.warning("targets go down to %.3g but the student ends in ReLU: it cannot fit them",
                     target_min)
-    return dataclasses.replace(cfg, final_bn_relu=relu)
+    activation = cfg.activation if hidden_activation == "auto" else hidden_activation
+    return dataclasses.replace(cfg, final_bn_relu=relu, activation=activation)
 
 
 @torch.no_grad()
@@ -190,7 +193,8 @@ class Distiller:
             raise ValueError(f"{len(self.targets)} targets for {len(self.index)} windows")
         self.cfg = student_for_targets(cfg, self.targets.shape[1],
                                        float(self.reducer["targets"]["min"]),
-                                       settings.final_activation)
+                                       settings.final_activation,
+                                       settings.hidden_activation)
         val_clips, self.split = split_clips(self.store, settings.val_fraction,
                                             list(settings.val_folds), settings.seed)
         is_val = val_clips[self.index.clip_pos]

@@ -125,16 +125,19 @@ def onednn_available(device: torch.device) -> bool:
 
 
 class OneDNNConv(nn.Module):
-    """A conv (+ ReLU) run by oneDNN with its weights reordered into oneDNN's blocked layout
-    once, on the first call, and the ReLU fused into the conv. `nn.Conv2d` reorders the
+    """A conv (+ ReLU or ReLU6) run by oneDNN with its weights reordered into oneDNN's
+    blocked layout once, on the first call, and the activation fused into the conv. `nn.Conv2d` reorders the
     weights on every call, writes the output, then a ReLU reads and writes it again; for the
     1-input-channel first conv it also runs a kernel 7x slower than this one (10 ms against
     1.4 ms per OpenL3 window on AVX-512). Channels-last output."""
 
-    def __init__(self, conv: nn.Conv2d, relu: bool, dtype: torch.dtype):
+    def __init__(self, conv: nn.Conv2d, activation: nn.Module | None, dtype: torch.dtype):
         super().__init__()
         self.geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-        self.attr = "relu" if relu else "none"
+        if isinstance(activation, nn.Hardtanh):  # ReLU6
+            self.attr, self.scalars = "hardtanh", [activation.min_val, activation.max_val]
+        else:
+            self.attr, self.scalars = ("relu" if activation is not None else "none"), []
         # plain attributes, not buffers: oneDNN's opaque tensors do not move with .to()
         self.weight = conv.weight.detach().to(dtype).clone()
         self.bias = conv.bias.detach().to(dtype).clone()
@@ -145,24 +148,24 @@ class OneDNNConv(nn.Module):
             self.packed = torch.ops.mkldnn._reorder_convolution_weight(
                 self.weight, *self.geometry, list(x.shape))
         return torch.ops.mkldnn._convolution_pointwise(x, self.packed, self.bias,
-                                                       *self.geometry, self.attr, [], "")
+                                                       *self.geometry, self.attr, self.scalars, "")
 
 
 def fused_body_layers(model: L3Net, onednn_dtype: torch.dtype | None = None) -> nn.Sequential:
     """The conv blocks with every BN folded into its conv and pools without indices; with
-    `onednn_dtype`, every conv (+ ReLU) is a OneDNNConv in that dtype."""
+    `onednn_dtype`, every conv (+ its activation) is a OneDNNConv in that dtype."""
     layers: list[nn.Module] = []
     for block in model.body.blocks:
         if isinstance(block, nn.MaxPool2d):
             layers.append(MaxPool2x2())
             continue
         conv, *rest = list(block)
-        relu = bool(rest) and isinstance(rest[0], nn.BatchNorm2d)
-        conv = fold_conv_bn(conv, rest[0]) if relu else copy.deepcopy(conv)
+        activation = copy.deepcopy(rest[1]) if rest else None  # after the BN
+        conv = fold_conv_bn(conv, rest[0]) if rest else copy.deepcopy(conv)
         if onednn_dtype is not None:
-            layers.append(OneDNNConv(conv, relu, onednn_dtype))
+            layers.append(OneDNNConv(conv, activation, onednn_dtype))
         else:
-            layers += [conv, nn.ReLU(inplace=True)] if relu else [conv]
+            layers += [conv] if activation is None else [conv, activation]
     return nn.Sequential(*layers)
 
 

@@ -1,8 +1,9 @@
 """The L3 network family in torch: one parameterised module for teacher and students.
 
 Layout follows the Keras originals: BatchNorm on the log-mel image, four blocks of two 3x3
-'same' convs (each + BN + ReLU), 2x2 valid max-pools after blocks 1-3, then a max-pool to the
-embedding. OpenL3's last conv is linear; EdgeL3/SEA students add BN+ReLU after it.
+'same' convs (each + BN + ReLU, ReLU6 in the students' hidden layers), 2x2 valid max-pools
+after blocks 1-3, then a max-pool to the embedding. OpenL3's last conv is linear; EdgeL3/SEA
+students add BN+ReLU after it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ BN_EPS = 1e-3  # Keras BatchNormalization default, used by every BN in both orig
 
 
 class ConvBNReLU(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, bn_relu: bool = True):
+    """Conv, then (with `bn_relu`) BN and the activation: ReLU, or ReLU6 (`bounded`)."""
+
+    def __init__(self, c_in: int, c_out: int, bn_relu: bool = True, bounded: bool = False):
         layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1)]
         if bn_relu:
-            layers += [nn.BatchNorm2d(c_out, eps=BN_EPS), nn.ReLU(inplace=True)]
+            activation = nn.ReLU6(inplace=True) if bounded else nn.ReLU(inplace=True)
+            layers += [nn.BatchNorm2d(c_out, eps=BN_EPS), activation]
         super().__init__(*layers)
 
 
@@ -35,8 +39,11 @@ class L3Body(nn.Module):
         c_in = 1
         for block, c_out in enumerate(cfg.filters):
             last_block = block == len(cfg.filters) - 1
-            layers.append(ConvBNReLU(c_in, c_out))
-            layers.append(ConvBNReLU(c_out, c_out, bn_relu=not last_block or cfg.final_bn_relu))
+            bounded = cfg.activation == "relu6"
+            layers.append(ConvBNReLU(c_in, c_out, bounded=bounded))
+            # the last layer keeps a plain ReLU: training.equalize rescales its channels
+            layers.append(ConvBNReLU(c_out, c_out, bn_relu=not last_block or cfg.final_bn_relu,
+                                     bounded=bounded and not last_block))
             if not last_block:
                 layers.append(nn.MaxPool2d(2, 2))
             c_in = c_out

@@ -4,8 +4,9 @@ The int8 export (deploy.convert.quantize_body) quantizes the body with torchao P
 litert-torch's symmetric per-channel quantizer (training.quantizer) after folding BatchNorm into
 the convs and equalizing the output channels (training.equalize). Here the same quantizer, configured for
 training (`is_qat`), is applied to the student's body: weights are fake-quantized per channel
-with BN folded as the export folds it, activations per tensor with moving-average ranges, and
-the output channels are equalized first (scales measured on training windows, as the export
+with BN folded as the export folds it, activations per tensor with moving-average ranges (the
+ReLU6 layers and the equalized output on the export's fixed ranges), and the output channels
+are equalized first (scales measured on training windows, as the export
 measures them on calibration windows) and multiplied back after the quantized output.
 
 The parameters of the prepared graph are the student's own tensors, so the float student
@@ -89,8 +90,8 @@ class QATBody(nn.Module):
         model.body.train()  # exported with training-mode BatchNorm: QAT updates its statistics
         with export_accepts_functions():
             exported = torch.export.export(model.body, (example,), dynamic_shapes=dynamic)
-            self.graph = quantize_pt2e.prepare_qat_pt2e(exported.module(),
-                                                        symmetric_quantizer(is_qat=True))
+            quantizer = symmetric_quantizer(is_qat=True, output_range=equalize.EQUALIZED_RANGE)
+            self.graph = quantize_pt2e.prepare_qat_pt2e(exported.module(), quantizer)
         # The graph as every later epoch runs it: torchao's train/eval switches rewrite the
         # BatchNorm ops (their running-statistics update differs from the export's), so a
         # freshly prepared graph and one that has been through eval differ; a resumed run

@@ -9,7 +9,8 @@ import torch
 
 import sea.weights as weights
 from sea.cli import main
-from sea.configs import activation_bytes, count_parameters, custom_config, get_config
+from sea.configs import (ConfigError, ModelConfig, activation_bytes, count_parameters,
+                         custom_config, get_config)
 from training.checkpoint import build_model, load_checkpoint, save_checkpoint
 from training.keras_h5 import WeightFileMismatch, load_keras_weights
 from training.model import L3Net
@@ -108,6 +109,22 @@ def test_checkpoint_round_trip(tmp_path):
         torch.testing.assert_close(loaded(x), model(x))
     assert json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["note"] == "test"
     assert load_checkpoint(tmp_path / "ckpt").cfg.filters == (4, 8, 8, 16)
+
+
+def test_students_bound_their_hidden_activations_and_older_checkpoints_keep_relu(tmp_path):
+    """Students train with ReLU6 in their hidden layers (fixed int8 ranges), the published
+    models keep ReLU, and a config written before the field existed reads as ReLU."""
+    student = L3Net(get_config("student3"))
+    hidden = [m for m in student.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.ReLU6))]
+    assert [type(m) for m in hidden] == [torch.nn.ReLU6] * 7 + [torch.nn.ReLU]
+    teacher = L3Net(get_config("edgel3-sea-64"))
+    assert not any(isinstance(m, torch.nn.ReLU6) for m in teacher.modules())
+    saved = custom_config((4, 8, 8, 16)).to_dict()
+    assert saved["activation"] == "relu6"
+    del saved["activation"]
+    assert ModelConfig.from_dict(saved).activation == "relu"
+    with pytest.raises(ConfigError, match="activation 'gelu' not in"):
+        ModelConfig.from_dict({**saved, "activation": "gelu"})
 
 
 def test_custom_config_rejects_inconsistent_dim():

@@ -127,3 +127,15 @@ def test_same_command_same_thread_count_gives_bit_identical_students(steady_pipe
              for r in history(tmp_path / "a")]
     assert strip == [{k: v for k, v in r.items() if k in ("train_loss", "val_loss", "val_r2")}
                      for r in history(tmp_path / "b")]
+
+
+@pytest.mark.parametrize("hidden, expected", [("auto", "relu6"), ("relu", "relu"),
+                                              ("relu6", "relu6")])
+def test_student_activations_follow_the_targets_and_the_setting(hidden, expected):
+    from sea.configs import get_config
+    from training.distill import student_for_targets
+
+    cfg = student_for_targets(get_config("student3"), 64, target_min=-2.0,
+                              hidden_activation=hidden)
+    assert (cfg.activation, cfg.final_bn_relu) == (expected, False)  # centred targets: linear
+    assert student_for_targets(get_config("student3"), 64, target_min=0.0).final_bn_relu

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sea.configs import custom_config
-from training.equalize import MARGIN, OutputRange, equalized_copy, measure
+from training.equalize import MARGIN_ABOVE, MARGIN_BELOW, OutputRange, equalized_copy, measure
 from training.model import L3Net
 
 pytestmark = pytest.mark.numeric
@@ -46,12 +46,12 @@ def test_equalized_model_maps_each_channel_back_exactly(final_bn_relu):
     assert live.any()
     if final_bn_relu:  # non-negative features: each live channel peaks at exactly 1
         np.testing.assert_allclose(out.max(axis=0)[live], 1.0, atol=1e-5)
-    else:  # the pooled calibration range, MARGIN wider each side, is [0, 1]
-        inner = MARGIN / (1 + 2 * MARGIN)
+    else:  # the pooled calibration range, widened by the margins, is [0, 1]
+        widened = 1 + MARGIN_BELOW + MARGIN_ABOVE
         # the same round-off, now relative to each channel's span (the shift cancels the rest)
         tol = 1e-4 * np.abs(ref).max() / output_range.scales[live].min()
-        np.testing.assert_allclose(out.min(axis=0)[live], inner, atol=tol)
-        np.testing.assert_allclose(out.max(axis=0)[live], 1 - inner, atol=tol)
+        np.testing.assert_allclose(out.min(axis=0)[live], MARGIN_BELOW / widened, atol=tol)
+        np.testing.assert_allclose(out.max(axis=0)[live], 1 - MARGIN_ABOVE / widened, atol=tol)
 
 
 def test_linear_output_range_ignores_the_feature_maps_unpooled_values():
@@ -65,7 +65,7 @@ def test_linear_output_range_ignores_the_feature_maps_unpooled_values():
     output_range = measure(model, logmels)
     map_span = (fmap.amax(dim=(0, 2, 3)) - fmap.amin(dim=(0, 2, 3))).numpy()
     pooled_span = (pooled.amax(0) - pooled.amin(0)).numpy()
-    np.testing.assert_allclose(output_range.scales, (1 + 2 * MARGIN) * pooled_span, rtol=1e-5)
+    np.testing.assert_allclose(output_range.scales, (1 + MARGIN_BELOW + MARGIN_ABOVE) * pooled_span, rtol=1e-5)
     assert (output_range.scales < map_span).all()
 
 

@@ -74,18 +74,20 @@ def test_folded_conv_within_float32_bound():
 
 
 @pytest.mark.skipif(not onednn_available(torch.device("cpu")), reason="torch without oneDNN")
-@pytest.mark.parametrize("c_in, relu", [(1, True), (16, True), (16, False)])
-def test_onednn_conv_within_float32_bound(c_in, relu):
-    """Same bound as a folded conv; the weights are packed for the first input's shape and
-    must serve later batches of another size (a batch's last chunk) too."""
+@pytest.mark.parametrize("c_in, activation", [(1, nn.ReLU()), (16, nn.ReLU()), (16, None),
+                                              (16, nn.ReLU6())])
+def test_onednn_conv_within_float32_bound(c_in, activation):
+    """Same bound as a folded conv (clipping only moves values closer); the weights are packed
+    for the first input's shape and must serve later batches of another size (a batch's last
+    chunk) too."""
     torch.manual_seed(2)
     conv = nn.Conv2d(c_in, 24, 3, padding=1)
-    fast = OneDNNConv(conv, relu, torch.float32)
+    fast = OneDNNConv(conv, activation, torch.float32)
     conv64 = conv.double()
-    for x in (torch.randn(2, c_in, 12, 10), torch.randn(1, c_in, 12, 10)):
+    for x in (torch.randn(2, c_in, 12, 10) * 8, torch.randn(1, c_in, 12, 10) * 8):  # some > 6
         with torch.no_grad():
             exact = conv64(x.double())
-            exact = exact.clamp_min(0) if relu else exact
+            exact = exact if activation is None else activation(exact)
             bound = nn.functional.conv2d(x.double().abs(), conv64.weight.abs(), padding=1)
             bound = (c_in * 9 + 2) * EPS32 * (bound + conv64.bias.abs()[:, None, None])
             out = fast(x.contiguous(memory_format=torch.channels_last))

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from sea.configs import ModelConfig
+from sea.configs import ACTIVATIONS, ModelConfig
 from sea.settings import (AT_LEAST_ONE, LEARNING_RATE, POSITIVE,
                           SAMPLE_RATE, CpuCount, Interval, OneOf, SettingError, setting)
 from training.settings.inference import DeviceSettings
@@ -69,6 +69,10 @@ class DistillSettings(ObjectiveOptions, DeviceSettings):
         "auto", check=OneOf(FINAL_ACTIVATIONS),
         help="end in BN+ReLU (relu), linearly (linear), or auto: relu unless some target is "
              "negative")
+    hidden_activation: str = setting(
+        "auto", check=OneOf(("auto",) + ACTIVATIONS),
+        help="the hidden layers' activation: relu6 (bounded: int8 keeps fixed ranges), relu "
+             "(the SEA paper's students), or auto: the student config's (relu6 for students)")
     patience: int = setting(5, check=AT_LEAST_ONE, help="early-stopping patience, epochs")
     val_fraction: float = setting(0.1, check=Interval(0, 1, low_open=True, high_open=True),
                                   help="share of recordings held out for validation")
