@@ -165,8 +165,8 @@ FRONTEND_FIELDS = Fields({
 }, required=("sample_rate", "n_fft", "hop_length", "n_mels"), closed=True)
 CONFIG_FIELDS = Fields({
     "name": str, "frontend": FRONTEND_FIELDS, "filters": ListOf(int, length=4),
-    "final_bn_relu": bool, "activation": str, "embedding_pool": (NONE, ListOf(int, length=2)), "family": str,
-    "description": str, "extra": dict,
+    "final_bn_relu": bool, "activation": str, "embedding_pool": (NONE, ListOf(int, length=2)),
+    "family": str, "description": str, "extra": dict,
 }, required=("name", "frontend", "filters"), closed=True)
 
 
@@ -275,4 +275,5 @@ def custom_config(filters: tuple[int, int, int, int], dim: int | None = None,
                            f"({filters[-1]}): the embedding is the global max-pool of that "
                            "block")
     return ModelConfig(name=name, frontend=frontend, filters=filters, family="custom",
-                       activation=STUDENT_ACTIVATION, description=f"custom student {'-'.join(map(str, filters))}")
+                       activation=STUDENT_ACTIVATION,
+                       description=f"custom student {'-'.join(map(str, filters))}")

@@ -126,10 +126,10 @@ def onednn_available(device: torch.device) -> bool:
 
 class OneDNNConv(nn.Module):
     """A conv (+ ReLU or ReLU6) run by oneDNN with its weights reordered into oneDNN's
-    blocked layout once, on the first call, and the activation fused into the conv. `nn.Conv2d` reorders the
-    weights on every call, writes the output, then a ReLU reads and writes it again; for the
-    1-input-channel first conv it also runs a kernel 7x slower than this one (10 ms against
-    1.4 ms per OpenL3 window on AVX-512). Channels-last output."""
+    blocked layout once, on the first call, and the activation fused into the conv.
+    `nn.Conv2d` reorders the weights on every call, writes the output, then a ReLU reads and
+    writes it again; for the 1-input-channel first conv it also runs a kernel 7x slower than
+    this one (10 ms against 1.4 ms per OpenL3 window on AVX-512). Channels-last output."""
 
     def __init__(self, conv: nn.Conv2d, activation: nn.Module | None, dtype: torch.dtype):
         super().__init__()

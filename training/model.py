@@ -37,9 +37,9 @@ class L3Body(nn.Module):
         self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
         layers: list[nn.Module] = []
         c_in = 1
+        bounded = cfg.activation == "relu6"
         for block, c_out in enumerate(cfg.filters):
             last_block = block == len(cfg.filters) - 1
-            bounded = cfg.activation == "relu6"
             layers.append(ConvBNReLU(c_in, c_out, bounded=bounded))
             # the last layer keeps a plain ReLU: training.equalize rescales its channels
             layers.append(ConvBNReLU(c_out, c_out, bn_relu=not last_block or cfg.final_bn_relu,

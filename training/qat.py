@@ -2,12 +2,13 @@
 
 The int8 export (deploy.convert.quantize_body) quantizes the body with torchao PT2E and
 litert-torch's symmetric per-channel quantizer (training.quantizer) after folding BatchNorm into
-the convs and equalizing the output channels (training.equalize). Here the same quantizer, configured for
-training (`is_qat`), is applied to the student's body: weights are fake-quantized per channel
-with BN folded as the export folds it, activations per tensor with moving-average ranges (the
-ReLU6 layers and the equalized output on the export's fixed ranges), and the output channels
-are equalized first (scales measured on training windows, as the export
-measures them on calibration windows) and multiplied back after the quantized output.
+the convs and equalizing the output channels (training.equalize). Here the same quantizer,
+configured for training (`is_qat`), is applied to the student's body: weights are
+fake-quantized per channel with BN folded as the export folds it, activations per tensor with
+moving-average ranges (the ReLU6 layers and the equalized output on the export's fixed
+ranges), and the output channels are equalized first (scales measured on training windows, as
+the export measures them on calibration windows) and multiplied back after the quantized
+output.
 
 The parameters of the prepared graph are the student's own tensors, so the float student
 (output scaling undone) is the QAT-adapted model; the checkpoint stores it and `sea export

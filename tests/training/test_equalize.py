@@ -65,7 +65,8 @@ def test_linear_output_range_ignores_the_feature_maps_unpooled_values():
     output_range = measure(model, logmels)
     map_span = (fmap.amax(dim=(0, 2, 3)) - fmap.amin(dim=(0, 2, 3))).numpy()
     pooled_span = (pooled.amax(0) - pooled.amin(0)).numpy()
-    np.testing.assert_allclose(output_range.scales, (1 + MARGIN_BELOW + MARGIN_ABOVE) * pooled_span, rtol=1e-5)
+    np.testing.assert_allclose(output_range.scales,
+                               (1 + MARGIN_BELOW + MARGIN_ABOVE) * pooled_span, rtol=1e-5)
     assert (output_range.scales < map_span).all()
 
 
